@@ -1,0 +1,109 @@
+// The thin C++ layer: a tensor handle, argument readers and the error guard.
+// Every entry point is written with OP(name) ... END: its body runs inside a guard that turns
+// c10::Error, std::exception and anything else into a JS Error "name: first line of the message".
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lsr {
+
+// One handle owns one reference to an at::Tensor. dispose() and the GC finalizer share release().
+struct TensorBox {
+  at::Tensor tensor;
+  int64_t bytes = 0;  // what was reported to V8 as external memory for this handle
+};
+
+// Live handle count and bytes, for memoryStats().
+int64_t liveTensors();
+int64_t liveBytes();
+
+// Wraps a tensor in a new handle (undefined tensors become JS undefined).
+Napi::Value wrap(Napi::Env env, at::Tensor t);
+Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
+// Frees the handle's tensor now; safe to call twice.
+void release(Napi::Env env, TensorBox* box);
+
+// Argument readers: each checks the JS type and throws a TypeError naming the argument.
+struct Args {
+  const Napi::CallbackInfo& info;
+  const char* op;
+  Napi::Env env() const { return info.Env(); }
+  size_t size() const { return info.Length(); }
+  bool absent(size_t i) const { return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull(); }
+  [[noreturn]] void fail(size_t i, const std::string& what) const;
+
+  TensorBox* box(size_t i) const;
+  const at::Tensor& tensor(size_t i) const;
+  c10::optional<at::Tensor> optTensor(size_t i) const;
+  bool isTensor(size_t i) const { return i < info.Length() && info[i].IsExternal(); }
+  // A tensor, or a JS number/boolean as a "wrapped number" tensor: the way Python passes
+  // scalars to binary ops, so type promotion matches PyTorch (int tensor * 0.5 -> float).
+  at::Tensor operand(size_t i) const;
+  std::vector<at::Tensor> tensors(size_t i) const;
+  // Element k of the array argument i, which must be a live tensor handle.
+  const at::Tensor& element(size_t i, uint32_t k) const;
+  double number(size_t i) const;
+  int64_t integer(size_t i) const;
+  c10::optional<int64_t> optInteger(size_t i) const;
+  bool boolean(size_t i) const;
+  at::Scalar scalar(size_t i) const;
+  c10::optional<at::Scalar> optScalar(size_t i) const;
+  std::vector<int64_t> ints(size_t i) const;
+  c10::optional<std::vector<int64_t>> optInts(size_t i) const;
+  std::string string(size_t i) const;
+  at::ScalarType dtype(size_t i) const;
+  c10::optional<at::ScalarType> optDtype(size_t i) const;
+  at::Device device(size_t i) const;
+  at::MemoryFormat memoryFormat(size_t i) const;
+  at::TensorOptions options(size_t dtypeArg, size_t deviceArg) const;
+};
+
+const char* dtypeName(at::ScalarType t);
+
+// Views an optional list of ints (valid for the full expression that holds the optional).
+inline at::OptionalIntArrayRef optRef(const c10::optional<std::vector<int64_t>>& v) {
+  return v ? at::OptionalIntArrayRef(*v) : at::OptionalIntArrayRef();
+}
+
+// Rethrows the exception in flight as a JS Error "op: first line of libtorch's message".
+[[noreturn]] void rethrowAsJs(Napi::Env env, const char* op);
+
+template <typename Body>
+Napi::Value guard(const Napi::CallbackInfo& info, const char* op, Body&& body) {
+  Args a{info, op};
+  try {
+    return body(a);
+  } catch (...) {
+    rethrowAsJs(info.Env(), op);
+  }
+}
+
+// Self-registration: each translation unit adds its ops to one table that Init exports.
+struct Registrar {
+  Registrar(const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&));
+};
+std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>>& registry();
+
+}  // namespace lsr
+
+#define OP(name)                                                                   \
+  static Napi::Value op_##name(const Napi::CallbackInfo& info);                    \
+  static ::lsr::Registrar reg_##name(#name, op_##name);                            \
+  static Napi::Value op_##name(const Napi::CallbackInfo& info) {                   \
+    return ::lsr::guard(info, #name, [&](::lsr::Args& a) -> Napi::Value {
+#define END \
+  });       \
+  }
+
+// Ops whose whole body is "return a tensor".
+#define TENSOR_OP(name, expr) \
+  OP(name) { return ::lsr::wrap(a.env(), (expr)); } END
+// In-place ops return undefined: the TypeScript side returns `this`.
+#define INPLACE_OP(name, expr) \
+  OP(name) { (expr); return a.env().Undefined(); } END

@@ -1,0 +1,260 @@
+// Handle lifetime, argument readers, the error guard and module init.
+#include "common.h"
+
+#include <ATen/ScalarOps.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+namespace lsr {
+
+static std::atomic<int64_t> g_live{0};
+static std::atomic<int64_t> g_bytes{0};
+// Tags handles so that a foreign External or object is never cast to a TensorBox.
+static const napi_type_tag kTensorTag = {0x6c73722d74656e73ULL, 0x6f722d68616e646cULL};
+
+int64_t liveTensors() { return g_live.load(); }
+int64_t liveBytes() { return g_bytes.load(); }
+
+static int64_t storageBytes(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage()) return 0;
+  return static_cast<int64_t>(t.storage().nbytes());
+}
+
+void release(Napi::Env env, TensorBox* box) {
+  if (!box->tensor.defined()) return;
+  box->tensor.reset();
+  g_live--;
+  g_bytes -= box->bytes;
+  if (box->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
+  box->bytes = 0;
+}
+
+static void finalize(Napi::Env env, TensorBox* box) {
+  release(env, box);
+  delete box;
+}
+
+Napi::Value wrap(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Undefined();
+  auto* box = new TensorBox{std::move(t), 0};
+  box->bytes = storageBytes(box->tensor);
+  g_live++;
+  g_bytes += box->bytes;
+  if (box->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
+  auto ext = Napi::External<TensorBox>::New(env, box, finalize);
+  ext.TypeTag(&kTensorTag);
+  return ext;
+}
+
+Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); i++) arr.Set(static_cast<uint32_t>(i), wrap(env, ts[i]));
+  return arr;
+}
+
+// ---- argument readers ----
+
+void Args::fail(size_t i, const std::string& what) const {
+  throw Napi::TypeError::New(env(), std::string(op) + ": argument " + std::to_string(i) + " " + what);
+}
+
+TensorBox* Args::box(size_t i) const {
+  if (i >= info.Length() || !info[i].IsExternal()) fail(i, "must be a tensor handle");
+  auto ext = info[i].As<Napi::External<TensorBox>>();
+  if (!ext.CheckTypeTag(&kTensorTag)) fail(i, "must be a tensor handle");
+  return ext.Data();
+}
+
+const at::Tensor& Args::tensor(size_t i) const {
+  TensorBox* b = box(i);
+  if (!b->tensor.defined()) fail(i, "is a disposed tensor (used after dispose())");
+  return b->tensor;
+}
+
+at::Tensor Args::operand(size_t i) const {
+  if (isTensor(i)) return tensor(i);
+  if (i >= info.Length() || !(info[i].IsNumber() || info[i].IsBoolean() || info[i].IsBigInt()))
+    fail(i, "must be a tensor or a number");
+  return at::native::wrapped_scalar_tensor(scalar(i));
+}
+
+c10::optional<at::Tensor> Args::optTensor(size_t i) const {
+  if (absent(i)) return c10::nullopt;
+  return tensor(i);
+}
+
+const at::Tensor& Args::element(size_t i, uint32_t k) const {
+  Napi::Value v = info[i].As<Napi::Array>()[k];
+  std::string at = " (element " + std::to_string(k) + ")";
+  if (!v.IsExternal()) fail(i, "must hold tensor handles" + at);
+  auto ext = v.As<Napi::External<TensorBox>>();
+  if (!ext.CheckTypeTag(&kTensorTag)) fail(i, "must hold tensor handles" + at);
+  if (!ext.Data()->tensor.defined()) fail(i, "holds a disposed tensor" + at);
+  return ext.Data()->tensor;
+}
+
+std::vector<at::Tensor> Args::tensors(size_t i) const {
+  if (i >= info.Length() || !info[i].IsArray()) fail(i, "must be an array of tensors");
+  uint32_t n = info[i].As<Napi::Array>().Length();
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; k++) out.push_back(element(i, k));
+  return out;
+}
+
+double Args::number(size_t i) const {
+  if (i >= info.Length() || !info[i].IsNumber()) fail(i, "must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+static bool isSafeInteger(double d) {
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0;
+}
+
+int64_t Args::integer(size_t i) const {
+  if (i < info.Length() && info[i].IsBigInt()) {
+    bool lossless = false;
+    int64_t v = info[i].As<Napi::BigInt>().Int64Value(&lossless);
+    if (!lossless) fail(i, "must fit in a 64-bit integer");
+    return v;
+  }
+  double d = number(i);
+  if (!isSafeInteger(d)) fail(i, "must be an integer (got " + std::to_string(d) + ")");
+  return static_cast<int64_t>(d);
+}
+
+c10::optional<int64_t> Args::optInteger(size_t i) const {
+  if (absent(i)) return c10::nullopt;
+  return integer(i);
+}
+
+bool Args::boolean(size_t i) const {
+  if (i >= info.Length() || !info[i].IsBoolean()) fail(i, "must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+at::Scalar Args::scalar(size_t i) const {
+  if (i < info.Length() && info[i].IsBoolean()) return at::Scalar(info[i].As<Napi::Boolean>().Value());
+  if (i < info.Length() && info[i].IsBigInt()) return at::Scalar(integer(i));
+  double d = number(i);
+  // Integral JS numbers stay integral so that int tensors keep their dtype (as Python ints do).
+  if (isSafeInteger(d) && !(d == 0 && std::signbit(d))) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
+c10::optional<at::Scalar> Args::optScalar(size_t i) const {
+  if (absent(i)) return c10::nullopt;
+  return scalar(i);
+}
+
+std::vector<int64_t> Args::ints(size_t i) const {
+  if (i < info.Length() && info[i].IsNumber()) return {integer(i)};
+  if (i >= info.Length() || !info[i].IsArray()) fail(i, "must be an array of integers");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr[k];
+    if (!v.IsNumber()) fail(i, "must be an array of integers (element " + std::to_string(k) + ")");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!isSafeInteger(d)) fail(i, "must be an array of integers (element " + std::to_string(k) + ")");
+    out[k] = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+c10::optional<std::vector<int64_t>> Args::optInts(size_t i) const {
+  if (absent(i)) return c10::nullopt;
+  return ints(i);
+}
+
+std::string Args::string(size_t i) const {
+  if (i >= info.Length() || !info[i].IsString()) fail(i, "must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+static const std::pair<const char*, at::ScalarType> kDtypes[] = {
+    {"float32", at::kFloat}, {"float64", at::kDouble}, {"bfloat16", at::kBFloat16}, {"float16", at::kHalf},
+    {"int64", at::kLong},    {"int32", at::kInt},      {"int16", at::kShort},       {"int8", at::kChar},
+    {"uint8", at::kByte},    {"bool", at::kBool},
+};
+
+const char* dtypeName(at::ScalarType t) {
+  for (auto& d : kDtypes)
+    if (d.second == t) return d.first;
+  return c10::toString(t);
+}
+
+at::ScalarType Args::dtype(size_t i) const {
+  std::string s = string(i);
+  for (auto& d : kDtypes)
+    if (s == d.first) return d.second;
+  fail(i, "is an unknown dtype '" + s + "'");
+}
+
+c10::optional<at::ScalarType> Args::optDtype(size_t i) const {
+  if (absent(i)) return c10::nullopt;
+  return dtype(i);
+}
+
+at::Device Args::device(size_t i) const { return at::Device(string(i)); }
+
+at::MemoryFormat Args::memoryFormat(size_t i) const {
+  if (absent(i)) return at::MemoryFormat::Contiguous;
+  std::string s = string(i);
+  if (s == "contiguous") return at::MemoryFormat::Contiguous;
+  if (s == "channels_last") return at::MemoryFormat::ChannelsLast;
+  if (s == "preserve") return at::MemoryFormat::Preserve;
+  fail(i, "is an unknown memory format '" + s + "' (contiguous, channels_last, preserve)");
+}
+
+at::TensorOptions Args::options(size_t dtypeArg, size_t deviceArg) const {
+  at::TensorOptions o = at::TensorOptions().dtype(absent(dtypeArg) ? at::kFloat : dtype(dtypeArg));
+  if (!absent(deviceArg)) o = o.device(device(deviceArg));
+  return o;
+}
+
+// ---- errors ----
+
+static std::string firstLine(const char* msg) {
+  std::string s(msg ? msg : "");
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s.empty() ? std::string("unknown error") : s;
+}
+
+void rethrowAsJs(Napi::Env env, const char* op) {
+  try {
+    throw;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, std::string(op) + ": " + firstLine(e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, std::string(op) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string(op) + ": " + firstLine(e.what()));
+  } catch (...) {
+    throw Napi::Error::New(env, std::string(op) + ": unknown native error");
+  }
+}
+
+std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>>& registry() {
+  static std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>> r;
+  return r;
+}
+
+Registrar::Registrar(const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+  registry().emplace_back(name, fn);
+}
+
+}  // namespace lsr
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  for (auto& [name, fn] : lsr::registry()) exports.Set(name, Napi::Function::New(env, fn, name));
+  return exports;
+}
+
+NODE_API_MODULE(lsr_native, InitModule)

@@ -1,0 +1,160 @@
+// Creating tensors: from JS data, and PyTorch's factory functions.
+import { type DType, native } from './native.js';
+import { type NestedArray, Tensor, type TypedArray } from './tensor.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  device?: string;
+  requiresGrad?: boolean;
+}
+
+function made(h: ReturnType<typeof native.zeros>, opts: CreateOptions): Tensor {
+  const t = new Tensor(h);
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+function placed(t: Tensor, opts: CreateOptions): Tensor {
+  if (opts.device === undefined || opts.device === 'cpu') return t;
+  const moved = t.to(opts.device as 'cpu');
+  t.dispose();
+  return moved;
+}
+
+function shapeOf(data: NestedArray, path: string): number[] {
+  if (!Array.isArray(data)) return [];
+  if (data.length === 0) return [0];
+  const inner = shapeOf(data[0]!, `${path}[0]`);
+  for (let i = 1; i < data.length; i++) {
+    const s = shapeOf(data[i]!, `${path}[${i}]`);
+    if (s.length !== inner.length || s.some((v, k) => v !== inner[k]))
+      throw new Error(`tensor: ragged nested array: ${path}[${i}] has shape [${s}] but ${path}[0] has [${inner}]`);
+  }
+  return [data.length, ...inner];
+}
+
+function bufferFor(dtype: DType, values: (number | boolean)[]): ArrayBufferView {
+  const nums = values.map(Number);
+  switch (dtype) {
+    case 'float64':
+      return Float64Array.from(nums);
+    case 'int64':
+      return BigInt64Array.from(nums, (v) => BigInt(Math.trunc(v)));
+    case 'int32':
+      return Int32Array.from(nums);
+    case 'int16':
+      return Int16Array.from(nums);
+    case 'int8':
+      return Int8Array.from(nums);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(nums, (v) => (dtype === 'bool' ? (v !== 0 ? 1 : 0) : v));
+    default:
+      return Float32Array.from(nums);
+  }
+}
+
+/**
+ * A tensor from nested arrays. The dtype defaults as in PyTorch: bool for booleans, int64 for
+ * integers, float32 otherwise.
+ */
+export function tensor(data: NestedArray, opts: CreateOptions = {}): Tensor {
+  const shape = shapeOf(data, 'data');
+  const flat: unknown[] = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
+  for (let i = 0; i < flat.length; i++) {
+    const v = flat[i];
+    if (typeof v !== 'number' && typeof v !== 'boolean')
+      throw new TypeError(`tensor: element ${i} (flattened) is ${typeof v}, not a number or boolean`);
+  }
+  const values = flat as (number | boolean)[];
+  const dtype: DType =
+    opts.dtype ??
+    (values.length > 0 && values.every((v) => typeof v === 'boolean')
+      ? 'bool'
+      : values.every((v) => typeof v === 'boolean' || Number.isInteger(v))
+        ? values.length > 0
+          ? 'int64'
+          : 'float32'
+        : 'float32');
+  const staging: DType = dtype === 'bfloat16' || dtype === 'float16' ? 'float32' : dtype;
+  let t = new Tensor(native.from_buffer(bufferFor(staging, values), shape, staging));
+  if (staging !== dtype) {
+    const cast = t.to(dtype);
+    t.dispose();
+    t = cast;
+  }
+  t = placed(t, opts);
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+const TYPED_DTYPES: Array<[new (...a: never[]) => TypedArray, DType]> = [
+  [Float32Array, 'float32'],
+  [Float64Array, 'float64'],
+  [BigInt64Array, 'int64'],
+  [Int32Array, 'int32'],
+  [Int16Array, 'int16'],
+  [Int8Array, 'int8'],
+  [Uint8Array, 'uint8'],
+];
+
+/**
+ * A tensor holding a copy of a typed array. The dtype follows the array's type (a Uint8Array may
+ * be read as 'bool'); the shape defaults to [length].
+ */
+export function fromTypedArray(data: TypedArray, shape?: number[], opts: CreateOptions = {}): Tensor {
+  const entry = TYPED_DTYPES.find(([ctor]) => data instanceof ctor);
+  if (!entry) throw new TypeError('fromTypedArray: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, Int8Array or Uint8Array');
+  let dtype = entry[1];
+  if (opts.dtype === 'bool' && dtype === 'uint8') dtype = 'bool';
+  let t = new Tensor(native.from_buffer(data, shape ?? [data.length], dtype));
+  if (opts.dtype !== undefined && opts.dtype !== dtype) {
+    const cast = t.to(opts.dtype);
+    t.dispose();
+    t = cast;
+  }
+  t = placed(t, opts);
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+export const zeros = (shape: number[], opts: CreateOptions = {}) => made(native.zeros(shape, opts.dtype, opts.device), opts);
+export const ones = (shape: number[], opts: CreateOptions = {}) => made(native.ones(shape, opts.dtype, opts.device), opts);
+export const empty = (shape: number[], opts: CreateOptions = {}) => made(native.empty(shape, opts.dtype, opts.device), opts);
+export const full = (shape: number[], value: number | boolean, opts: CreateOptions = {}) =>
+  made(native.full(shape, value, opts.dtype, opts.device), opts);
+/** arange(end) or arange(start, end, step); integer arguments give int64 as in PyTorch. */
+export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
+  const [s, e] = end === undefined ? [0, start] : [start, end];
+  const dtype = opts.dtype ?? ([s, e, step].every(Number.isInteger) ? 'int64' : 'float32');
+  return made(native.arange(s, e, step, dtype, opts.device), opts);
+}
+export const linspace = (start: number, end: number, steps: number, opts: CreateOptions = {}) =>
+  made(native.linspace(start, end, steps, opts.dtype, opts.device), opts);
+export const eye = (n: number, m: number = n, opts: CreateOptions = {}) => made(native.eye(n, m, opts.dtype, opts.device), opts);
+export const rand = (shape: number[], opts: CreateOptions = {}) => made(native.rand(shape, opts.dtype, opts.device), opts);
+export const randn = (shape: number[], opts: CreateOptions = {}) => made(native.randn(shape, opts.dtype, opts.device), opts);
+/** Integers uniform in [low, high); int64 by default as in PyTorch. */
+export const randint = (low: number, high: number, shape: number[], opts: CreateOptions = {}) =>
+  made(native.randint(low, high, shape, opts.dtype ?? 'int64', opts.device), opts);
+export const randperm = (n: number, opts: CreateOptions = {}) => made(native.randperm(n, opts.dtype ?? 'int64', opts.device), opts);
+export const scalarTensor = (value: number | boolean, opts: CreateOptions = {}) =>
+  made(native.scalar_tensor(value, opts.dtype, opts.device), opts);
+
+type LikeOptions = Omit<CreateOptions, 'device'>;
+export const zerosLike = (t: Tensor, opts: LikeOptions = {}) => made(native.zeros_like(t.handle, opts.dtype), opts);
+export const onesLike = (t: Tensor, opts: LikeOptions = {}) => made(native.ones_like(t.handle, opts.dtype), opts);
+export const emptyLike = (t: Tensor, opts: LikeOptions = {}) => made(native.empty_like(t.handle, opts.dtype), opts);
+export const fullLike = (t: Tensor, value: number | boolean, opts: LikeOptions = {}) =>
+  made(native.full_like(t.handle, value, opts.dtype), opts);
+export const randLike = (t: Tensor, opts: LikeOptions = {}) => made(native.rand_like(t.handle, opts.dtype), opts);
+export const randnLike = (t: Tensor, opts: LikeOptions = {}) => made(native.randn_like(t.handle, opts.dtype), opts);
+export const randintLike = (t: Tensor, low: number, high: number, opts: LikeOptions = {}) =>
+  made(native.randint_like(t.handle, low, high, opts.dtype), opts);
+
+// ---- free functions over several tensors ----
+export const cat = (ts: Tensor[], dim = 0) => new Tensor(native.cat(ts.map((t) => t.handle), dim));
+export const stack = (ts: Tensor[], dim = 0) => new Tensor(native.stack(ts.map((t) => t.handle), dim));
+export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  return new Tensor(native.where(cond.handle, a instanceof Tensor ? a.handle : a, b instanceof Tensor ? b.handle : b));
+}

@@ -1,0 +1,8 @@
+// The engine layer: tensors, autograd and ops over libtorch. It imports nothing above it.
+export { Tensor, FLOAT_DTYPES } from './tensor.js';
+export type { DType, MemoryFormat, Scalar, TensorLike, Device, TypedArray, NestedArray } from './tensor.js';
+export * from './creation.js';
+export * from './runtime.js';
+export { tidy, keep, dispose } from './scope.js';
+export * as F from './functional.js';
+export type { Reduction } from './native.js';

@@ -1,0 +1,231 @@
+// Loads the native addon (native/*.cc) and types its entry points.
+// Argument order follows the C++ side, which follows PyTorch's (torch.nn.functional, Tensor methods).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque native handle that owns one reference to an at::Tensor. */
+export type Handle = { readonly __brand: 'lsr.TensorHandle' };
+export type DType = 'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type MemoryFormat = 'contiguous' | 'channels_last' | 'preserve';
+export type Reduction = 'none' | 'mean' | 'sum';
+/** A tensor handle or a number (passed to libtorch as a "wrapped number", like a Python scalar). */
+type Operand = Handle | number | boolean;
+type Opt<T> = T | undefined | null;
+type Pair = [Handle, Handle];
+
+export interface Native {
+  // data in and out, metadata
+  from_buffer(data: ArrayBufferView, shape: number[], dtype: DType): Handle;
+  to_buffer(t: Handle): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+  item(t: Handle): number | boolean;
+  shape(t: Handle): number[];
+  strides(t: Handle): number[];
+  dtype(t: Handle): DType;
+  device(t: Handle): string;
+  numel(t: Handle): number;
+  dim(t: Handle): number;
+  is_contiguous(t: Handle, mf?: MemoryFormat): boolean;
+  is_disposed(t: Handle): boolean;
+  // creation: (..., dtype?, device?)
+  zeros(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  ones(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  empty(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  full(shape: number[], value: number | boolean, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  arange(start: number, end: number, step: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  linspace(start: number, end: number, steps: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  eye(n: number, m: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  rand(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  randn(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  randint(low: number, high: number, shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  randperm(n: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  scalar_tensor(v: number | boolean, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  zeros_like(t: Handle, dtype?: Opt<DType>): Handle;
+  ones_like(t: Handle, dtype?: Opt<DType>): Handle;
+  empty_like(t: Handle, dtype?: Opt<DType>): Handle;
+  full_like(t: Handle, v: number | boolean, dtype?: Opt<DType>): Handle;
+  rand_like(t: Handle, dtype?: Opt<DType>): Handle;
+  randn_like(t: Handle, dtype?: Opt<DType>): Handle;
+  randint_like(t: Handle, low: number, high: number, dtype?: Opt<DType>): Handle;
+  uniform_(t: Handle, from: number, to: number): void;
+  normal_(t: Handle, mean: number, std: number): void;
+  bernoulli_(t: Handle, p: number): void;
+  // conversion
+  to_dtype(t: Handle, dtype: DType, copy?: boolean): Handle;
+  to_device(t: Handle, device: string, copy?: boolean): Handle;
+  contiguous(t: Handle, mf?: MemoryFormat): Handle;
+  clone(t: Handle, mf?: MemoryFormat): Handle;
+  detach(t: Handle): Handle;
+  alias(t: Handle): Handle;
+  // autograd
+  requires_grad(t: Handle): boolean;
+  set_requires_grad(t: Handle, on: boolean): void;
+  is_leaf(t: Handle): boolean;
+  grad_fn_name(t: Handle): string | null;
+  grad(t: Handle): Handle | undefined;
+  set_grad(t: Handle, g: Opt<Handle>): void;
+  retain_grad(t: Handle): void;
+  backward(t: Handle, grad?: Opt<Handle>, retainGraph?: boolean, createGraph?: boolean): void;
+  set_grad_enabled(on: boolean): boolean;
+  is_grad_enabled(): boolean;
+  autocast_enter(device: 'cpu' | 'cuda', dtype: DType): { enabled: boolean; dtype: DType };
+  autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType): void;
+  // memory, RNG, threads
+  dispose(t: Handle): void;
+  memory_stats(): { liveTensors: number; bytes: number };
+  manual_seed(seed: number | bigint): void;
+  get_rng_state(): Handle;
+  set_rng_state(state: Handle): void;
+  set_num_threads(n: number): void;
+  get_num_threads(): number;
+  build_info(): { torchVersion: string; cudaAvailable: boolean; parallel: string; config: string };
+  // binary
+  add(a: Operand, b: Operand, alpha?: number): Handle;
+  sub(a: Operand, b: Operand, alpha?: number): Handle;
+  mul(a: Operand, b: Operand): Handle;
+  div(a: Operand, b: Operand, roundingMode?: 'trunc' | 'floor'): Handle;
+  remainder(a: Operand, b: Operand): Handle;
+  fmod(a: Operand, b: Operand): Handle;
+  pow(a: Operand, b: Operand): Handle;
+  atan2(a: Operand, b: Operand): Handle;
+  maximum(a: Operand, b: Operand): Handle;
+  minimum(a: Operand, b: Operand): Handle;
+  eq(a: Operand, b: Operand): Handle;
+  ne(a: Operand, b: Operand): Handle;
+  lt(a: Operand, b: Operand): Handle;
+  le(a: Operand, b: Operand): Handle;
+  gt(a: Operand, b: Operand): Handle;
+  ge(a: Operand, b: Operand): Handle;
+  logical_and(a: Operand, b: Operand): Handle;
+  logical_or(a: Operand, b: Operand): Handle;
+  logical_xor(a: Operand, b: Operand): Handle;
+  where(cond: Handle, a: Operand, b: Operand): Handle;
+  allclose(a: Handle, b: Handle, rtol: number, atol: number, equalNan: boolean): boolean;
+  equal(a: Handle, b: Handle): boolean;
+  // unary
+  neg(t: Handle): Handle; exp(t: Handle): Handle; expm1(t: Handle): Handle; log(t: Handle): Handle;
+  log1p(t: Handle): Handle; log2(t: Handle): Handle; sqrt(t: Handle): Handle; rsqrt(t: Handle): Handle;
+  abs(t: Handle): Handle; sign(t: Handle): Handle; sigmoid(t: Handle): Handle; tanh(t: Handle): Handle;
+  relu(t: Handle): Handle; silu(t: Handle): Handle; erf(t: Handle): Handle; sin(t: Handle): Handle;
+  cos(t: Handle): Handle; square(t: Handle): Handle; reciprocal(t: Handle): Handle; floor(t: Handle): Handle;
+  ceil(t: Handle): Handle; round(t: Handle): Handle; trunc(t: Handle): Handle; logical_not(t: Handle): Handle;
+  isnan(t: Handle): Handle; isinf(t: Handle): Handle; isfinite(t: Handle): Handle;
+  gelu(t: Handle, approximate?: 'none' | 'tanh'): Handle;
+  leaky_relu(t: Handle, slope: number): Handle;
+  clamp(t: Handle, min?: Opt<number>, max?: Opt<number>): Handle;
+  nan_to_num(t: Handle, nan?: Opt<number>, posinf?: Opt<number>, neginf?: Opt<number>): Handle;
+  // in place
+  add_(t: Handle, other: Operand, alpha?: number): void;
+  sub_(t: Handle, other: Operand, alpha?: number): void;
+  mul_(t: Handle, other: Operand): void;
+  div_(t: Handle, other: Operand): void;
+  pow_(t: Handle, other: Operand): void;
+  addcmul_(t: Handle, a: Handle, b: Handle, value?: number): void;
+  addcdiv_(t: Handle, a: Handle, b: Handle, value?: number): void;
+  copy_(t: Handle, src: Handle): void;
+  zero_(t: Handle): void;
+  fill_(t: Handle, v: number | boolean): void;
+  clamp_(t: Handle, min?: Opt<number>, max?: Opt<number>): void;
+  neg_(t: Handle): void; sqrt_(t: Handle): void; exp_(t: Handle): void; relu_(t: Handle): void;
+  lerp_(t: Handle, end: Handle, weight: Handle | number): void;
+  masked_fill_(t: Handle, mask: Handle, v: Handle | number | boolean): void;
+  // reductions
+  sum(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, dtype?: Opt<DType>): Handle;
+  mean(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, dtype?: Opt<DType>): Handle;
+  prod(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  max(t: Handle): Handle;
+  max(t: Handle, dim: number, keepdim?: boolean): Pair;
+  min(t: Handle): Handle;
+  min(t: Handle, dim: number, keepdim?: boolean): Pair;
+  amax(t: Handle, dims?: Opt<number[]>, keepdim?: boolean): Handle;
+  amin(t: Handle, dims?: Opt<number[]>, keepdim?: boolean): Handle;
+  argmax(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  argmin(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  logsumexp(t: Handle, dims: number[], keepdim?: boolean): Handle;
+  var(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, correction?: number): Handle;
+  std(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, correction?: number): Handle;
+  norm(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, p?: number): Handle;
+  all(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  any(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  cumsum(t: Handle, dim: number, dtype?: Opt<DType>): Handle;
+  topk(t: Handle, k: number, dim?: number, largest?: boolean, sorted?: boolean): Pair;
+  sort(t: Handle, dim?: number, descending?: boolean): Pair;
+  argsort(t: Handle, dim?: number, descending?: boolean): Handle;
+  bincount(t: Handle, weights?: Opt<Handle>, minlength?: number): Handle;
+  mm(a: Handle, b: Handle): Handle;
+  bmm(a: Handle, b: Handle): Handle;
+  matmul(a: Handle, b: Handle): Handle;
+  outer(a: Handle, b: Handle): Handle;
+  dot(a: Handle, b: Handle): Handle;
+  // shape
+  reshape(t: Handle, shape: number[]): Handle;
+  view(t: Handle, shape: number[]): Handle;
+  permute(t: Handle, dims: number[]): Handle;
+  transpose(t: Handle, d0: number, d1: number): Handle;
+  flatten(t: Handle, start?: number, end?: number): Handle;
+  squeeze(t: Handle, dim?: Opt<number>): Handle;
+  unsqueeze(t: Handle, dim: number): Handle;
+  expand(t: Handle, shape: number[]): Handle;
+  cat(ts: Handle[], dim?: number): Handle;
+  stack(ts: Handle[], dim?: number): Handle;
+  split(t: Handle, sizes: number | number[], dim?: number): Handle[];
+  chunk(t: Handle, n: number, dim?: number): Handle[];
+  unbind(t: Handle, dim?: number): Handle[];
+  narrow(t: Handle, dim: number, start: number, length: number): Handle;
+  select(t: Handle, dim: number, index: number): Handle;
+  slice(t: Handle, dim: number, start?: Opt<number>, end?: Opt<number>, step?: number): Handle;
+  index_select(t: Handle, dim: number, index: Handle): Handle;
+  gather(t: Handle, dim: number, index: Handle): Handle;
+  scatter(t: Handle, dim: number, index: Handle, src: Handle | number): Handle;
+  scatter_(t: Handle, dim: number, index: Handle, src: Handle | number): void;
+  scatter_add(t: Handle, dim: number, index: Handle, src: Handle): Handle;
+  scatter_add_(t: Handle, dim: number, index: Handle, src: Handle): void;
+  index_add_(t: Handle, dim: number, index: Handle, src: Handle, alpha?: number): void;
+  masked_fill(t: Handle, mask: Handle, v: Handle | number | boolean): Handle;
+  masked_select(t: Handle, mask: Handle): Handle;
+  nonzero(t: Handle): Handle;
+  flip(t: Handle, dims: number[]): Handle;
+  roll(t: Handle, shifts: number[], dims: number[]): Handle;
+  repeat(t: Handle, sizes: number[]): Handle;
+  tril(t: Handle, k?: number): Handle;
+  triu(t: Handle, k?: number): Handle;
+  diagonal(t: Handle, offset?: number, d0?: number, d1?: number): Handle;
+  index(t: Handle, idx: Array<Handle | null>): Handle;
+  pad(t: Handle, pad: number[], value?: number): Handle;
+  // nn functional
+  conv2d(x: Handle, w: Handle, b: Opt<Handle>, stride: number[], padding: number[], dilation: number[], groups: number): Handle;
+  batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, training: boolean, momentum: number, eps: number): Handle;
+  layer_norm(x: Handle, shape: number[], w: Opt<Handle>, b: Opt<Handle>, eps: number): Handle;
+  linear(x: Handle, w: Handle, b?: Opt<Handle>): Handle;
+  max_pool2d(x: Handle, k: number[], stride: number[], padding: number[], dilation: number[], ceil: boolean): Handle;
+  avg_pool2d(x: Handle, k: number[], stride: number[], padding: number[], ceil: boolean, countIncludePad: boolean, divisor?: Opt<number>): Handle;
+  adaptive_avg_pool2d(x: Handle, size: number[]): Handle;
+  dropout(x: Handle, p: number, train: boolean): Handle;
+  softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
+  log_softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
+  nll_loss(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number): Handle;
+  cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
+  kl_div(x: Handle, target: Handle, reduction: Reduction, logTarget: boolean): Handle;
+  mse_loss(x: Handle, target: Handle, reduction: Reduction): Handle;
+  one_hot(t: Handle, numClasses: number): Handle;
+  interpolate(x: Handle, size: number[], mode: 'bilinear' | 'nearest', alignCorners: boolean): Handle;
+}
+
+function addonPath(): string {
+  if (process.env.LSR_NATIVE) return resolve(process.env.LSR_NATIVE);
+  // dist/src/engine/native.js -> <root>/build/Release/lsr_native.node
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const p = join(dir, 'build', 'Release', 'lsr_native.node');
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  throw new Error(
+    'lsr: the native addon is not built (build/Release/lsr_native.node is missing). ' +
+      'Run `bash scripts/setup.sh` (installs libtorch and builds everything) or `npm run build:native`.',
+  );
+}
+
+const require = createRequire(import.meta.url);
+export const native: Native = require(addonPath()) as Native;

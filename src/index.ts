@@ -1,0 +1,2 @@
+// lsr's public API.
+export * from './engine/index.js';
