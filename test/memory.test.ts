@@ -1,0 +1,82 @@
+// Deterministic release: dispose(), tidy() scopes, keep(), memoryStats(), and the GC backstop.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as L from '../src/index.js';
+import { runIsolated } from './helpers.js';
+
+describe('memory', () => {
+  test('dispose frees at once and is idempotent', () => {
+    const before = L.memoryStats();
+    const x = L.zeros([1000]);
+    const during = L.memoryStats();
+    assert.equal(during.liveTensors, before.liveTensors + 1);
+    assert.equal(during.bytes, before.bytes + 4000);
+    x.dispose();
+    x.dispose();
+    assert.ok(x.isDisposed);
+    assert.deepEqual(L.memoryStats(), before);
+  });
+
+  test('tidy disposes intermediates, keeps results (nested in arrays and objects) and keep()', () => {
+    const before = L.memoryStats().liveTensors;
+    let kept: L.Tensor | undefined;
+    const out = L.tidy(() => {
+      const a = L.ones([10]);
+      const b = a.mul(2);
+      kept = a.add(5).keep();
+      return { sum: b.sum(), parts: [b.exp()] };
+    });
+    assert.equal(L.memoryStats().liveTensors, before + 3);
+    assert.equal(out.sum.item(), 20);
+    assert.equal(L.tidy(() => kept!.sum().item()), 60);
+    L.dispose([out, kept]);
+    assert.equal(L.memoryStats().liveTensors, before);
+  });
+
+  test('nested tidy moves results to the enclosing scope', () => {
+    const before = L.memoryStats().liveTensors;
+    const r = L.tidy(() => {
+      const inner = L.tidy(() => L.ones([3]).mul(3));
+      return inner.add(1);
+    });
+    assert.equal(L.memoryStats().liveTensors, before + 1);
+    assert.deepEqual(r.toArray(), [4, 4, 4]);
+    r.dispose();
+  });
+
+  test('tidy cleans up when fn throws, and rejects async functions', () => {
+    const before = L.memoryStats().liveTensors;
+    assert.throws(() => L.tidy(() => { L.ones([5]); throw new Error('inner'); }), /inner/);
+    assert.equal(L.memoryStats().liveTensors, before);
+    assert.throws(() => L.tidy(() => Promise.resolve(1)), /synchronous/);
+  });
+
+  test('grad handles and autograd graphs are freed inside tidy', () => {
+    const w = L.randn([50, 50], { requiresGrad: true });
+    const before = L.memoryStats();
+    for (let i = 0; i < 20; i++) {
+      L.tidy(() => {
+        w.mm(w).relu().sum().backward();
+        const g = w.grad!;
+        L.noGrad(() => w.sub_(g.mul(1e-3)));
+        w.grad = undefined;
+      });
+    }
+    assert.deepEqual(L.memoryStats(), before);
+  });
+
+  test('the GC finalizer is a backstop through the same release path', () => {
+    const r = runIsolated(
+      `const base = L.memoryStats().liveTensors;
+       for (let i = 0; i < 2000; i++) L.zeros([1000]);
+       const peak = L.memoryStats().liveTensors - base;
+       for (let i = 0; i < 20 && L.memoryStats().liveTensors - base > 10; i++) { globalThis.gc(); await new Promise((r) => setImmediate(r)); }
+       console.log(JSON.stringify({ peak, after: L.memoryStats().liveTensors - base }));`,
+      ['--expose-gc'],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const { peak, after } = JSON.parse(r.stdout.trim()) as { peak: number; after: number };
+    assert.equal(peak, 2000);
+    assert.ok(after <= 10, `${after} tensors still live after GC`);
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import * as L from '../src/index.js';
+import { assertClose } from './helpers.js';
+
+describe('creation and data', () => {
+  test('tensor() infers shape and PyTorch default dtypes', () => {
+    const f = L.tensor([[1, 2.5], [3, 4]]);
+    assert.deepEqual(f.shape, [2, 2]);
+    assert.equal(f.dtype, 'float32');
+    assert.deepEqual(f.toArray(), [[1, 2.5], [3, 4]]);
+    assert.equal(L.tensor([1, 2, 3]).dtype, 'int64');
+    assert.equal(L.tensor([true, false]).dtype, 'bool');
+    assert.deepEqual(L.tensor([true, false]).toArray(), [true, false]);
+    assert.deepEqual(L.tensor(7.5).shape, []);
+    assert.equal(L.tensor(7.5).item(), 7.5);
+  });
+
+  test('every dtype round-trips through typed arrays', () => {
+    const dtypes: L.DType[] = ['float32', 'float64', 'bfloat16', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+    for (const dtype of dtypes) {
+      const t = L.tensor([0, 1, 2, 3], { dtype });
+      assert.equal(t.dtype, dtype);
+      const expected = dtype === 'bool' ? [0, 1, 1, 1] : [0, 1, 2, 3];
+      assert.deepEqual(t.toFlatArray(), expected, dtype);
+    }
+    assert.ok(L.tensor([1], { dtype: 'int64' }).data() instanceof BigInt64Array);
+    assert.ok(L.tensor([1], { dtype: 'bfloat16' }).data() instanceof Float32Array);
+  });
+
+  test('fromTypedArray copies and checks the length against the shape', () => {
+    const src = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const t = L.fromTypedArray(src, [2, 3]);
+    src[0] = 100;
+    assert.deepEqual(t.toArray(), [[1, 2, 3], [4, 5, 6]]);
+    assert.equal(L.fromTypedArray(new Int32Array([1, 2])).dtype, 'int32');
+    assert.equal(L.fromTypedArray(new Uint8Array([1, 0]), undefined, { dtype: 'bool' }).dtype, 'bool');
+    assert.throws(() => L.fromTypedArray(src, [4, 2]), /24 bytes given for shape \[4, 2\] of float32 \(needs 32\)/);
+  });
+
+  test('factories: zeros, ones, full, arange, linspace, eye and the *Like forms', () => {
+    assert.deepEqual(L.zeros([2, 2]).toArray(), [[0, 0], [0, 0]]);
+    assert.deepEqual(L.ones([3], { dtype: 'int32' }).toArray(), [1, 1, 1]);
+    assert.deepEqual(L.full([2], 2.5).toArray(), [2.5, 2.5]);
+    assert.deepEqual(L.arange(5).toArray(), [0, 1, 2, 3, 4]);
+    assert.equal(L.arange(5).dtype, 'int64');
+    assertClose(L.arange(0, 1, 0.25).toFlatArray(), [0, 0.25, 0.5, 0.75]);
+    assertClose(L.linspace(0, 1, 5).toFlatArray(), [0, 0.25, 0.5, 0.75, 1]);
+    assert.deepEqual(L.eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]]);
+    const x = L.ones([2, 3], { dtype: 'float64' });
+    assert.equal(L.zerosLike(x).dtype, 'float64');
+    assert.deepEqual(L.fullLike(x, 3).toFlatArray(), [3, 3, 3, 3, 3, 3]);
+    assert.equal(L.onesLike(x, { dtype: 'int32' }).dtype, 'int32');
+    assert.deepEqual(L.randLike(x).shape, [2, 3]);
+    assert.deepEqual(L.randnLike(x).shape, [2, 3]);
+    assert.equal(L.randintLike(x, 0, 3).dtype, 'float64');
+  });
+
+  test('random factories are seeded by manualSeed and respect their ranges', () => {
+    L.manualSeed(42);
+    const a = L.randn([100]).toFlatArray();
+    L.manualSeed(42);
+    const b = L.randn([100]).toFlatArray();
+    assert.deepEqual(a, b);
+    const r = L.rand([1000]);
+    assert.ok(r.min().item() >= 0 && r.max().item() < 1);
+    const ri = L.randint(3, 7, [1000]);
+    assert.equal(ri.dtype, 'int64');
+    assert.ok(ri.min().item() >= 3 && ri.max().item() <= 6);
+    assert.deepEqual(L.randperm(6).sort()[0].toArray(), [0, 1, 2, 3, 4, 5]);
+  });
+
+  test('RNG state can be saved and restored', () => {
+    L.manualSeed(1);
+    const state = L.getRngState();
+    const first = L.rand([5]).toFlatArray();
+    L.setRngState(state);
+    assert.deepEqual(L.rand([5]).toFlatArray(), first);
+  });
+
+  test('to(), detach(), clone() and contiguous(channels_last)', () => {
+    const x = L.arange(24, undefined, 1, { dtype: 'float32' }).reshape(1, 2, 3, 4);
+    assert.equal(x.to('float64').dtype, 'float64');
+    assert.equal(x.to('cpu').device, 'cpu');
+    const cl = x.contiguous('channels_last');
+    assert.ok(cl.isContiguous('channels_last'));
+    assert.ok(!cl.isContiguous());
+    assert.deepEqual(cl.stride(), [24, 1, 8, 2]);
+    assert.deepEqual(cl.toArray(), x.toArray());
+    const c = x.clone();
+    c.fill_(0);
+    assert.equal(x.sum().item(), 276);
+    const p = L.ones([2], { requiresGrad: true });
+    assert.equal(p.detach().requiresGrad, false);
+  });
+
+  test('threads can be read and set', () => {
+    const before = L.getNumThreads();
+    L.setNumThreads(1);
+    assert.equal(L.getNumThreads(), 1);
+    L.setNumThreads(before);
+    assert.equal(L.getNumThreads(), before);
+    assert.ok(L.availableCores() >= 1);
+  });
+});
