@@ -37,16 +37,17 @@ export function createSmallCnn(classes = 4, channels = 1, size = 28): SmallCnn {
 export function makeSgd(params: Tensor[], lr: number, momentum = 0.9): () => void {
   const bufs = params.map((p) => keep(zerosLike(p)));
   return () =>
-    noGrad(() => {
-      params.forEach((p, i) => {
-        const g = p.grad;
-        if (g === undefined) return;
-        bufs[i]!.mul_(momentum).add_(g);
-        p.add_(bufs[i]!, -lr);
-        g.dispose();
-        p.grad = undefined;
-      });
-    });
+    tidy(() =>
+      noGrad(() => {
+        params.forEach((p, i) => {
+          const g = p.grad;
+          if (g === undefined) return;
+          bufs[i]!.mul_(momentum).add_(g);
+          p.add_(bufs[i]!, -lr);
+          p.grad = undefined;
+        });
+      }),
+    );
 }
 
 /**

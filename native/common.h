@@ -13,11 +13,12 @@
 
 namespace lsr {
 
-// One handle owns one reference to an at::Tensor. dispose() and the GC finalizer share release().
-struct TensorBox {
-  at::Tensor tensor;
-  int64_t bytes = 0;  // what was reported to V8 as external memory for this handle
-};
+// A handle is a JS BigInt naming a slot in a table of tensors: (generation << 32) | slot.
+// Each live slot owns one reference to an at::Tensor. Releasing a slot bumps its generation, so a
+// stale or forged handle is an error, never a dangling pointer. There is no native GC finalizer
+// (Node defers those to the event loop, where a synchronous training loop lets them pile up);
+// the backstop is a FinalizationRegistry on the JS side, calling the same idempotent dispose().
+using HandleId = uint64_t;
 
 // Live handle count and bytes, for memoryStats().
 int64_t liveTensors();
@@ -26,8 +27,10 @@ int64_t liveBytes();
 // Wraps a tensor in a new handle (undefined tensors become JS undefined).
 Napi::Value wrap(Napi::Env env, at::Tensor t);
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
-// Frees the handle's tensor now; safe to call twice.
-void release(Napi::Env env, TensorBox* box);
+// Frees the handle's tensor now; false if it was already released (safe to call twice).
+bool release(Napi::Env env, HandleId id);
+// The tensor behind a handle, or nullptr when the handle was released; throws for a non-handle.
+at::Tensor* lookup(HandleId id, bool& valid);
 
 // Argument readers: each checks the JS type and throws a TypeError naming the argument.
 struct Args {
@@ -38,10 +41,10 @@ struct Args {
   bool absent(size_t i) const { return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull(); }
   [[noreturn]] void fail(size_t i, const std::string& what) const;
 
-  TensorBox* box(size_t i) const;
+  HandleId handle(size_t i) const;
   const at::Tensor& tensor(size_t i) const;
   c10::optional<at::Tensor> optTensor(size_t i) const;
-  bool isTensor(size_t i) const { return i < info.Length() && info[i].IsExternal(); }
+  bool isTensor(size_t i) const { return i < info.Length() && info[i].IsBigInt(); }
   // A tensor, or a JS number/boolean as a "wrapped number" tensor: the way Python passes
   // scalars to binary ops, so type promotion matches PyTorch (int tensor * 0.5 -> float).
   at::Tensor operand(size_t i) const;

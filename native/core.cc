@@ -3,49 +3,71 @@
 
 #include <ATen/ScalarOps.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstring>
 
 namespace lsr {
 
-static std::atomic<int64_t> g_live{0};
-static std::atomic<int64_t> g_bytes{0};
-// Tags handles so that a foreign External or object is never cast to a TensorBox.
-static const napi_type_tag kTensorTag = {0x6c73722d74656e73ULL, 0x6f722d68616e646cULL};
+namespace {
+struct Slot {
+  at::Tensor tensor;
+  int64_t bytes = 0;  // what was reported to V8 as external memory for this handle
+  uint32_t gen = 1;
+};
+std::vector<Slot> g_slots;
+std::vector<uint32_t> g_free;
+int64_t g_live = 0;
+int64_t g_bytes = 0;
 
-int64_t liveTensors() { return g_live.load(); }
-int64_t liveBytes() { return g_bytes.load(); }
-
-static int64_t storageBytes(const at::Tensor& t) {
+int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
+}  // namespace
 
-void release(Napi::Env env, TensorBox* box) {
-  if (!box->tensor.defined()) return;
-  box->tensor.reset();
-  g_live--;
-  g_bytes -= box->bytes;
-  if (box->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
-  box->bytes = 0;
+int64_t liveTensors() { return g_live; }
+int64_t liveBytes() { return g_bytes; }
+
+at::Tensor* lookup(HandleId id, bool& valid) {
+  uint64_t slot = id & 0xffffffffULL;
+  uint32_t gen = static_cast<uint32_t>(id >> 32);
+  valid = slot < g_slots.size() && gen != 0 && gen <= g_slots[slot].gen;
+  if (!valid || g_slots[slot].gen != gen || !g_slots[slot].tensor.defined()) return nullptr;
+  return &g_slots[slot].tensor;
 }
 
-static void finalize(Napi::Env env, TensorBox* box) {
-  release(env, box);
-  delete box;
+bool release(Napi::Env env, HandleId id) {
+  bool valid;
+  if (lookup(id, valid) == nullptr) return false;
+  Slot& s = g_slots[id & 0xffffffffULL];
+  s.tensor.reset();
+  s.gen = s.gen == UINT32_MAX ? 1 : s.gen + 1;
+  g_live--;
+  g_bytes -= s.bytes;
+  if (s.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -s.bytes);
+  s.bytes = 0;
+  g_free.push_back(static_cast<uint32_t>(id & 0xffffffffULL));
+  return true;
 }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Undefined();
-  auto* box = new TensorBox{std::move(t), 0};
-  box->bytes = storageBytes(box->tensor);
+  uint32_t slot;
+  if (!g_free.empty()) {
+    slot = g_free.back();
+    g_free.pop_back();
+  } else {
+    if (g_slots.size() >= UINT32_MAX) throw std::runtime_error("too many live tensors");
+    slot = static_cast<uint32_t>(g_slots.size());
+    g_slots.emplace_back();
+  }
+  Slot& s = g_slots[slot];
+  s.bytes = storageBytes(t);
+  s.tensor = std::move(t);
   g_live++;
-  g_bytes += box->bytes;
-  if (box->bytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
-  auto ext = Napi::External<TensorBox>::New(env, box, finalize);
-  ext.TypeTag(&kTensorTag);
-  return ext;
+  g_bytes += s.bytes;
+  if (s.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, s.bytes);
+  return Napi::BigInt::New(env, (static_cast<uint64_t>(s.gen) << 32) | slot);
 }
 
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -60,22 +82,33 @@ void Args::fail(size_t i, const std::string& what) const {
   throw Napi::TypeError::New(env(), std::string(op) + ": argument " + std::to_string(i) + " " + what);
 }
 
-TensorBox* Args::box(size_t i) const {
-  if (i >= info.Length() || !info[i].IsExternal()) fail(i, "must be a tensor handle");
-  auto ext = info[i].As<Napi::External<TensorBox>>();
-  if (!ext.CheckTypeTag(&kTensorTag)) fail(i, "must be a tensor handle");
-  return ext.Data();
+static const at::Tensor& tensorOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
+  if (!v.IsBigInt()) a.fail(i, "must be a tensor" + where);
+  bool lossless = false;
+  HandleId id = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  bool valid;
+  at::Tensor* t = lookup(id, valid);
+  if (!lossless || !valid) a.fail(i, "is not a tensor handle" + where);
+  if (t == nullptr) a.fail(i, "is a disposed tensor (used after dispose())" + where);
+  return *t;
+}
+
+HandleId Args::handle(size_t i) const {
+  if (i >= info.Length() || !info[i].IsBigInt()) fail(i, "must be a tensor handle");
+  bool lossless = false;
+  HandleId id = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) fail(i, "is not a tensor handle");
+  return id;
 }
 
 const at::Tensor& Args::tensor(size_t i) const {
-  TensorBox* b = box(i);
-  if (!b->tensor.defined()) fail(i, "is a disposed tensor (used after dispose())");
-  return b->tensor;
+  if (i >= info.Length()) fail(i, "must be a tensor");
+  return tensorOf(*this, info[i], i, "");
 }
 
 at::Tensor Args::operand(size_t i) const {
   if (isTensor(i)) return tensor(i);
-  if (i >= info.Length() || !(info[i].IsNumber() || info[i].IsBoolean() || info[i].IsBigInt()))
+  if (i >= info.Length() || !(info[i].IsNumber() || info[i].IsBoolean()))
     fail(i, "must be a tensor or a number");
   return at::native::wrapped_scalar_tensor(scalar(i));
 }
@@ -86,13 +119,7 @@ c10::optional<at::Tensor> Args::optTensor(size_t i) const {
 }
 
 const at::Tensor& Args::element(size_t i, uint32_t k) const {
-  Napi::Value v = info[i].As<Napi::Array>()[k];
-  std::string at = " (element " + std::to_string(k) + ")";
-  if (!v.IsExternal()) fail(i, "must hold tensor handles" + at);
-  auto ext = v.As<Napi::External<TensorBox>>();
-  if (!ext.CheckTypeTag(&kTensorTag)) fail(i, "must hold tensor handles" + at);
-  if (!ext.Data()->tensor.defined()) fail(i, "holds a disposed tensor" + at);
-  return ext.Data()->tensor;
+  return tensorOf(*this, info[i].As<Napi::Array>()[k], i, " (element " + std::to_string(k) + ")");
 }
 
 std::vector<at::Tensor> Args::tensors(size_t i) const {
@@ -114,12 +141,6 @@ static bool isSafeInteger(double d) {
 }
 
 int64_t Args::integer(size_t i) const {
-  if (i < info.Length() && info[i].IsBigInt()) {
-    bool lossless = false;
-    int64_t v = info[i].As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) fail(i, "must fit in a 64-bit integer");
-    return v;
-  }
   double d = number(i);
   if (!isSafeInteger(d)) fail(i, "must be an integer (got " + std::to_string(d) + ")");
   return static_cast<int64_t>(d);
@@ -137,7 +158,6 @@ bool Args::boolean(size_t i) const {
 
 at::Scalar Args::scalar(size_t i) const {
   if (i < info.Length() && info[i].IsBoolean()) return at::Scalar(info[i].As<Napi::Boolean>().Value());
-  if (i < info.Length() && info[i].IsBigInt()) return at::Scalar(integer(i));
   double d = number(i);
   // Integral JS numbers stay integral so that int tensors keep their dtype (as Python ints do).
   if (isSafeInteger(d) && !(d == 0 && std::signbit(d))) return at::Scalar(static_cast<int64_t>(d));

@@ -101,7 +101,11 @@ OP(device) { return Napi::String::New(a.env(), a.tensor(0).device().str()); } EN
 OP(numel) { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).numel())); } END
 OP(dim) { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).dim())); } END
 OP(is_contiguous) { return Napi::Boolean::New(a.env(), a.tensor(0).is_contiguous(a.memoryFormat(1))); } END
-OP(is_disposed) { return Napi::Boolean::New(a.env(), !a.box(0)->tensor.defined()); } END
+OP(is_disposed) {
+  bool valid;
+  return Napi::Boolean::New(a.env(), lsr::lookup(a.handle(0), valid) == nullptr);
+}
+END
 
 // ---- creation ----
 // Arguments end with (dtype, device); both optional (float32, cpu).
@@ -238,8 +242,7 @@ END
 // ---- memory ----
 
 OP(dispose) {
-  lsr::release(a.env(), a.box(0));
-  return a.env().Undefined();
+  return Napi::Boolean::New(a.env(), lsr::release(a.env(), a.handle(0)));
 }
 END
 OP(memory_stats) {

@@ -5,8 +5,11 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque native handle that owns one reference to an at::Tensor. */
-export type Handle = { readonly __brand: 'lsr.TensorHandle' };
+/**
+ * An opaque native handle: a BigInt naming a slot that owns one reference to an at::Tensor.
+ * A released handle is rejected natively (its slot's generation moved on), never dereferenced.
+ */
+export type Handle = bigint & { readonly __brand: 'lsr.TensorHandle' };
 export type DType = 'float32' | 'float64' | 'bfloat16' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type MemoryFormat = 'contiguous' | 'channels_last' | 'preserve';
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -72,9 +75,9 @@ export interface Native {
   autocast_enter(device: 'cpu' | 'cuda', dtype: DType): { enabled: boolean; dtype: DType };
   autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType): void;
   // memory, RNG, threads
-  dispose(t: Handle): void;
+  dispose(t: Handle): boolean;
   memory_stats(): { liveTensors: number; bytes: number };
-  manual_seed(seed: number | bigint): void;
+  manual_seed(seed: number): void;
   get_rng_state(): Handle;
   set_rng_state(state: Handle): void;
   set_num_threads(n: number): void;

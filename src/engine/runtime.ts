@@ -52,7 +52,7 @@ export function autocast<T>(opts: AutocastOptions, fn: () => T): T {
 }
 
 /** Seeds libtorch's default generator (torch.manual_seed). */
-export function manualSeed(seed: number | bigint): void {
+export function manualSeed(seed: number): void {
   native.manual_seed(seed);
 }
 /** The CPU generator's state as a uint8 tensor (torch.get_rng_state), for checkpoints. */

@@ -5,21 +5,30 @@
 export interface Owned {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called when the object leaves every scope: from now on only its owner or the GC frees it. */
+  escape(): void;
 }
 
 const scopes: Set<Owned>[] = [];
 const kept = new WeakSet<Owned>();
 
-/** Called by every new tensor: it belongs to the innermost open scope, if any. */
-export function track(t: Owned): void {
+/**
+ * Called by every new tensor: it belongs to the innermost open scope, if any. Returns false when
+ * no scope is open (the tensor then needs the GC backstop at once).
+ */
+export function track(t: Owned): boolean {
   const s = scopes[scopes.length - 1];
-  if (s !== undefined) s.add(t);
+  if (s === undefined) return false;
+  s.add(t);
+  return true;
 }
 
 /** Exempts `t` from disposal by every enclosing tidy(); the caller now owns it. */
 export function keep<T extends Owned>(t: T): T {
+  if (kept.has(t)) return t;
   kept.add(t);
   for (const s of scopes) s.delete(t);
+  t.escape();
   return t;
 }
 
@@ -64,8 +73,9 @@ export function tidy<T>(fn: () => T): T {
   collect(result, survivors, new Set());
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (survivors.has(t)) parent?.add(t);
-    else if (!kept.has(t)) t.dispose();
+    if (!survivors.has(t)) t.dispose();
+    else if (parent !== undefined) parent.add(t);
+    else t.escape();
   }
   return result;
 }

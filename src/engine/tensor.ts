@@ -21,13 +21,26 @@ function dims(d: number | number[] | undefined | null): number[] | undefined {
   return typeof d === 'number' ? [d] : d;
 }
 
+// The GC backstop: a tensor that was never disposed releases its handle when collected.
+// Tensors inside a tidy() scope are registered only if they leave it (keep(), or returned from
+// the outermost scope): a training loop's many short-lived tensors never touch the registry.
+const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 export class Tensor implements Owned {
   #h: Handle | null;
+  #registered = false;
 
   /** Wraps a native handle; the new tensor belongs to the innermost tidy() scope. */
   constructor(handle: Handle) {
     this.#h = handle;
-    track(this);
+    if (!track(this)) this.escape();
+  }
+
+  /** @internal Hands the tensor to the GC backstop (it left every tidy() scope). */
+  escape(): void {
+    if (this.#registered || this.#h === null) return;
+    finalizer.register(this, this.#h, this);
+    this.#registered = true;
   }
 
   /** The native handle; throws once the tensor is disposed. */
@@ -40,6 +53,7 @@ export class Tensor implements Owned {
   /** Frees the native memory now (idempotent). */
   dispose(): void {
     if (this.#h === null) return;
+    if (this.#registered) finalizer.unregister(this);
     native.dispose(this.#h);
     this.#h = null;
   }

@@ -1,0 +1,34 @@
+// bench/leak: 20,000 training steps of the small CNN (forward, backward, SGD update), RSS sampled
+// every 1,000 steps. Target: RSS growth after step 2,000 under 5%.
+//   node dist/bench/leak.js [--steps N] [--batch B]
+import { F, arange, manualSeed, memoryStats, randn, tidy } from '../src/index.js';
+import { createSmallCnn, makeSgd } from '../examples/small-cnn.js';
+import { flag } from './common.js';
+
+const steps = flag('steps', 20_000);
+const batch = flag('batch', 16);
+const every = 1000;
+manualSeed(0);
+const net = createSmallCnn(4);
+const sgd = makeSgd(net.params, 0.01, 0.9);
+const x = randn([batch, 1, 28, 28]).keep();
+const y = arange(batch).remainder(4).keep();
+const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+
+console.log(`bench/leak: ${steps} steps of the small CNN, batch ${batch}; RSS every ${every} steps`);
+const samples: Array<{ step: number; rss: number }> = [];
+const t0 = performance.now();
+for (let s = 1; s <= steps; s++) {
+  tidy(() => F.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 }).backward());
+  sgd();
+  if (s % every === 0) {
+    const rss = process.memoryUsage.rss();
+    samples.push({ step: s, rss });
+    const m = memoryStats();
+    console.log(`  step ${String(s).padStart(6)}  RSS ${mib(rss)} MiB  live tensors ${m.liveTensors}  tensor bytes ${mib(m.bytes)} MiB  ${((s * batch) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+  }
+}
+const base = samples.find((p) => p.step >= 2000) ?? samples[0]!;
+const last = samples[samples.length - 1]!;
+const growth = (last.rss - base.rss) / base.rss;
+console.log(`RSS at step ${base.step}: ${mib(base.rss)} MiB; at step ${last.step}: ${mib(last.rss)} MiB; growth ${(100 * growth).toFixed(2)}%  (target < 5%: ${growth < 0.05 ? 'met' : 'NOT met'})`);

@@ -1,0 +1,50 @@
+// bench/overhead: the same small-CNN training step from TypeScript (lsr) and from Python PyTorch,
+// same threads, in one run. Target: TS/Python time ratio ≤ 1.05.
+//   node dist/bench/overhead.js [--threads N] [--batch B] [--steps S] [--rounds R]
+import { F, availableCores, manualSeed, randn, arange, setNumThreads, tidy } from '../src/index.js';
+import { createSmallCnn, makeSgd } from '../examples/small-cnn.js';
+import { flag, median, runPython } from './common.js';
+
+const threads = flag('threads', availableCores());
+const batch = flag('batch', 32);
+const steps = flag('steps', 200);
+const rounds = flag('rounds', 3);
+const warmup = 20;
+setNumThreads(threads);
+manualSeed(0);
+
+const net = createSmallCnn(4);
+const sgd = makeSgd(net.params, 0.01, 0.9);
+const x = randn([batch, 1, 28, 28]).keep();
+const y = arange(batch).remainder(4).keep();
+const step = () => {
+  tidy(() => F.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 }).backward());
+  sgd();
+};
+/** The median step time: robust to the other core's noise on a small machine. */
+function timeTs(): number {
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+console.log(`bench/overhead: small CNN training step, batch ${batch}, ${threads} threads, median of ${steps} steps, ${rounds} rounds (interleaved)`);
+const ts: number[] = [];
+const py: number[] = [];
+let torchVersion = '';
+for (let r = 0; r < rounds; r++) {
+  ts.push(timeTs());
+  const p = runPython<{ msPerStep: number; torch: string }>('overhead.py', ['--threads', String(threads), '--batch', String(batch), '--steps', String(steps)]);
+  py.push(p.msPerStep);
+  torchVersion = p.torch;
+  console.log(`  round ${r + 1}: lsr ${ts[r]!.toFixed(3)} ms/step   PyTorch ${p.msPerStep.toFixed(3)} ms/step`);
+}
+const ratio = median(ts) / median(py);
+console.log(`lsr (TypeScript)  ${median(ts).toFixed(3)} ms/step`);
+console.log(`PyTorch ${torchVersion} (Python)  ${median(py).toFixed(3)} ms/step`);
+console.log(`ratio TS/Python = ${ratio.toFixed(3)}  (target ≤ 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'})`);
