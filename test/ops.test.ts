@@ -263,3 +263,32 @@ describe('nn functional ops', () => {
     assert.equal(L.isGradEnabled(), true);
   });
 });
+
+describe('composite formulas agree with libtorch kernels (random float64 data)', () => {
+  L.manualSeed(3);
+  const x = L.randn([6, 5], { dtype: 'float64' });
+  test('logSoftmax, logsumexp, softmax', () => {
+    assertTensorClose(F.logSoftmax(x, 1), x.sub(x.exp().sum(1, true).log()), 1e-12);
+    assertTensorClose(x.logsumexp(1), x.exp().sum(1).log(), 1e-12);
+    assertTensorClose(F.softmax(x, 0), x.exp().div(x.exp().sum(0, true)), 1e-12);
+  });
+  test('label-smoothed crossEntropy equals (1-ε)·NLL + ε·mean(-log p)', () => {
+    const y = L.tensor([0, 4, 2, 1, 3, 3]);
+    const logp = F.logSoftmax(x, 1);
+    const nll = logp.gather(1, y.unsqueeze(1)).squeeze(1).neg();
+    const smooth = logp.mean(1).neg();
+    assertTensorClose(F.crossEntropy(x, y, { labelSmoothing: 0.1, reduction: 'none' }), nll.mul(0.9).add(smooth.mul(0.1)), 1e-12);
+  });
+  test('linear, gelu, var, norm, batchNorm', () => {
+    const w = L.randn([3, 5], { dtype: 'float64' });
+    const b = L.randn([3], { dtype: 'float64' });
+    assertTensorClose(F.linear(x, w, b), x.mm(w.t()).add(b), 1e-12);
+    // gelu(x) = x/2·(1 + erf(x/√2))
+    assertTensorClose(x.gelu(), x.mul(0.5).mul(x.div(Math.SQRT2).erf().add(1)), 1e-12);
+    const mean = x.mean(0, true);
+    assertTensorClose(x.var(0, false, 0), x.sub(mean).square().mean(0), 1e-12);
+    assertTensorClose(x.norm(2, 1), x.square().sum(1).sqrt(), 1e-12);
+    const bn = F.batchNorm(x, null, null, { training: true, eps: 1e-5 });
+    assertTensorClose(bn, x.sub(mean).div(x.var(0, true, 0).add(1e-5).sqrt()), 1e-10);
+  });
+});

@@ -289,6 +289,9 @@ export class Tensor implements Owned {
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
     return new Tensor(native.gelu(this.handle, approximate));
   }
+  erf(): Tensor {
+    return new Tensor(native.erf(this.handle));
+  }
   square(): Tensor {
     return new Tensor(native.square(this.handle));
   }
