@@ -1,2 +1,3 @@
 // lsr's public API.
 export * from './engine/index.js';
+export * from './losses/index.js';

@@ -1,0 +1,3 @@
+// The losses layer: label smoothing in its forms. Imports the engine only.
+export { LSR, LSR2 } from './seed.js';
+export type { LSR2Reduction } from './seed.js';
