@@ -6,8 +6,6 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
-#include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +27,8 @@ Napi::Value wrap(Napi::Env env, at::Tensor t);
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
 // Frees the handle's tensor now; false if it was already released (safe to call twice).
 bool release(Napi::Env env, HandleId id);
-// The tensor behind a handle, or nullptr when the handle was released; throws for a non-handle.
+// The tensor behind a handle, or nullptr when it was released; `valid` is false for an id that
+// never named a slot (forged or corrupt).
 at::Tensor* lookup(HandleId id, bool& valid);
 
 // Argument readers: each checks the JS type and throws a TypeError naming the argument.

@@ -4,7 +4,6 @@
 #include <ATen/ScalarOps.h>
 
 #include <cmath>
-#include <cstring>
 
 namespace lsr {
 

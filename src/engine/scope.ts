@@ -86,8 +86,3 @@ export function dispose(value: unknown): void {
   collect(value, found, new Set());
   for (const t of found) t.dispose();
 }
-
-/** How many tidy() scopes are open (for tests). */
-export function scopeDepth(): number {
-  return scopes.length;
-}
