@@ -81,23 +81,26 @@ void Args::fail(size_t i, const std::string& what) const {
   throw Napi::TypeError::New(env(), std::string(op) + ": argument " + std::to_string(i) + " " + what);
 }
 
-static const at::Tensor& tensorOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
+// The id in a JS value that must be a handle (a BigInt that fits 64 bits); argument i for errors.
+static HandleId handleOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
   if (!v.IsBigInt()) a.fail(i, "must be a tensor" + where);
   bool lossless = false;
   HandleId id = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) a.fail(i, "is not a tensor handle" + where);
+  return id;
+}
+
+static const at::Tensor& tensorOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
   bool valid;
-  at::Tensor* t = lookup(id, valid);
-  if (!lossless || !valid) a.fail(i, "is not a tensor handle" + where);
+  at::Tensor* t = lookup(handleOf(a, v, i, where), valid);
+  if (!valid) a.fail(i, "is not a tensor handle" + where);
   if (t == nullptr) a.fail(i, "is a disposed tensor (used after dispose())" + where);
   return *t;
 }
 
 HandleId Args::handle(size_t i) const {
-  if (i >= info.Length() || !info[i].IsBigInt()) fail(i, "must be a tensor handle");
-  bool lossless = false;
-  HandleId id = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) fail(i, "is not a tensor handle");
-  return id;
+  if (i >= info.Length()) fail(i, "must be a tensor");
+  return handleOf(*this, info[i], i, "");
 }
 
 const at::Tensor& Args::tensor(size_t i) const {

@@ -14,11 +14,16 @@ function made(h: ReturnType<typeof native.zeros>, opts: CreateOptions): Tensor {
   return t;
 }
 
-function placed(t: Tensor, opts: CreateOptions): Tensor {
-  if (opts.device === undefined || opts.device === 'cpu') return t;
-  const moved = t.to(opts.device as 'cpu');
-  t.dispose();
-  return moved;
+/** Brings a tensor staged on the CPU to the requested dtype and device (freeing each stage), and sets requiresGrad. */
+function finished(t: Tensor, dtype: DType, opts: CreateOptions): Tensor {
+  const replace = (next: Tensor) => {
+    t.dispose();
+    t = next;
+  };
+  if (t.dtype !== dtype) replace(t.to(dtype));
+  if (opts.device !== undefined && opts.device !== 'cpu') replace(t.to(opts.device as 'cpu'));
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
 }
 
 function shapeOf(data: NestedArray, path: string): number[] {
@@ -77,15 +82,7 @@ export function tensor(data: NestedArray, opts: CreateOptions = {}): Tensor {
           : 'float32'
         : 'float32');
   const staging: DType = dtype === 'bfloat16' || dtype === 'float16' ? 'float32' : dtype;
-  let t = new Tensor(native.from_buffer(bufferFor(staging, values), shape, staging));
-  if (staging !== dtype) {
-    const cast = t.to(dtype);
-    t.dispose();
-    t = cast;
-  }
-  t = placed(t, opts);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  return finished(new Tensor(native.from_buffer(bufferFor(staging, values), shape, staging)), dtype, opts);
 }
 
 const TYPED_DTYPES: Array<[new (...a: never[]) => TypedArray, DType]> = [
@@ -107,15 +104,7 @@ export function fromTypedArray(data: TypedArray, shape?: number[], opts: CreateO
   if (!entry) throw new TypeError('fromTypedArray: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, Int8Array or Uint8Array');
   let dtype = entry[1];
   if (opts.dtype === 'bool' && dtype === 'uint8') dtype = 'bool';
-  let t = new Tensor(native.from_buffer(data, shape ?? [data.length], dtype));
-  if (opts.dtype !== undefined && opts.dtype !== dtype) {
-    const cast = t.to(opts.dtype);
-    t.dispose();
-    t = cast;
-  }
-  t = placed(t, opts);
-  if (opts.requiresGrad) t.requiresGrad = true;
-  return t;
+  return finished(new Tensor(native.from_buffer(data, shape ?? [data.length], dtype)), opts.dtype ?? dtype, opts);
 }
 
 export const zeros = (shape: number[], opts: CreateOptions = {}) => made(native.zeros(shape, opts.dtype, opts.device), opts);

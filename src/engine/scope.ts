@@ -10,7 +10,6 @@ export interface Owned {
 }
 
 const scopes: Set<Owned>[] = [];
-const kept = new WeakSet<Owned>();
 
 /**
  * Called by every new tensor: it belongs to the innermost open scope, if any. Returns false when
@@ -25,8 +24,6 @@ export function track(t: Owned): boolean {
 
 /** Exempts `t` from disposal by every enclosing tidy(); the caller now owns it. */
 export function keep<T extends Owned>(t: T): T {
-  if (kept.has(t)) return t;
-  kept.add(t);
   for (const s of scopes) s.delete(t);
   t.escape();
   return t;
