@@ -1,26 +1,22 @@
 // bench/leak: 20,000 training steps of the small CNN (forward, backward, SGD update), RSS sampled
 // every 1,000 steps. Target: RSS growth after step 2,000 under 5%.
 //   node dist/bench/leak.js [--steps N] [--batch B]
-import { F, arange, manualSeed, memoryStats, randn, tidy } from '../src/index.js';
-import { createSmallCnn, makeSgd } from '../examples/small-cnn.js';
+import { manualSeed, memoryStats } from '../src/index.js';
+import { smallCnnTrainingStep } from '../examples/small-cnn.js';
 import { flag } from './common.js';
 
 const steps = flag('steps', 20_000);
 const batch = flag('batch', 16);
 const every = 1000;
 manualSeed(0);
-const net = createSmallCnn(4);
-const sgd = makeSgd(net.params, 0.01, 0.9);
-const x = randn([batch, 1, 28, 28]).keep();
-const y = arange(batch).remainder(4).keep();
+const step = smallCnnTrainingStep(batch);
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
 console.log(`bench/leak: ${steps} steps of the small CNN, batch ${batch}; RSS every ${every} steps`);
 const samples: Array<{ step: number; rss: number }> = [];
 const t0 = performance.now();
 for (let s = 1; s <= steps; s++) {
-  tidy(() => F.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 }).backward());
-  sgd();
+  step();
   if (s % every === 0) {
     const rss = process.memoryUsage.rss();
     samples.push({ step: s, rss });

@@ -1,8 +1,8 @@
 // bench/overhead: the same small-CNN training step from TypeScript (lsr) and from Python PyTorch,
 // same threads, in one run. Target: TS/Python time ratio ≤ 1.05.
 //   node dist/bench/overhead.js [--threads N] [--batch B] [--steps S] [--rounds R]
-import { F, availableCores, manualSeed, randn, arange, setNumThreads, tidy } from '../src/index.js';
-import { createSmallCnn, makeSgd } from '../examples/small-cnn.js';
+import { availableCores, manualSeed, setNumThreads } from '../src/index.js';
+import { smallCnnTrainingStep } from '../examples/small-cnn.js';
 import { flag, median, runPython } from './common.js';
 
 const threads = flag('threads', availableCores());
@@ -13,14 +13,7 @@ const warmup = 20;
 setNumThreads(threads);
 manualSeed(0);
 
-const net = createSmallCnn(4);
-const sgd = makeSgd(net.params, 0.01, 0.9);
-const x = randn([batch, 1, 28, 28]).keep();
-const y = arange(batch).remainder(4).keep();
-const step = () => {
-  tidy(() => F.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 }).backward());
-  sgd();
-};
+const step = smallCnnTrainingStep(batch);
 /** The median step time: robust to the other core's noise on a small machine. */
 function timeTs(): number {
   for (let i = 0; i < warmup; i++) step();

@@ -74,3 +74,19 @@ export function syntheticBars(n: number, seed: number, size = 28): { x: Tensor; 
     return { x: fromTypedArray(pixels, [n, 1, size, size]).add(noise), y };
   });
 }
+
+/**
+ * One training step of the small CNN on a fixed random batch (forward, label-smoothed
+ * cross-entropy, backward, SGD-momentum update): the unit of work bench/leak and bench/overhead
+ * time, and the same step bench/overhead.py runs in PyTorch.
+ */
+export function smallCnnTrainingStep(batch: number): () => void {
+  const net = createSmallCnn(4);
+  const sgd = makeSgd(net.params, 0.01, 0.9);
+  const x = randn([batch, 1, 28, 28]).keep();
+  const y = arange(batch).remainder(4).keep();
+  return () => {
+    tidy(() => F.crossEntropy(net.forward(x), y, { labelSmoothing: 0.1 }).backward());
+    sgd();
+  };
+}
