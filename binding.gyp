@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lsr_native",
-      "sources": ["native/core.cc", "native/tensor.cc", "native/math.cc", "native/shape.cc", "native/nn.cc"],
+      "sources": ["native/core.cc", "native/tensor.cc", "native/math.cc", "native/shape.cc", "native/nn.cc", "native/loss.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.mjs --include)"
@@ -11,8 +11,9 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
                   "<!@(node scripts/find-libtorch.mjs --defines)"],
       "cflags!": ["-fno-exceptions"],
+      "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+      "cflags_cc": ["-fexceptions", "-frtti", "-O3", "-fopenmp", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]
 }

@@ -59,6 +59,8 @@ struct Args {
   std::vector<int64_t> ints(size_t i) const;
   c10::optional<std::vector<int64_t>> optInts(size_t i) const;
   std::string string(size_t i) const;
+  // 'none' | 'mean' | 'sum' (absent: 'mean') as at::Reduction.
+  int64_t reduction(size_t i) const;
   at::ScalarType dtype(size_t i) const;
   c10::optional<at::ScalarType> optDtype(size_t i) const;
   at::Device device(size_t i) const;

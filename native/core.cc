@@ -196,6 +196,15 @@ std::string Args::string(size_t i) const {
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+int64_t Args::reduction(size_t i) const {
+  if (absent(i)) return at::Reduction::Mean;
+  std::string r = string(i);
+  if (r == "none") return at::Reduction::None;
+  if (r == "mean") return at::Reduction::Mean;
+  if (r == "sum") return at::Reduction::Sum;
+  fail(i, "is an unknown reduction '" + r + "' (none, mean, sum)");
+}
+
 static const std::pair<const char*, at::ScalarType> kDtypes[] = {
     {"float32", at::kFloat}, {"float64", at::kDouble}, {"bfloat16", at::kBFloat16}, {"float16", at::kHalf},
     {"int64", at::kLong},    {"int32", at::kInt},      {"int16", at::kShort},       {"int8", at::kChar},

@@ -3,15 +3,6 @@
 
 using lsr::wrap;
 
-static int64_t reduction(lsr::Args& a, size_t i) {
-  if (a.absent(i)) return at::Reduction::Mean;
-  std::string r = a.string(i);
-  if (r == "none") return at::Reduction::None;
-  if (r == "mean") return at::Reduction::Mean;
-  if (r == "sum") return at::Reduction::Sum;
-  a.fail(i, "is an unknown reduction '" + r + "' (none, mean, sum)");
-}
-
 // conv2d(x, weight, bias?, stride, padding, dilation, groups)
 TENSOR_OP(conv2d, at::conv2d(a.tensor(0), a.tensor(1), a.optTensor(2), a.ints(3), a.ints(4), a.ints(5), a.integer(6)))
 // batch_norm(x, weight?, bias?, running_mean?, running_var?, training, momentum, eps)
@@ -29,14 +20,14 @@ TENSOR_OP(dropout, at::dropout(a.tensor(0), a.number(1), a.boolean(2)))
 TENSOR_OP(softmax, at::softmax(a.tensor(0), a.integer(1), a.optDtype(2)))
 TENSOR_OP(log_softmax, at::log_softmax(a.tensor(0), a.integer(1), a.optDtype(2)))
 // nll_loss(logprobs (N,C,...), target (N,...), weight?, reduction, ignore_index)
-TENSOR_OP(nll_loss, at::nll_loss_nd(a.tensor(0), a.tensor(1), a.optTensor(2), reduction(a, 3),
+TENSOR_OP(nll_loss, at::nll_loss_nd(a.tensor(0), a.tensor(1), a.optTensor(2), a.reduction(3),
                                     a.absent(4) ? -100 : a.integer(4)))
 // cross_entropy(logits, target, weight?, reduction, ignore_index, label_smoothing): libtorch's own, the reference.
-TENSOR_OP(cross_entropy, at::cross_entropy_loss(a.tensor(0), a.tensor(1), a.optTensor(2), reduction(a, 3),
+TENSOR_OP(cross_entropy, at::cross_entropy_loss(a.tensor(0), a.tensor(1), a.optTensor(2), a.reduction(3),
                                                 a.absent(4) ? -100 : a.integer(4), a.absent(5) ? 0.0 : a.number(5)))
 // kl_div(input logprobs, target, reduction, log_target)
-TENSOR_OP(kl_div, at::kl_div(a.tensor(0), a.tensor(1), reduction(a, 2), !a.absent(3) && a.boolean(3)))
-TENSOR_OP(mse_loss, at::mse_loss(a.tensor(0), a.tensor(1), reduction(a, 2)))
+TENSOR_OP(kl_div, at::kl_div(a.tensor(0), a.tensor(1), a.reduction(2), !a.absent(3) && a.boolean(3)))
+TENSOR_OP(mse_loss, at::mse_loss(a.tensor(0), a.tensor(1), a.reduction(2)))
 TENSOR_OP(one_hot, at::one_hot(a.tensor(0), a.absent(1) ? -1 : a.integer(1)))
 // interpolate: (x, size[2], mode, align_corners)
 OP(interpolate) {

@@ -88,6 +88,17 @@ export function crossEntropy(logits: Tensor, target: Tensor, o: NllOptions & { l
     native.cross_entropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean', o.ignoreIndex ?? -100, o.labelSmoothing ?? 0),
   );
 }
+/**
+ * lsr's fused kernel for cross-entropy with class-index targets (float32/float64, CPU): PyTorch's
+ * numbers (weight, ignoreIndex, reductions, label smoothing) in one pass per row, keeping only the
+ * input and one log-sum-exp per row for backward. Target must be int64. Throws, naming the
+ * position, where PyTorch would return NaN because of the logits (NaN, +Inf, a row all -Inf).
+ */
+export function labelSmoothedCrossEntropy(logits: Tensor, target: Tensor, o: NllOptions & { labelSmoothing?: number } = {}): Tensor {
+  return new Tensor(
+    native.label_smoothed_cross_entropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean', o.ignoreIndex ?? -100, o.labelSmoothing ?? 0),
+  );
+}
 /** KL(target ‖ input) with input given as log-probabilities, as torch.nn.functional.kl_div. */
 export function klDiv(input: Tensor, target: Tensor, o: { reduction?: Reduction | 'batchmean'; logTarget?: boolean } = {}): Tensor {
   if (o.reduction === 'batchmean') {

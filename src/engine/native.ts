@@ -208,6 +208,7 @@ export interface Native {
   softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
   log_softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
   nll_loss(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number): Handle;
+  label_smoothed_cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   kl_div(x: Handle, target: Handle, reduction: Reduction, logTarget: boolean): Handle;
   mse_loss(x: Handle, target: Handle, reduction: Reduction): Handle;
