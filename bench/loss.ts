@@ -5,8 +5,8 @@
 //   python  PyTorch's F.cross_entropy from Python (bench/loss.py), same threads
 // Peak extra memory is the rise of the process's peak RSS over its RSS before the step (the
 // input's gradient, an N×C tensor, included), with glibc told to mmap every large block so that
-// freed memory leaves RSS. Targets: fused ≥ 3× faster than native at C = 32000, never slower at
-// the small sizes, peak extra memory ≤ one N×C tensor beyond the gradient... see README.
+// freed memory leaves RSS. Targets: fused ≥ 3× faster than native at C = 32000 and never slower at
+// the small sizes; fused peak extra memory at most one N×C tensor besides the gradient itself.
 //   node dist/bench/loss.js [--threads N] [--reps R]
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

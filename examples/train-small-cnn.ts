@@ -1,6 +1,6 @@
 // The engine's end-to-end example: a small CNN learns a generated 4-class image problem with
 // label-smoothed cross-entropy and SGD-momentum, printing the loss as it falls.
-import { F, buildInfo, getNumThreads, manualSeed, noGrad, tidy } from '../src/index.js';
+import { F, buildInfo, crossEntropy, getNumThreads, manualSeed, noGrad, tidy } from '../src/index.js';
 import { createSmallCnn, makeSgd, syntheticBars } from './small-cnn.js';
 
 const epochs = Number(process.env.EPOCHS ?? 5);
@@ -22,7 +22,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
   for (let i = 0; i + batch <= n; i += batch) {
     lossSum += tidy(() => {
       const logits = net.forward(train.x.narrow(0, i, batch));
-      const loss = F.crossEntropy(logits, train.y.narrow(0, i, batch), { labelSmoothing: 0.1 });
+      const loss = crossEntropy(logits, train.y.narrow(0, i, batch), { labelSmoothing: 0.1 });
       loss.backward();
       return loss.item();
     });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
 import { CrossEntropyLoss, type CrossEntropyOptions, F, type Tensor, crossEntropy } from '../src/index.js';
-import { assertTensorClose, values } from './helpers.js';
+import { assertTensorClose, gradcheck, values } from './helpers.js';
 
 type DT = 'float32' | 'float64';
 const TOL: Record<DT, number> = { float64: 1e-6, float32: 2e-5 };
@@ -139,6 +139,13 @@ describe('the fused kernel', () => {
       assertTensorClose(value.to('float64'), refValue, 1e-6, 'value');
       assertTensorClose(grad.to('float64'), refGrad, 1e-6, 'grad');
     });
+  });
+
+  test('its gradient matches finite differences (weights, an ignored position, (N, C, d) input)', () => {
+    const y = L.tensor([[0, 2, -100], [1, 1, 0]], { dtype: 'int64' });
+    const weight = L.tensor([0.5, 2, 1], { dtype: 'float64' });
+    for (const reduction of ['none', 'mean', 'sum'] as const)
+      gradcheck(`fused ${reduction}`, (x) => crossEntropy(x!, y, { weight, labelSmoothing: 0.3, reduction }), [{ shape: [2, 3, 3], lo: -3, hi: 3 }]);
   });
 
   test('gives the same bits whatever the thread count', () => {
