@@ -25,6 +25,8 @@ OP(split) {
 END
 OP(chunk) { return lsr::wrapList(a.env(), at::chunk(a.tensor(0), a.integer(1), a.absent(2) ? 0 : a.integer(2))); } END
 OP(unbind) { return lsr::wrapList(a.env(), at::unbind(a.tensor(0), a.absent(1) ? 0 : a.integer(1))); } END
+// as_strided(t, size, stride, offset): libtorch checks that the view lies inside the storage.
+TENSOR_OP(as_strided, a.tensor(0).as_strided(a.ints(1), a.ints(2), a.integer(3)))
 TENSOR_OP(narrow, a.tensor(0).narrow(a.integer(1), a.integer(2), a.integer(3)))
 TENSOR_OP(select, a.tensor(0).select(a.integer(1), a.integer(2)))
 TENSOR_OP(slice, a.tensor(0).slice(a.integer(1), a.optInteger(2), a.optInteger(3), a.absent(4) ? 1 : a.integer(4)))

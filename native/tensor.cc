@@ -70,6 +70,16 @@ OP(to_buffer) {
 }
 END
 
+// to_bytes(t): the raw bytes of a contiguous CPU copy (any dtype, bfloat16 and float16 included).
+OP(to_bytes) {
+  at::Tensor t = a.tensor(0).detach().to(at::kCPU).contiguous();
+  size_t bytes = t.numel() * t.element_size();
+  auto out = Napi::Uint8Array::New(a.env(), bytes);
+  if (bytes) std::memcpy(out.Data(), t.data_ptr(), bytes);
+  return out;
+}
+END
+
 OP(item) {
   at::Scalar s = a.tensor(0).item();
   if (s.isBoolean()) return Napi::Boolean::New(a.env(), s.toBool());
@@ -159,6 +169,9 @@ TENSOR_OP(alias, a.tensor(0))  // a second handle to the same tensor (shares sto
 // ---- autograd ----
 
 OP(requires_grad) { return Napi::Boolean::New(a.env(), a.tensor(0).requires_grad()); } END
+// set_data(t, other): Python's `t.data = other`: t keeps its identity (and autograd leaf status)
+// and takes other's storage, dtype and device. Module.to() uses it.
+INPLACE_OP(set_data, a.tensor(0).set_data(a.tensor(1)))
 INPLACE_OP(set_requires_grad, a.tensor(0).requires_grad_(a.boolean(1)))
 OP(is_leaf) { return Napi::Boolean::New(a.env(), a.tensor(0).is_leaf()); } END
 OP(grad_fn_name) {

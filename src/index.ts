@@ -1,3 +1,7 @@
 // lsr's public API.
 export * from './engine/index.js';
 export * from './losses/index.js';
+export * as nn from './nn/index.js';
+export * as models from './models/index.js';
+export * as io from './io/index.js';
+export * as optim from './optim/index.js';

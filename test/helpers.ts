@@ -111,3 +111,6 @@ catch (e) { console.log(JSON.stringify({ threw: true, isError: e instanceof Erro
   assert.ok(out.isError, `expected an Error instance from: ${expr}`);
   return out.message!;
 }
+
+/** The committed fixtures (made by test/fixtures/make-fixtures.py with PyTorch). */
+export const fixtures = join(distRoot, '..', 'test', 'fixtures');

@@ -107,6 +107,11 @@ export function fromTypedArray(data: TypedArray, shape?: number[], opts: CreateO
   return finished(new Tensor(native.from_buffer(data, shape ?? [data.length], dtype)), opts.dtype ?? dtype, opts);
 }
 
+/** A tensor from raw little-endian bytes of any dtype (as weight files store them); copies. */
+export function fromBytes(bytes: Uint8Array, shape: number[], dtype: DType): Tensor {
+  return new Tensor(native.from_buffer(bytes, shape, dtype));
+}
+
 export const zeros = (shape: number[], opts: CreateOptions = {}) => made(native.zeros(shape, opts.dtype, opts.device), opts);
 export const ones = (shape: number[], opts: CreateOptions = {}) => made(native.ones(shape, opts.dtype, opts.device), opts);
 export const empty = (shape: number[], opts: CreateOptions = {}) => made(native.empty(shape, opts.dtype, opts.device), opts);

@@ -21,6 +21,9 @@ type Pair = [Handle, Handle];
 export interface Native {
   // data in and out, metadata
   from_buffer(data: ArrayBufferView, shape: number[], dtype: DType): Handle;
+  to_bytes(t: Handle): Uint8Array;
+  set_data(t: Handle, other: Handle): void;
+  as_strided(t: Handle, size: number[], stride: number[], offset: number): Handle;
   to_buffer(t: Handle): Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
   item(t: Handle): number | boolean;
   shape(t: Handle): number[];

@@ -113,6 +113,18 @@ export class Tensor implements Owned {
   data(): TypedArray {
     return native.to_buffer(this.handle);
   }
+  /** The raw little-endian bytes of the values (row-major), for any dtype: what weight files store. */
+  bytes(): Uint8Array {
+    return native.to_bytes(this.handle);
+  }
+  /**
+   * Python's `t.data = other`: this tensor keeps its identity (optimizers and modules holding it
+   * stay valid) and takes other's values, dtype and device.
+   */
+  setData(other: Tensor): this {
+    native.set_data(this.handle, other.handle);
+    return this;
+  }
   /** The values as a flat array of numbers (int64 converted with Number()). */
   toFlatArray(): number[] {
     const d = this.data();
@@ -539,6 +551,10 @@ export class Tensor implements Owned {
   }
   unbind(dim = 0): Tensor[] {
     return native.unbind(this.handle, dim).map((h) => new Tensor(h));
+  }
+  /** A view with explicit sizes, strides and offset (in elements), checked against the storage. */
+  asStrided(size: number[], stride: number[], offset = 0): Tensor {
+    return new Tensor(native.as_strided(this.handle, size, stride, offset));
   }
   narrow(dim: number, start: number, length: number): Tensor {
     return new Tensor(native.narrow(this.handle, dim, start, length));

@@ -1,0 +1,2 @@
+// The models layer: torchvision-compatible ResNets and CIFAR ResNets. Imports engine and nn.
+export * from './resnet.js';

@@ -1,0 +1,205 @@
+// The layers ResNets are built from, with PyTorch's parameter names, shapes and default
+// initialisation (reset_parameters), in torch.nn's argument order.
+import { F, type Tensor, empty, ones, tensor, zeros } from '../engine/index.js';
+import { fans, kaimingUniform_, uniform_ } from './init.js';
+import { Module } from './module.js';
+
+type IntOr2 = number | [number, number];
+const pair = (v: IntOr2): [number, number] => (typeof v === 'number' ? [v, v] : v);
+
+/** PyTorch's default for Conv and Linear: kaiming_uniform(a=√5) weights, U(±1/√fan_in) bias. */
+function resetLinearLike(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const bound = 1 / Math.sqrt(fans(weight)[0]);
+    uniform_(bias, -bound, bound);
+  }
+}
+
+export interface Conv2dOptions {
+  stride?: IntOr2;
+  padding?: IntOr2;
+  dilation?: IntOr2;
+  groups?: number;
+  bias?: boolean;
+}
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: IntOr2, o: Conv2dOptions = {}) {
+    super();
+    this.groups = o.groups ?? 1;
+    if (inChannels % this.groups || outChannels % this.groups)
+      throw new Error(`Conv2d: in (${inChannels}) and out (${outChannels}) channels must be divisible by groups (${this.groups})`);
+    [this.stride, this.padding, this.dilation] = [pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1)];
+    this.weight = this.registerParameter('weight', empty([outChannels, inChannels / this.groups, ...pair(kernelSize)]));
+    this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outChannels]));
+    resetLinearLike(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
+    super();
+    this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]));
+    this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures]));
+    resetLinearLike(this.weight, this.bias);
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+}
+
+export interface BatchNormOptions {
+  eps?: number;
+  /** null: a cumulative moving average (1 / batches seen), as PyTorch's momentum=None. */
+  momentum?: number | null;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+}
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+
+  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+    super();
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
+    const affine = o.affine ?? true;
+    const track = o.trackRunningStats ?? true;
+    this.weight = this.registerParameter('weight', affine ? ones([numFeatures]) : null);
+    this.bias = this.registerParameter('bias', affine ? zeros([numFeatures]) : null);
+    this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
+    this.runningVar = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? tensor(0, { dtype: 'int64' }) : null);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4) throw new Error(`BatchNorm2d: expected 4D input (got ${x.ndim}D input of shape [${x.shape}])`);
+    if (x.shape[1] !== this.numFeatures)
+      throw new Error(`BatchNorm2d: expected ${this.numFeatures} channels, got input of shape [${x.shape}]`);
+    let factor = this.momentum ?? 0;
+    if (this.training && this.numBatchesTracked) {
+      this.numBatchesTracked.add_(1);
+      factor = this.momentum ?? 1 / this.numBatchesTracked.item();
+    }
+    // Batch statistics in training, or always when no running statistics are kept.
+    const useBatchStats = this.training || !this.runningMean;
+    const updateOrUse = !this.training || this.runningMean ? [this.runningMean, this.runningVar] : [null, null];
+    return F.batchNorm(x, updateOrUse[0]!, updateOrUse[1]!, {
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum: factor,
+      eps: this.eps,
+    });
+  }
+}
+
+export class ReLU extends Module {
+  constructor(readonly inplace = false) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.inplace ? x.relu_() : x.relu();
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: IntOr2, readonly o: { stride?: IntOr2; padding?: IntOr2; dilation?: IntOr2; ceilMode?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.kernelSize, this.o);
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(readonly kernelSize: IntOr2, readonly o: { stride?: IntOr2; padding?: IntOr2; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.kernelSize, this.o);
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: IntOr2) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1] (got ${p})`);
+  }
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
+}
+
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+/** A list of children named '0', '1', ... without a forward of its own. */
+export class ModuleList extends Module {
+  constructor(items: Module[] = []) {
+    super();
+    for (const m of items) this.append(m);
+  }
+  append(m: Module): this {
+    this.registerModule(String(this.length), m);
+    return this;
+  }
+  /** The children in order (replaceModule('1', m) included). */
+  get items(): Module[] {
+    return [...this.namedChildren()].map(([, m]) => m);
+  }
+  get length(): number {
+    return [...this.namedChildren()].length;
+  }
+  forward(_x: Tensor): Tensor {
+    throw new Error(`${this.name} has no forward(): iterate over its items`);
+  }
+}
+
+/** Children named '0', '1', ...; forward runs them in order. */
+export class Sequential extends ModuleList {
+  constructor(...layers: Module[]) {
+    super(layers);
+  }
+  override forward(x: Tensor): Tensor {
+    return this.items.reduce((h, m) => m.forward(h), x);
+  }
+}

@@ -1,0 +1,66 @@
+// Adam (Kingma & Ba) and AdamW (Loshchilov & Hutter: decoupled weight decay), as PyTorch 1.13's
+// single-tensor implementations compute them, amsgrad included.
+import type { Tensor } from '../engine/index.js';
+import { zerosLike } from '../engine/index.js';
+import { Optimizer, type ParamGroup, type ParamGroupInput, type ParamState, checkNonNegative } from './optimizer.js';
+
+export interface AdamOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+}
+
+export class Adam extends Optimizer<AdamOptions> {
+  /** AdamW decays the weights directly (p ← p·(1 − lr·λ)) instead of adding λ·p to the gradient. */
+  protected readonly decoupled: boolean = false;
+
+  constructor(params: Tensor[] | ParamGroupInput<AdamOptions>[], o: Partial<AdamOptions> = {}, defaultWeightDecay = 0) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: defaultWeightDecay, amsgrad: false, ...o });
+  }
+
+  protected validate(g: ParamGroup<AdamOptions>, i: number): void {
+    checkNonNegative('learning rate', g.lr, i);
+    checkNonNegative('epsilon', g.eps, i);
+    checkNonNegative('weight decay', g.weightDecay, i);
+    for (const [k, b] of g.betas.entries())
+      if (!(b >= 0 && b < 1)) throw new Error(`invalid beta parameter at index ${k}: ${b} in parameter group ${i} (must be in [0, 1))`);
+  }
+
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<AdamOptions>, state: ParamState): void {
+    const [beta1, beta2] = g.betas;
+    if (state.step === undefined) {
+      state.step = 0;
+      this.setState(state, 'exp_avg', zerosLike(p));
+      this.setState(state, 'exp_avg_sq', zerosLike(p));
+      if (g.amsgrad) this.setState(state, 'max_exp_avg_sq', zerosLike(p));
+    }
+    const step = (state.step as number) + 1;
+    state.step = step;
+    const expAvg = state.exp_avg as Tensor;
+    const expAvgSq = state.exp_avg_sq as Tensor;
+
+    if (this.decoupled) p.mul_(1 - g.lr * g.weightDecay);
+    else if (g.weightDecay !== 0) grad = grad.add(p, g.weightDecay);
+    expAvg.mul_(beta1).add_(grad, 1 - beta1);
+    expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+    const biasCorrection1 = 1 - beta1 ** step;
+    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
+    let second = expAvgSq;
+    if (g.amsgrad) {
+      const max = state.max_exp_avg_sq as Tensor;
+      max.copy_(max.maximum(expAvgSq));
+      second = max;
+    }
+    const denom = second.sqrt().div(biasCorrection2Sqrt).add_(g.eps);
+    p.addcdiv_(expAvg, denom, -g.lr / biasCorrection1);
+  }
+}
+
+export class AdamW extends Adam {
+  protected override readonly decoupled = true;
+  constructor(params: Tensor[] | ParamGroupInput<AdamOptions>[], o: Partial<AdamOptions> = {}) {
+    super(params, o, 1e-2);
+  }
+}
