@@ -19,10 +19,17 @@ export function ensurePythonTorch(extra: string[] = []): string {
   return PYTHON;
 }
 
-/** Runs bench/NAME.py with args and parses the JSON object it prints last. */
-export function runPython<T>(script: string, args: string[]): T {
+/** glibc settings equal to lsr's keep-freed-memory policy (native/core.cc), for a Python process. */
+export const LSR_MALLOC_ENV = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '2147483647' };
+
+/** Runs bench/NAME.py with args (and extra environment) and parses the JSON object it prints last. */
+export function runPython<T>(script: string, args: string[], env: Record<string, string> = {}): T {
   const py = ensurePythonTorch();
-  const out = execFileSync(py, [join(benchSrc, script), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(py, [join(benchSrc, script), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 

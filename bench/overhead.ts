@@ -3,7 +3,7 @@
 //   node dist/bench/overhead.js [--threads N] [--batch B] [--steps S] [--rounds R]
 import { availableCores, manualSeed, setNumThreads } from '../src/index.js';
 import { smallCnnTrainingStep } from '../examples/small-cnn.js';
-import { flag, median, runPython } from './common.js';
+import { LSR_MALLOC_ENV, flag, median, runPython } from './common.js';
 
 const threads = flag('threads', availableCores());
 const batch = flag('batch', 32);
@@ -32,7 +32,12 @@ const py: number[] = [];
 let torchVersion = '';
 for (let r = 0; r < rounds; r++) {
   ts.push(timeTs());
-  const p = runPython<{ msPerStep: number; torch: string }>('overhead.py', ['--threads', String(threads), '--batch', String(batch), '--steps', String(steps)]);
+  // Python gets lsr's malloc policy too: this bench isolates the cost of the binding.
+  const p = runPython<{ msPerStep: number; torch: string }>(
+    'overhead.py',
+    ['--threads', String(threads), '--batch', String(batch), '--steps', String(steps)],
+    LSR_MALLOC_ENV,
+  );
   py.push(p.msPerStep);
   torchVersion = p.torch;
   console.log(`  round ${r + 1}: lsr ${ts[r]!.toFixed(3)} ms/step   PyTorch ${p.msPerStep.toFixed(3)} ms/step`);

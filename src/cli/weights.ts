@@ -1,0 +1,29 @@
+// `lsr weights info FILE` and `lsr weights convert IN OUT`.
+import { extname } from 'node:path';
+import { tidy } from '../engine/index.js';
+import { loadWeights, saveSafetensors } from '../io/index.js';
+
+export function weightsInfo(file: string, print: (line: string) => void = console.log): void {
+  tidy(() => {
+    const tensors = loadWeights(file);
+    const width = Math.max(...[...tensors.keys()].map((k) => k.length), 4);
+    let elements = 0;
+    let floating = 0;
+    print(`${'name'.padEnd(width)}  ${'dtype'.padEnd(8)}  shape`);
+    for (const [name, t] of tensors) {
+      print(`${name.padEnd(width)}  ${t.dtype.padEnd(8)}  [${t.shape.join(', ')}]`);
+      elements += t.numel();
+      if (t.isFloatingPoint) floating += t.numel();
+    }
+    print(`${tensors.size} tensors, ${elements.toLocaleString('en-US')} elements (${floating.toLocaleString('en-US')} floating-point: the parameters and running statistics)`);
+  });
+}
+
+export function weightsConvert(input: string, output: string, print: (line: string) => void = console.log): void {
+  if (extname(output) !== '.safetensors') throw new Error(`lsr weights convert: OUT must end in .safetensors (got '${output}')`);
+  tidy(() => {
+    const tensors = loadWeights(input);
+    saveSafetensors(output, tensors, { format: 'pt', source: input });
+    print(`wrote ${tensors.size} tensors to ${output}`);
+  });
+}
