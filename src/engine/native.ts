@@ -211,6 +211,9 @@ export interface Native {
   softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
   log_softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
   nll_loss(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number): Handle;
+  // image kernels for the data loader (no tensors: safe in worker threads)
+  decode_jpeg(bytes: Uint8Array): NativeImage;
+  resample(data: Uint8Array, width: number, height: number, channels: number, box: [number, number, number, number], outWidth: number, outHeight: number, hflip: boolean, vflip: boolean): NativeImage;
   label_smoothed_cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   kl_div(x: Handle, target: Handle, reduction: Reduction, logTarget: boolean): Handle;
@@ -235,4 +238,12 @@ function addonPath(): string {
 }
 
 const require = createRequire(import.meta.url);
+/** Pixels, height × width × channels, uint8 (the data loader's RawImage). */
+export interface NativeImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
 export const native: Native = require(addonPath()) as Native;

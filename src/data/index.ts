@@ -1,0 +1,10 @@
+// The data layer: sources, splits, transforms, the loader, mixup. Imports engine and losses.
+export { Rng } from './rng.js';
+export { ClassVocabulary } from './vocab.js';
+export * from './sources.js';
+export { kFold, perClassSubset, stratifiedSplit } from './split.js';
+export * from './transforms.js';
+export { DataLoader } from './loader.js';
+export type { Batch, LoaderOptions } from './loader.js';
+export { Mixup } from './mixup.js';
+export type { MixupOptions } from './mixup.js';

@@ -1,0 +1,167 @@
+// The DataLoader: seeded per-epoch order, batches decoded and augmented by a pool of worker
+// threads with a bounded prefetch, delivered in order. A sample's augmentation is drawn from the
+// stream (seed, epoch, sample index), so the batches are the same bytes whatever the worker count.
+import { Worker } from 'node:worker_threads';
+import { type Tensor, fromTypedArray, tensor } from '../engine/index.js';
+import { type BatchJob, type BatchResult, processBatch } from './batch.js';
+import { Rng } from './rng.js';
+import type { Dataset } from './sources.js';
+import type { Pipeline } from './transforms.js';
+
+export interface LoaderOptions {
+  batchSize: number;
+  pipeline: Pipeline;
+  shuffle?: boolean;
+  dropLast?: boolean;
+  seed?: number;
+  /** Worker threads decoding in parallel; 0 decodes on the main thread. */
+  workers?: number;
+  /** Batches decoded ahead of the consumer (memory is bounded by this many batches). */
+  prefetch?: number;
+  /** Unreadable images are left out of their batch and listed in `badImages` instead of stopping. */
+  skipBadImages?: boolean;
+}
+
+/** A batch: created outside any tidy() scope (the loader is async), so dispose() it when done. */
+export interface Batch {
+  /** [n, C, H, W] float32, normalised. */
+  x: Tensor;
+  /** [n] int64 class indices (−1 for unlabeled images). */
+  y: Tensor;
+  /** Dataset indices of the batch's images. */
+  indices: number[];
+  dispose(): void;
+}
+
+export class DataLoader {
+  readonly batchSize: number;
+  readonly #o: Required<Omit<LoaderOptions, 'batchSize'>>;
+  #workers: Worker[] = [];
+  #idle: Worker[] = [];
+  #waiting: Array<(w: Worker) => void> = [];
+  /** "where: message" of every image skipped so far (with skipBadImages). */
+  readonly badImages: string[] = [];
+
+  constructor(readonly dataset: Dataset, o: LoaderOptions) {
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
+    this.batchSize = o.batchSize;
+    const workers = o.workers ?? 0;
+    if (!Number.isInteger(workers) || workers < 0) throw new Error(`DataLoader: workers must be an integer ≥ 0, got ${workers}`);
+    this.#o = {
+      pipeline: o.pipeline,
+      shuffle: o.shuffle ?? false,
+      dropLast: o.dropLast ?? false,
+      seed: o.seed ?? 0,
+      workers,
+      prefetch: Math.max(1, o.prefetch ?? Math.max(2, 2 * workers)),
+      skipBadImages: o.skipBadImages ?? false,
+    };
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length / this.batchSize;
+    return this.#o.dropLast ? Math.floor(n) : Math.ceil(n);
+  }
+
+  /** The sample order of an epoch. */
+  order(epoch: number): number[] {
+    return this.#o.shuffle ? new Rng(this.#o.seed, 0x0de5, epoch).permutation(this.dataset.length) : Array.from({ length: this.dataset.length }, (_, i) => i);
+  }
+
+  /** The batches of one epoch, in order; decoding runs `prefetch` batches ahead. */
+  async *epoch(epoch = 0): AsyncGenerator<Batch> {
+    const order = this.order(epoch);
+    const jobs: BatchJob[] = [];
+    for (let b = 0; b < this.length; b++) {
+      const indices = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
+      jobs.push({
+        id: b,
+        pipeline: this.#o.pipeline,
+        items: indices.map((index) => {
+          const s = this.dataset.sample(index);
+          return { index, source: s.source, where: s.where, rngKeys: [this.#o.seed, epoch, index] };
+        }),
+      });
+    }
+    const inFlight: Array<Promise<BatchResult>> = [];
+    let next = 0;
+    const launch = () => {
+      while (next < jobs.length && inFlight.length < this.#o.prefetch) inFlight.push(this.#run(jobs[next++]!));
+    };
+    launch();
+    try {
+      while (inFlight.length) {
+        const result = await inFlight.shift()!;
+        launch();
+        const batch = this.#toBatch(result);
+        if (batch) yield batch;
+      }
+    } finally {
+      // A consumer that stops early (break, error) lets the rest finish and drops them.
+      await Promise.allSettled(inFlight);
+    }
+  }
+
+  #toBatch(r: BatchResult): Batch | null {
+    if (r.error) throw new Error(r.error);
+    if (r.failures.length) {
+      const lines = r.failures.map((f) => `${f.where}: cannot read the image: ${f.message}`);
+      if (!this.#o.skipBadImages)
+        throw new Error(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more in this batch)` : ''}; use --skip-bad-images to leave unreadable images out`);
+      this.badImages.push(...lines);
+    }
+    if (r.kept.length === 0 || !r.shape) return null;
+    const x = fromTypedArray(r.data, [r.kept.length, ...r.shape]);
+    const y = tensor(r.kept.map((i) => this.dataset.sample(i).label), { dtype: 'int64' });
+    return { x, y, indices: r.kept, dispose: () => (x.dispose(), y.dispose()) };
+  }
+
+  async #run(job: BatchJob): Promise<BatchResult> {
+    if (this.#o.workers === 0) return processBatch(job);
+    const worker = await this.#acquire();
+    try {
+      return await new Promise<BatchResult>((resolve, reject) => {
+        const onMessage = (r: BatchResult) => {
+          worker.off('error', onError);
+          resolve(r);
+        };
+        const onError = (e: Error) => {
+          worker.off('message', onMessage);
+          reject(new Error(`DataLoader: a worker failed: ${e.message}`));
+        };
+        worker.once('message', onMessage);
+        worker.once('error', onError);
+        worker.postMessage(job);
+      });
+    } finally {
+      this.#release(worker);
+    }
+  }
+
+  #acquire(): Promise<Worker> {
+    if (this.#workers.length < this.#o.workers) {
+      const w = new Worker(new URL('./worker.js', import.meta.url));
+      w.unref();
+      this.#workers.push(w);
+      return Promise.resolve(w);
+    }
+    const idle = this.#idle.pop();
+    if (idle) return Promise.resolve(idle);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(w: Worker): void {
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter(w);
+    else this.#idle.push(w);
+  }
+
+  /** Stops the worker threads. */
+  async close(): Promise<void> {
+    const workers = this.#workers;
+    this.#workers = [];
+    this.#idle = [];
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
