@@ -57,6 +57,7 @@ struct Args {
   at::Scalar scalar(size_t i) const;
   c10::optional<at::Scalar> optScalar(size_t i) const;
   std::vector<int64_t> ints(size_t i) const;
+  std::vector<double> numbers(size_t i) const;
   c10::optional<std::vector<int64_t>> optInts(size_t i) const;
   std::string string(size_t i) const;
   // 'none' | 'mean' | 'sum' (absent: 'mean') as at::Reduction.

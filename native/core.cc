@@ -176,6 +176,18 @@ c10::optional<at::Scalar> Args::optScalar(size_t i) const {
   return scalar(i);
 }
 
+std::vector<double> Args::numbers(size_t i) const {
+  if (i >= info.Length() || !info[i].IsArray()) fail(i, "must be an array of numbers");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<double> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr[k];
+    if (!v.IsNumber()) fail(i, "must be an array of numbers (element " + std::to_string(k) + ")");
+    out[k] = v.As<Napi::Number>().DoubleValue();
+  }
+  return out;
+}
+
 std::vector<int64_t> Args::ints(size_t i) const {
   if (i < info.Length() && info[i].IsNumber()) return {integer(i)};
   if (i >= info.Length() || !info[i].IsArray()) fail(i, "must be an array of integers");

@@ -167,3 +167,41 @@ OP(resample) {
   return imageObject(a.env(), out, ow, oh, c);
 }
 END
+
+// normalize_chw(data, width, height, channels, outChannels, mean[], std[], out Float32Array, offset):
+// writes (v/255 − mean[c]) / std[c] in CHW order at out[offset...], repeating grey to colour or
+// turning colour grey (ITU-R 601 luma, as PIL's convert('L')).
+OP(normalize_chw) {
+  Napi::Uint8Array src = bytesArg(a, 0);
+  int w = static_cast<int>(a.integer(1)), h = static_cast<int>(a.integer(2)), c = static_cast<int>(a.integer(3));
+  int oc = static_cast<int>(a.integer(4));
+  std::vector<double> mean = a.numbers(5), stdev = a.numbers(6);
+  if (a.size() <= 7 || !a.info[7].IsTypedArray() || a.info[7].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    a.fail(7, "must be a Float32Array");
+  Napi::Float32Array out = a.info[7].As<Napi::Float32Array>();
+  int64_t offset = a.integer(8);
+  size_t plane = static_cast<size_t>(w) * h;
+  if (w <= 0 || h <= 0 || (c != 1 && c != 3) || plane * c != src.ByteLength()) a.fail(0, "does not hold width × height × (1 or 3) bytes");
+  if (oc != 1 && oc != 3) a.fail(4, "must be 1 or 3");
+  if (mean.empty() || stdev.empty()) a.fail(5, "mean and std must not be empty");
+  if (offset < 0 || static_cast<size_t>(offset) + plane * oc > out.ElementLength()) a.fail(8, "puts the image past the end of out");
+  const uint8_t* in = src.Data();
+  float* o = out.Data() + offset;
+  for (int k = 0; k < oc; k++) {
+    float table[256];
+    double m = mean[std::min<size_t>(k, mean.size() - 1)], sd = stdev[std::min<size_t>(k, stdev.size() - 1)];
+    for (int v = 0; v < 256; v++) table[v] = static_cast<float>((v / 255.0 - m) / sd);
+    float* dst = o + k * plane;
+    if (c == oc || c == 1) {
+      int ch = c == 1 ? 0 : k;
+      for (size_t i = 0; i < plane; i++) dst[i] = table[in[i * c + ch]];
+    } else {
+      for (size_t i = 0; i < plane; i++) {
+        double v = (in[i * 3] * 299 + in[i * 3 + 1] * 587 + in[i * 3 + 2] * 114) / 1000.0;
+        dst[i] = static_cast<float>((v / 255.0 - m) / sd);
+      }
+    }
+  }
+  return a.env().Undefined();
+}
+END

@@ -1,7 +1,7 @@
 // The data pipeline on real image files written to a temp folder: sources, splits, transforms,
 // the loader's determinism across worker counts, mixup, and every bad-data case.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -124,6 +124,10 @@ describe('transforms', () => {
       assertClose(v.slice(0, 12), new Array(12).fill(expected[0]), 1e-6);
       assertClose(v.slice(12, 24), new Array(12).fill(expected[1]), 1e-6);
       assertClose(v.slice(24), new Array(12).fill(expected[2]), 1e-6);
+      b.dispose();
+    }
+    for await (const b of new data.DataLoader(ds, { batchSize: 1, pipeline: { ...pipeline, channels: 1, mean: [0], std: [1] } }).epoch()) {
+      assertClose(b.x.toFlatArray(), new Array(12).fill((200 * 299 + 100 * 587 + 50 * 114) / 1000 / 255), 1e-6); // PIL's luma
       b.dispose();
     }
     const grey = new data.SampleList([{ source: { kind: 'raw', pixels: new Uint8Array([0, 51, 102, 255]), width: 2, height: 2, channels: 1 }, label: 0, where: 'raw', name: 'g' }], new data.ClassVocabulary(['x']));
@@ -269,6 +273,17 @@ describe('bad data: clear errors naming the file and the CSV row', () => {
     assert.deepEqual(sizes, [1]);
     assert.equal(lenient.badImages.length, 2);
     assert.match(lenient.badImages[1]!, /cut\.jpg \(train\.csv row 4\): cannot read the image/);
+    lenient.saveBadImages(join(dir, 'bad-images.txt'));
+    assert.equal(readFileSync(join(dir, 'bad-images.txt'), 'utf8').trim().split('\n').length, 2);
+  });
+});
+
+test('test-time augmentation averages the probabilities of the image and its mirror', () => {
+  L.tidy(() => {
+    const x = L.randn([2, 3, 4, 5]);
+    const forward = (v: L.Tensor) => v.mean([2]).flatten(1).narrow(1, 0, 4); // not mirror-invariant
+    const expected = L.F.softmax(forward(x), 1).add(L.F.softmax(forward(x.flip([3])), 1)).div(2);
+    assert.ok(data.flipAveragedProbabilities(forward, x).allclose(expected));
   });
 });
 

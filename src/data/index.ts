@@ -1,4 +1,4 @@
-// The data layer: sources, splits, transforms, the loader, mixup. Imports engine and losses.
+// The data layer: sources, splits, transforms, the loader, mixup, TTA. Imports engine, losses, io.
 export { Rng } from './rng.js';
 export { ClassVocabulary } from './vocab.js';
 export * from './sources.js';
@@ -8,3 +8,4 @@ export { DataLoader } from './loader.js';
 export type { Batch, LoaderOptions } from './loader.js';
 export { Mixup } from './mixup.js';
 export type { MixupOptions } from './mixup.js';
+export { flipAveragedProbabilities } from './tta.js';

@@ -2,6 +2,7 @@
 // threads with a bounded prefetch, delivered in order. A sample's augmentation is drawn from the
 // stream (seed, epoch, sample index), so the batches are the same bytes whatever the worker count.
 import { Worker } from 'node:worker_threads';
+import { writeFileAtomic } from '../io/index.js';
 import { type Tensor, fromTypedArray, tensor } from '../engine/index.js';
 import { type BatchJob, type BatchResult, processBatch } from './batch.js';
 import { Rng } from './rng.js';
@@ -155,6 +156,11 @@ export class DataLoader {
     const waiter = this.#waiting.shift();
     if (waiter) waiter(w);
     else this.#idle.push(w);
+  }
+
+  /** Writes the skipped images, one per line, to `path` (the run folder's bad-images.txt). */
+  saveBadImages(path: string): void {
+    writeFileAtomic(path, this.badImages.map((l) => `${l}\n`).join(''));
   }
 
   /** Stops the worker threads. */

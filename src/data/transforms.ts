@@ -260,25 +260,5 @@ export async function applyTransforms(img: RawImage, transforms: readonly Transf
  * (repeat) or colour to grey (ITU-R 601 luma, as PIL's convert('L')) to `channels`.
  */
 export function toNormalizedCHW(img: RawImage, pipeline: Pipeline, out: Float32Array, offset: number): void {
-  const { width: w, height: h, channels: src } = img;
-  const dst = pipeline.channels;
-  const plane = w * h;
-  const data = img.data;
-  for (let c = 0; c < dst; c++) {
-    const mean = pipeline.mean[c] ?? pipeline.mean[0]!;
-    const std = pipeline.std[c] ?? pipeline.std[0]!;
-    const base = offset + c * plane;
-    if (src === dst || src === 1) {
-      // A table of the 256 possible values: one lookup per pixel.
-      const table = new Float32Array(256);
-      for (let v = 0; v < 256; v++) table[v] = (v / 255 - mean) / std;
-      const k = src === 1 ? 0 : c;
-      for (let i = 0; i < plane; i++) out[base + i] = table[data[i * src + k]!]!;
-    } else {
-      for (let i = 0; i < plane; i++) {
-        const v = (data[i * src]! * 299 + data[i * src + 1]! * 587 + data[i * src + 2]! * 114) / 1000;
-        out[base + i] = (v / 255 - mean) / std;
-      }
-    }
-  }
+  native.normalize_chw(img.data, img.width, img.height, img.channels, pipeline.channels, pipeline.mean, pipeline.std, out, offset);
 }

@@ -214,6 +214,7 @@ export interface Native {
   // image kernels for the data loader (no tensors: safe in worker threads)
   decode_jpeg(bytes: Uint8Array): NativeImage;
   resample(data: Uint8Array, width: number, height: number, channels: number, box: [number, number, number, number], outWidth: number, outHeight: number, hflip: boolean, vflip: boolean): NativeImage;
+  normalize_chw(data: Uint8Array, width: number, height: number, channels: number, outChannels: number, mean: number[], std: number[], out: Float32Array, offset: number): void;
   label_smoothed_cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   kl_div(x: Handle, target: Handle, reduction: Reduction, logTarget: boolean): Handle;
