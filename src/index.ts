@@ -6,3 +6,4 @@ export * as models from './models/index.js';
 export * as io from './io/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
+export * as evaluation from './eval/index.js';

@@ -1,0 +1,3 @@
+// The eval layer: metrics, calibration, the penultimate-layer picture. Imports the engine.
+export * from './metrics.js';
+export * from './features.js';
