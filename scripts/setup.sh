@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lsr needs and builds it; safe to run again (it only does what is missing).
 #   - Debian packages (as root, with apt): libtorch-dev, libopenblas0-pthread, libturbojpeg0-dev
-#     (JPEG decoding in the data loader), dataset-fashion-mnist (the demo's data), a C++ toolchain.
+#     (JPEG decoding in the data loader), dataset-fashion-mnist (the demo's data), fonts-dejavu-core
+#     (text in the PNG figures), a C++ toolchain.
 #     With LIBTORCH=/path/to/libtorch set, libtorch-dev is not installed: that libtorch is used.
 #   - npm ci, the native addon (node-gyp), the TypeScript build.
 set -euo pipefail
@@ -14,7 +15,7 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-packages=(libopenblas0-pthread libturbojpeg0-dev dataset-fashion-mnist g++ make python3)
+packages=(libopenblas0-pthread libturbojpeg0-dev dataset-fashion-mnist fonts-dejavu-core g++ make python3)
 [ -n "${LIBTORCH:-}" ] || [ "${LIBTORCH_USE_PYTORCH:-}" = 1 ] || packages=(libtorch-dev "${packages[@]}")
 missing=()
 for p in "${packages[@]}"; do

@@ -7,3 +7,4 @@ export * as io from './io/index.js';
 export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as evaluation from './eval/index.js';
+export * as training from './train/index.js';

@@ -1,0 +1,177 @@
+// The lsr commands: train, compare, eval, predict, demo. Each parses and checks its options
+// before any work, then calls the library.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as data from '../data/index.js';
+import { type Tensor, cat, noGrad, tidy } from '../engine/index.js';
+import { classificationMetrics, confusion } from '../eval/index.js';
+import { writeFileAtomic } from '../io/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { reliabilityDiagram, render, writeReport } from '../report/index.js';
+import { runComparison } from './experiment.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Ctrl-C asks the run to checkpoint and stop; a second Ctrl-C exits at once. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    log('\ninterrupt: saving a checkpoint after this batch (Ctrl-C again to quit now)');
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return controller.signal;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { config, extra } = parseTrainArgs(argv, { resume: 'boolean' });
+  const result = await train(config, { resume: extra.resume === true, signal: interruptSignal() });
+  result.model.dispose();
+  console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
+  return result.status === 'finished' ? 0 : 130;
+}
+
+/** --smoothing takes a list here ("0,0.1"). */
+function smoothingList(argv: string[]): { argv: string[]; smoothings: number[] } {
+  const i = argv.findIndex((a) => a === '--smoothing' || a.startsWith('--smoothing='));
+  if (i < 0) return { argv, smoothings: [0, 0.1] };
+  const value = argv[i]!.includes('=') ? argv[i]!.split('=')[1]! : argv[i + 1];
+  if (value === undefined) throw new Error('option --smoothing needs a value (a list such as 0,0.1)');
+  const smoothings = value.split(',').map((v) => Number(v.trim()));
+  if (smoothings.some((v) => !(v >= 0 && v <= 1)) || smoothings.length === 0) throw new Error(`--smoothing must be a list of values in [0, 1], got '${value}'`);
+  return { argv: [...argv.slice(0, i), ...argv.slice(i + (argv[i]!.includes('=') ? 1 : 2))], smoothings };
+}
+
+export async function compareCommand(argv: string[], base: TrainConfig = DEFAULTS, title?: string): Promise<number> {
+  const { argv: rest, smoothings } = smoothingList(argv);
+  const { config, extra } = parseTrainArgs(rest, { classes: 'string' }, base);
+  const classes = typeof extra.classes === 'string' ? extra.classes.split(',').map((c) => c.trim()) : undefined;
+  const t0 = performance.now();
+  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title });
+  console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
+  for (const r of results)
+    console.log(`${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`);
+  console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return 0;
+}
+
+/** The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. */
+export const DEMO: TrainConfig = {
+  ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 6, batchSize: 128, lr: 0.1, limitPerClass: 1000,
+  valFraction: 0.1, workers: 1, out: 'runs/demo', weightDecay: 5e-4,
+};
+
+export async function demoCommand(argv: string[]): Promise<number> {
+  return compareCommand(argv, DEMO, 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
+}
+
+interface LoadedRun {
+  config: TrainConfig;
+  vocab: data.ClassVocabulary;
+  model: Classifier;
+}
+
+/** A trained run's model from its folder (config.json, vocab.json, best or last checkpoint). */
+function loadRun(dir: string, which = 'best'): LoadedRun {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new Error(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
+  const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
+  const vocab = data.ClassVocabulary.fromJSON(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')), join(dir, 'vocab.json'));
+  const ckptPath = join(dir, `${which}.safetensors`);
+  if (!existsSync(ckptPath)) throw new Error(`--run ${dir}: no ${which}.safetensors`);
+  const model = buildModel(config, vocab.size);
+  const ckpt = loadCheckpoint(ckptPath);
+  ckpt.restore({ model });
+  ckpt.dispose();
+  model.eval();
+  return { config, vocab, model };
+}
+
+function options(argv: string[], spec: Record<string, 'string' | 'boolean'>): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.replace(/^--/, '');
+    if (!argv[i]!.startsWith('--') || !(name in spec)) throw new Error(`unknown option ${argv[i]} (expected ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
+    if (spec[name] === 'boolean') out[name] = true;
+    else {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`option --${name} needs a value`);
+      out[name] = v;
+    }
+  }
+  return out;
+}
+
+/** Logits of a dataset, flip-averaged when tta (as log-probabilities). */
+async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: boolean): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
+  const loader = new data.DataLoader(dataset, { batchSize: run.config.batchSize, pipeline: pipelines(run.config).eval, workers: run.config.workers });
+  if (!tta) {
+    const out = await collectOutputs(run.model, loader);
+    out.features.dispose();
+    await loader.close();
+    return { logits: out.logits, labels: out.labels, indices: Array.from({ length: dataset.length }, (_, i) => i) };
+  }
+  const logits: Tensor[] = [];
+  const labels: Tensor[] = [];
+  const indices: number[] = [];
+  for await (const b of loader.epoch(0)) {
+    logits.push(tidy(() => noGrad(() => data.flipAveragedProbabilities((x) => run.model.forward(x), b.x).log())));
+    labels.push(b.y);
+    indices.push(...b.indices);
+    b.x.dispose();
+  }
+  await loader.close();
+  const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
+  for (const t of [...logits, ...labels]) t.dispose();
+  return { ...out, indices };
+}
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const o = options(argv, { run: 'string', data: 'string', tta: 'boolean', checkpoint: 'string' });
+  if (typeof o.run !== 'string') throw new Error('lsr eval needs --run DIR');
+  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
+  const dataset = typeof o.data === 'string' ? loadDataset(o.data, { vocab: run.vocab }).dataset : prepareData(run.config).val;
+  const { logits, labels } = await predictLogits(run, dataset, o.tta === true);
+  const m = classificationMetrics(logits, labels);
+  const c = confusion(logits, labels, run.vocab.size);
+  logits.dispose();
+  labels.dispose();
+  run.model.dispose();
+  const dir = join(o.run, 'eval');
+  const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
+  writeFileAtomic(join(dir, 'reliability.svg'), svg);
+  writeFileAtomic(join(dir, 'reliability.png'), png);
+  const name = (k: number) => run.vocab.label(k);
+  const result = {
+    data: typeof o.data === 'string' ? o.data : 'validation split', tta: o.tta === true, ...m,
+    perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
+    topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
+  };
+  writeFileAtomic(join(dir, 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeReport(join(dir, 'eval.html'), `lsr eval: ${o.run}`, [
+    { heading: 'Metrics', tables: [{ header: ['images', 'accuracy', 'top-5', 'NLL', 'ECE'], rows: [[m.count, (m.accuracy * 100).toFixed(2) + '%', (m.top5 * 100).toFixed(2) + '%', m.nll.toFixed(4), (m.ece * 100).toFixed(2) + '%']] }], figures: [{ svg, caption: 'Reliability diagram (15 bins)', files: ['reliability.svg', 'reliability.png'] }] },
+    { heading: 'Top confusions', tables: [{ header: ['true class', 'predicted', 'count'], rows: result.topConfusions.map((x) => [x.truth, x.predicted, x.count]) }] },
+    { heading: 'Per-class accuracy', tables: [{ header: ['class', 'accuracy'], rows: Object.entries(result.perClass).map(([k, a]) => [k, Number.isNaN(a) ? '—' : (a * 100).toFixed(2) + '%']) }] },
+  ]);
+  console.log(`accuracy ${(m.accuracy * 100).toFixed(2)}%  top-5 ${(m.top5 * 100).toFixed(2)}%  NLL ${m.nll.toFixed(4)}  ECE ${(m.ece * 100).toFixed(2)}%  (${m.count} images)\n${join(dir, 'eval.html')}`);
+  return 0;
+}
+
+export async function predictCommand(argv: string[]): Promise<number> {
+  const o = options(argv, { run: 'string', data: 'string', out: 'string', tta: 'boolean', checkpoint: 'string' });
+  for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new Error(`lsr predict needs --${k}`);
+  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
+  const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab });
+  const { logits, labels, indices } = await predictLogits(run, dataset, o.tta === true);
+  const predicted = tidy(() => logits.argmax(1).toFlatArray());
+  logits.dispose();
+  labels.dispose();
+  run.model.dispose();
+  const lines = indices.map((i, k) => `${csvField(dataset.sample(i).name)},${csvField(run.vocab.label(predicted[k]!))}`);
+  writeFileAtomic(o.out as string, `image,label\n${lines.join('\n')}\n`);
+  console.log(`wrote ${lines.length} predictions to ${o.out as string}`);
+  return 0;
+}
+
+const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+

@@ -1,0 +1,100 @@
+// Checkpoints: one safetensors file holding the model, the optimizer's state tensors and the
+// random generator's state, with everything else (epoch, step, scheduler, optimizer options,
+// running sums, config, vocabulary) as JSON metadata. Written atomically.
+import { type Tensor, getRngState, setRngState, tidy } from '../engine/index.js';
+import { loadSafetensors, saveSafetensors } from '../io/index.js';
+import type { Module } from '../nn/index.js';
+import type { LRScheduler, Optimizer, ParamState } from '../optim/index.js';
+
+/** Where a run stands: what a resumed run needs to end where an uninterrupted one would. */
+export interface Progress {
+  /** Epochs finished. */
+  epoch: number;
+  /** Batches done in the current (unfinished) epoch. */
+  step: number;
+  /** Running sums of the current epoch's training batches. */
+  sums: { loss: number; correct: number; count: number; seconds: number };
+  bestAccuracy: number;
+}
+
+export interface CheckpointMeta {
+  format: 'lsr-checkpoint-1';
+  progress: Progress;
+  scheduler: { lastEpoch: number } | null;
+  optimizer: { paramGroups: unknown[]; scalars: Record<string, Record<string, number>> };
+  config: unknown;
+  vocab: { classes: string[] };
+}
+
+export function saveCheckpoint(
+  path: string,
+  parts: { model: Module; optimizer: Optimizer<{ lr: number }>; scheduler: LRScheduler | null; progress: Progress; config: unknown; vocab: { classes: string[] } },
+): void {
+  tidy(() => {
+    const tensors = new Map<string, Tensor>();
+    for (const [k, t] of parts.model.stateDict()) tensors.set(`model.${k}`, t);
+    const sd = parts.optimizer.stateDict();
+    const scalars: Record<string, Record<string, number>> = {};
+    for (const [i, state] of sd.state)
+      for (const [k, v] of Object.entries(state)) {
+        if (typeof v === 'number') (scalars[i] ??= {})[k] = v;
+        else tensors.set(`optimizer.${i}.${k}`, v);
+      }
+    tensors.set('rng', getRngState());
+    const meta: CheckpointMeta = {
+      format: 'lsr-checkpoint-1',
+      progress: parts.progress,
+      scheduler: parts.scheduler?.stateDict() ?? null,
+      optimizer: { paramGroups: sd.paramGroups, scalars },
+      config: parts.config,
+      vocab: parts.vocab,
+    };
+    saveSafetensors(path, tensors, { lsr: JSON.stringify(meta) });
+    for (const state of sd.state.values()) for (const v of Object.values(state)) if (typeof v !== 'number') v.dispose();
+  });
+}
+
+export interface LoadedCheckpoint {
+  meta: CheckpointMeta;
+  /** The model's state dict (keys without the 'model.' prefix). */
+  model: Map<string, Tensor>;
+  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null }): void;
+  dispose(): void;
+}
+
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  const file = loadSafetensors(path);
+  const raw = file.metadata.lsr;
+  if (!raw) throw new Error(`${path}: not an lsr checkpoint (no 'lsr' metadata)`);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw) as CheckpointMeta;
+  } catch (e) {
+    throw new Error(`${path}: corrupt checkpoint metadata (${(e as Error).message})`);
+  }
+  if (meta.format !== 'lsr-checkpoint-1') throw new Error(`${path}: unknown checkpoint format '${String(meta.format)}'`);
+  const model = new Map<string, Tensor>();
+  for (const [k, t] of file.tensors) if (k.startsWith('model.')) model.set(k.slice('model.'.length), t);
+  return {
+    meta,
+    model,
+    restore(parts) {
+      parts.model.loadStateDict(model);
+      if (parts.optimizer) {
+        const state = new Map<number, ParamState>();
+        for (const [k, t] of file.tensors) {
+          const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
+          if (m) (state.get(Number(m[1])) ?? state.set(Number(m[1]), {}).get(Number(m[1]))!)[m[2]!] = t;
+        }
+        for (const [i, s] of Object.entries(meta.optimizer.scalars)) Object.assign(state.get(Number(i)) ?? state.set(Number(i), {}).get(Number(i))!, s);
+        parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
+      }
+      if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);
+      const rng = file.tensors.get('rng');
+      if (rng) setRngState(rng);
+    },
+    dispose() {
+      for (const t of file.tensors.values()) t.dispose();
+    },
+  };
+}

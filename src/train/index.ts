@@ -1,0 +1,6 @@
+// The train layer: run configuration, data and model set-up, the training loop, checkpoints.
+export * from './config.js';
+export * from './checkpoint.js';
+export { type Classifier, buildModel, loadDataset, pipelines, prepareData, withLabelNoise } from './setup.js';
+export { collectOutputs, readMetrics, train } from './run.js';
+export type { EpochMetrics, TrainOptions, TrainResult } from './run.js';

@@ -1,0 +1,123 @@
+// What a run is made of, from its configuration: the data (sources, split, noise, pipelines) and
+// the model (architecture, pretrained weights, a head for this data's classes).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as data from '../data/index.js';
+import { type Tensor, tidy } from '../engine/index.js';
+import { loadWeights } from '../io/index.js';
+import * as models from '../models/index.js';
+import { CifarResNet, type ResNet } from '../models/index.js';
+import type { ModelName, TrainConfig } from './config.js';
+
+type SampleList = data.SampleList;
+
+/** A classifier with a penultimate representation: what the analysis needs of a model. */
+export type Classifier = ResNet | CifarResNet;
+
+export interface RunData {
+  vocab: data.ClassVocabulary;
+  train: SampleList;
+  val: SampleList;
+  trainPipeline: data.Pipeline;
+  evalPipeline: data.Pipeline;
+}
+
+const FASHION_MEAN = [0.286];
+const FASHION_STD = [0.353];
+export const isCifarModel = (m: ModelName) => m === 'resnet20' || m === 'resnet32' || m === 'resnet56';
+
+/** The full labeled dataset a --data value names: 'fashion-mnist', a CSV (or a folder with train.csv), or a folder per class. */
+export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary } = {}): { dataset: SampleList; missing: string[] } {
+  if (source === 'fashion-mnist') return { dataset: data.fashionMnist('train'), missing: [] };
+  const csv = source.endsWith('.csv') ? source : join(source, 'train.csv');
+  if (existsSync(csv)) return data.readImageCsv(csv, { labeled: true, vocab: o.vocab, skipMissing: o.skipBadImages });
+  return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };
+}
+
+/** The pipelines for a config: small-image recipes for CIFAR models, torchvision's otherwise. */
+export function pipelines(c: TrainConfig): { train: data.Pipeline; eval: data.Pipeline } {
+  if (c.data === 'fashion-mnist' && isCifarModel(c.model)) {
+    const base = { channels: 1 as const, mean: FASHION_MEAN, std: FASHION_STD };
+    return { train: { ...base, transforms: [{ op: 'randomCrop', size: 28, padding: 2 }, { op: 'hflip' }] }, eval: { ...base, transforms: [] } };
+  }
+  if (c.data === 'fashion-mnist') {
+    const base = { channels: 3 as const, mean: [...FASHION_MEAN, ...FASHION_MEAN, ...FASHION_MEAN], std: [...FASHION_STD, ...FASHION_STD, ...FASHION_STD] };
+    return {
+      train: { ...base, transforms: [{ op: 'resize', size: [c.imageSize, c.imageSize] }, { op: 'hflip' }] },
+      eval: { ...base, transforms: [{ op: 'resize', size: [c.imageSize, c.imageSize] }] },
+    };
+  }
+  return { train: data.trainPipeline(c.imageSize), eval: data.evalPipeline(c.imageSize) };
+}
+
+/** Split (stratified, seeded), limited per class, labels noised: everything data-side of a run. */
+export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
+  const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages });
+  const split = data.stratifiedSplit(dataset.labels(), c.valFraction, c.seed);
+  let trainIdx = split.train;
+  if (c.limitPerClass > 0) {
+    const labels = trainIdx.map((i) => dataset.sample(i).label);
+    trainIdx = data.perClassSubset(labels, c.limitPerClass, c.seed).map((k) => trainIdx[k]!);
+  }
+  let train = dataset.subset(trainIdx);
+  if (c.labelNoise > 0) train = withLabelNoise(train, c.labelNoise, c.seed);
+  let valIdx = split.val;
+  if (c.limitPerClass > 0) {
+    const labels = valIdx.map((i) => dataset.sample(i).label);
+    valIdx = data.perClassSubset(labels, Math.max(1, Math.ceil((c.limitPerClass * c.valFraction) / (1 - c.valFraction))), c.seed).map((k) => valIdx[k]!);
+  }
+  const p = pipelines(c);
+  return { vocab: dataset.vocab, train, val: dataset.subset(valIdx), trainPipeline: p.train, evalPipeline: p.eval, missing };
+}
+
+/** Symmetric label noise: each label, with probability p, becomes a uniformly drawn other class. */
+export function withLabelNoise(ds: SampleList, p: number, seed: number): SampleList {
+  const classes = ds.vocab.size;
+  const samples = ds.samples.map((s, i) => {
+    const rng = new data.Rng(seed, 0x4015e, i);
+    if (!(rng.random() < p)) return s;
+    const other = rng.int(0, classes - 1);
+    return { ...s, label: other >= s.label ? other + 1 : other };
+  });
+  return new data.SampleList(samples, ds.vocab);
+}
+
+/**
+ * The model for a config and class count. Pretrained weights load strictly, except a classifier
+ * head of another class count, which is replaced (fine-tuning); anything else that does not fit
+ * is an error before training starts.
+ */
+export function buildModel(c: TrainConfig, numClasses: number): Classifier {
+  const inChannels = pipelines(c).train.channels;
+  if (isCifarModel(c.model)) {
+    const depth = Number(c.model.slice('resnet'.length));
+    const model = new CifarResNet(depth, { numClasses, inChannels });
+    if (c.weights) loadInto(model, c.weights, numClasses);
+    return model;
+  }
+  if (inChannels !== 3) throw new Error(`--model ${c.model} takes 3-channel images`);
+  const model = models[c.model as Exclude<ModelName, 'resnet20' | 'resnet32' | 'resnet56'>]({ numClasses });
+  if (c.weights) loadInto(model, c.weights, numClasses);
+  return model;
+}
+
+function loadInto(model: Classifier, file: string, numClasses: number): void {
+  tidy(() => {
+    const sd = loadWeights(file);
+    const head = sd.get('fc.weight');
+    if (head && head.shape[0] !== numClasses) {
+      // A head for another label set (ImageNet's 1000 classes): keep the backbone, train a new head.
+      for (const k of [...sd.keys()]) if (k.startsWith('fc.')) sd.delete(k);
+      const { missingKeys } = model.loadStateDict(sd, { strict: false });
+      const unexpectedMissing = missingKeys.filter((k) => !k.startsWith('fc.'));
+      if (unexpectedMissing.length) throw new Error(`--weights ${file} does not fit --model: missing ${unexpectedMissing.slice(0, 5).join(', ')}${unexpectedMissing.length > 5 ? ', …' : ''}`);
+    } else {
+      try {
+        model.loadStateDict(sd);
+      } catch (e) {
+        throw new Error(`--weights ${file} does not fit the model: ${(e as Error).message}`);
+      }
+    }
+    return null as Tensor | null;
+  });
+}

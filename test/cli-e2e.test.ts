@@ -1,0 +1,165 @@
+// End to end on a tiny classify-leaves dataset written to a temp folder: lsr train, resume,
+// eval, predict, compare, and the errors that must come before any training.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import * as L from '../src/index.js';
+import { io, training } from '../src/index.js';
+import { distRoot } from './helpers.js';
+
+let root = '';
+let leaves = '';
+const CLASSES = ['acer_rubrum', 'betula_nigra', 'quercus_alba'];
+
+const lsr = (...args: string[]) => spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+
+/** Class c's images are mostly one colour, so that a few steps learn something. */
+async function image(path: string, c: number, i: number): Promise<void> {
+  const px = Buffer.alloc(32 * 32 * 3);
+  for (let k = 0; k < px.length; k++) px[k] = (k % 3 === c ? 200 : 40) + ((k * 7 + i * 13) % 40);
+  await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).jpeg().toFile(path);
+}
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'lsr-e2e-'));
+  leaves = join(root, 'leaves');
+  mkdirSync(join(leaves, 'images'), { recursive: true });
+  let train = 'image,label\n';
+  let test = 'image\n';
+  for (let i = 0; i < 30; i++) {
+    await image(join(leaves, 'images', `${i}.jpg`), i % 3, i);
+    if (i < 24) train += `images/${i}.jpg,${CLASSES[i % 3]}\n`;
+    else test += `images/${i}.jpg\n`;
+  }
+  writeFileSync(join(leaves, 'train.csv'), train);
+  writeFileSync(join(leaves, 'test.csv'), test);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const common = (out: string) => ['--data', leaves, '--model', 'resnet18', '--image-size', '32', '--batch-size', '6', '--lr', '0.01', '--workers', '0', '--val-fraction', '0.25', '--threads', '2', '--out', out];
+
+describe('lsr train, eval, predict', () => {
+  let run = '';
+  before(() => {
+    run = join(root, 'run');
+  });
+
+  test('train writes the config, vocabulary, metrics and both checkpoints', () => {
+    const r = lsr('train', ...common(run), '--epochs', '2', '--smoothing', '0.1');
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['config.json', 'vocab.json', 'metrics.jsonl', 'last.safetensors', 'best.safetensors']) assert.ok(existsSync(join(run, f)), f);
+    assert.deepEqual(JSON.parse(readFileSync(join(run, 'vocab.json'), 'utf8')).classes, CLASSES);
+    const metrics = training.readMetrics(join(run, 'metrics.jsonl'));
+    assert.equal(metrics.length, 2);
+    for (const m of metrics) {
+      for (const k of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'valTop5', 'valNll', 'valEce', 'lr', 'seconds', 'imagesPerSecond'] as const) assert.ok(Number.isFinite(m[k]), k);
+      for (const k of ['trainAccuracy', 'valAccuracy', 'valTop5', 'valEce'] as const) assert.ok(m[k] >= 0 && m[k] <= 1, k);
+      assert.equal(m.valTop5, 1); // 3 classes
+    }
+    assert.match(r.stderr, /epoch 2\/2: train loss [\d.]+ acc [\d.]+% \| val loss/);
+  });
+
+  test('eval writes metrics, confusions and a reliability diagram referenced by its HTML', () => {
+    const r = lsr('eval', '--run', run);
+    assert.equal(r.status, 0, r.stderr);
+    const e = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    assert.equal(e.count, 6);
+    assert.ok(e.accuracy >= 0 && e.accuracy <= 1 && e.ece >= 0 && e.ece <= 1);
+    assert.deepEqual(Object.keys(e.perClass), CLASSES);
+    const html = readFileSync(join(run, 'eval', 'eval.html'), 'utf8');
+    assert.match(html, /href="reliability\.svg"/);
+    assert.ok(existsSync(join(run, 'eval', 'reliability.png')));
+  });
+
+  test('predict writes a Kaggle submission with the original label strings, in test.csv order', () => {
+    const out = join(root, 'submission.csv');
+    const r = lsr('predict', '--run', run, '--data', join(leaves, 'test.csv'), '--out', out, '--tta');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = readFileSync(out, 'utf8').trim().split('\n');
+    assert.equal(rows[0], 'image,label');
+    assert.deepEqual(rows.slice(1).map((l) => l.split(',')[0]), [24, 25, 26, 27, 28, 29].map((i) => `images/${i}.jpg`));
+    for (const l of rows.slice(1)) assert.ok(CLASSES.includes(l.split(',')[1]!), l);
+  });
+
+  test('a loss that becomes NaN or infinite stops the run and keeps the last good checkpoint', () => {
+    const out = join(root, 'diverged');
+    const r = lsr('train', ...common(out), '--epochs', '3', '--lr', '1e12', '--scheduler', 'none');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /lsr: the loss became (NaN|Infinity) at epoch \d+, batch \d+: training stopped; (the last good checkpoint is .*last\.safetensors|no epoch had finished, so there is no checkpoint) \(try a lower --lr\)/);
+  });
+
+  test('bad options and weights that do not fit are errors before any training', () => {
+    const bad = lsr('train', ...common(join(root, 'bad')), '--epochs', '0');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--epochs must be a positive integer, got 0/);
+    assert.match(lsr('train', ...common(join(root, 'bad')), '--optimiser', 'sgd').stderr, /unknown option --optimiser/);
+    const weights = join(root, 'wrong.safetensors');
+    L.tidy(() => io.saveSafetensors(weights, { 'conv1.weight': L.zeros([8, 3, 3, 3]) }));
+    const w = lsr('train', ...common(join(root, 'bad')), '--weights', weights);
+    assert.equal(w.status, 1);
+    assert.match(w.stderr, /--weights .*wrong\.safetensors does not fit the model/);
+    assert.ok(!existsSync(join(root, 'bad', 'metrics.jsonl')));
+  });
+});
+
+describe('resume', () => {
+  const config = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--optimizer', 'sgd']).config;
+  const weights = (out: string) => {
+    const c = training.loadCheckpoint(join(out, 'last.safetensors'));
+    const m = c.model;
+    return { m, dispose: () => c.dispose() };
+  };
+  const compare = (a: string, b: string) => {
+    const [x, y] = [weights(a), weights(b)];
+    try {
+      for (const [k, t] of x.m) assert.ok(t.to('float64').sub(y.m.get(k)!.to('float64')).abs().max().item() <= 1e-6, k);
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  };
+
+  test('stopped after epoch 1 and resumed, a run ends with the weights of a straight run', async () => {
+    const straight = join(root, 'straight');
+    const resumed = join(root, 'resumed');
+    (await training.train(config(straight), { log: null })).model.dispose();
+    const first = await training.train(config(resumed), { log: null, stopAfterEpochs: 1 });
+    assert.equal(first.status, 'interrupted');
+    first.model.dispose();
+    (await training.train(config(resumed), { log: null, resume: true })).model.dispose();
+    compare(straight, resumed);
+    assert.deepEqual(training.readMetrics(join(resumed, 'metrics.jsonl')).map((m) => m.valAccuracy), training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.valAccuracy));
+  });
+
+  test('interrupted after one batch (Ctrl-C) and resumed, the same', async () => {
+    const interrupted = join(root, 'interrupted');
+    const controller = new AbortController();
+    controller.abort(); // the run checks after each batch: it stops after the first
+    const first = await training.train(config(interrupted), { log: null, signal: controller.signal });
+    assert.equal(first.status, 'interrupted');
+    first.model.dispose();
+    (await training.train(config(interrupted), { log: null, resume: true })).model.dispose();
+    compare(join(root, 'straight'), interrupted);
+  });
+});
+
+test('compare writes one report whose every figure exists', () => {
+  const out = join(root, 'compare');
+  const r = lsr('compare', ...common(out), '--epochs', '2', '--smoothing', '0,0.2');
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  const files = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
+  for (const f of ['accuracy', 'reliability-0', 'reliability-0.2', 'feature-norms', 'projection-0', 'projection-0.2']) {
+    assert.ok(files.includes(`figures/${f}.svg`) && files.includes(`figures/${f}.png`), f);
+    assert.ok(existsSync(join(out, 'figures', `${f}.svg`)) && existsSync(join(out, 'figures', `${f}.png`)), f);
+  }
+  assert.match(html, /<svg/);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.deepEqual(summary.map((s: { smoothing: number }) => s.smoothing), [0, 0.2]);
+  assert.equal(summary[0].projectionClasses.length, 3);
+  assert.match(r.stdout, /label smoothing \| val accuracy/);
+});
