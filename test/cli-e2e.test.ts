@@ -163,3 +163,13 @@ test('compare writes one report whose every figure exists', () => {
   assert.equal(summary[0].projectionClasses.length, 3);
   assert.match(r.stdout, /label smoothing \| val accuracy/);
 });
+
+test('distill trains a hard-label and a smoothed teacher and a student of each', () => {
+  const out = join(root, 'distill');
+  const r = lsr('distill', ...common(out), '--epochs', '1', '--smoothing', '0.2', '--temperature', '3', '--beta', '0.7');
+  assert.equal(r.status, 0, r.stderr);
+  for (const name of ['teacher ε = 0', 'student of teacher ε = 0', 'teacher ε = 0.2', 'student of teacher ε = 0.2']) assert.match(r.stdout, new RegExp(`${name}\\s+[\\d.]+%`));
+  for (const d of ['teacher-smoothing-0', 'student-of-0', 'teacher-smoothing-0.2', 'student-of-0.2']) assert.ok(existsSync(join(out, d, 'best.safetensors')), d);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /figures\/distill-accuracy\.png/);
+  assert.match(lsr('distill', ...common(out), '--beta', '2').stderr, /--beta must be in \[0, 1\], got 2/);
+});

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The lsr command line. Subcommands live in their own files; this one parses and dispatches.
-import { compareCommand, demoCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
+import { compareCommand, demoCommand, distillCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
 import { weightsConvert, weightsInfo } from './weights.js';
 
 const USAGE = `usage: lsr <command> [options]
@@ -16,6 +16,8 @@ commands:
                                one run per smoothing value, same seed and data order; report.html
   eval --run DIR [--data DIR|CSV] [--tta]      accuracy, top-5, NLL, ECE, confusions, reliability
   predict --run DIR --data test.csv --out submission.csv [--tta]   Kaggle's image,label
+  distill [train options] [--temperature 4] [--beta 0.5]   students of a hard-label and a smoothed
+                               teacher (the distillation caveat of Müller et al. 2019)
   weights info FILE            keys, dtypes and shapes of a .safetensors or torch.save (.pth/.pt) file
   weights convert IN OUT       convert a weight file (.pth or .safetensors) to OUT.safetensors
   help                         this text`;
@@ -23,7 +25,7 @@ commands:
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   const commands: Record<string, (args: string[]) => Promise<number>> = {
-    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand,
+    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand, distill: distillCommand,
   };
   if (command !== undefined && commands[command]) return commands[command](argv.slice(1));
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {

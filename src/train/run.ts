@@ -7,7 +7,7 @@ import * as data from '../data/index.js';
 import { type Tensor, availableCores, cat, manualSeed, noGrad, setNumThreads, tidy } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { crossEntropy } from '../losses/index.js';
+import { crossEntropy, distillationLoss } from '../losses/index.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, type Optimizer, SGD, StepLR } from '../optim/index.js';
 import type { TrainConfig } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -39,6 +39,8 @@ export interface TrainOptions {
   log?: ((line: string) => void) | null;
   /** A TTY progress bar redrawn in place (default: process.stderr.isTTY). */
   tty?: boolean;
+  /** Knowledge distillation: the loss becomes (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T). */
+  teacher?: { model: Classifier; temperature: number; beta: number };
 }
 
 export interface TrainResult {
@@ -111,6 +113,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
   });
   const valLoader = new data.DataLoader(valSet, { batchSize: config.batchSize, pipeline: prepared.evalPipeline, workers: config.workers, skipBadImages: config.skipBadImages });
+  o.teacher?.model.eval();
   let status: TrainResult['status'] = 'finished';
   try {
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -132,7 +135,11 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
           const logits = model.forward(batch.x);
           let l: Tensor;
           try {
-            l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
+            if (o.teacher) {
+              const { model: teacher, temperature, beta } = o.teacher;
+              const teacherLogits = noGrad(() => teacher.forward(batch.x));
+              l = distillationLoss(logits, teacherLogits, batch.y, { beta, temperature, labelSmoothing: config.smoothing });
+            } else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
           } catch (e) {
             // Logits that PyTorch would turn into a NaN loss: the run has diverged.
             if (/NaN or \+Inf logits/.test((e as Error).message)) return [NaN, 0];
