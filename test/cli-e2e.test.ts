@@ -135,6 +135,21 @@ describe('resume', () => {
     assert.deepEqual(training.readMetrics(join(resumed, 'metrics.jsonl')).map((m) => m.valAccuracy), training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.valAccuracy));
   });
 
+  test('with Online Label Smoothing, its state travels in the checkpoint and resume ends the same', async () => {
+    const ols = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--loss', 'online-label-smoothing', '--ols-alpha', '0.3']).config;
+    const straight = join(root, 'ols-straight');
+    const resumed = join(root, 'ols-resumed');
+    (await training.train(ols(straight), { log: null })).model.dispose();
+    (await training.train(ols(resumed), { log: null, stopAfterEpochs: 1 })).model.dispose();
+    L.tidy(() => {
+      const c = io.loadSafetensors(join(resumed, 'last.safetensors')).tensors;
+      assert.deepEqual(c.get('loss.supervise')!.shape, [3, 3]);
+      assertRowsSumToOne(c.get('loss.supervise')!);
+    });
+    (await training.train(ols(resumed), { log: null, resume: true })).model.dispose();
+    compare(straight, resumed);
+  });
+
   test('interrupted after one batch (Ctrl-C) and resumed, the same', async () => {
     const interrupted = join(root, 'interrupted');
     const controller = new AbortController();
@@ -173,3 +188,7 @@ test('distill trains a hard-label and a smoothed teacher and a student of each',
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /figures\/distill-accuracy\.png/);
   assert.match(lsr('distill', ...common(out), '--beta', '2').stderr, /--beta must be in \[0, 1\], got 2/);
 });
+
+function assertRowsSumToOne(t: L.Tensor): void {
+  for (const v of t.sum(1).toFlatArray()) assert.ok(Math.abs(v - 1) < 1e-5, `row sum ${v}`);
+}

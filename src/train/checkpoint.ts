@@ -26,13 +26,20 @@ export interface CheckpointMeta {
   vocab: { classes: string[] };
 }
 
+/** A loss with state of its own (Online Label Smoothing): saved under 'loss.'. */
+export interface StatefulLoss {
+  stateDict(): Record<string, Tensor>;
+  loadStateDict(state: Record<string, Tensor>): void;
+}
+
 export function saveCheckpoint(
   path: string,
-  parts: { model: Module; optimizer: Optimizer<{ lr: number }>; scheduler: LRScheduler | null; progress: Progress; config: unknown; vocab: { classes: string[] } },
+  parts: { model: Module; optimizer: Optimizer<{ lr: number }>; scheduler: LRScheduler | null; progress: Progress; config: unknown; vocab: { classes: string[] }; loss?: StatefulLoss | null },
 ): void {
   tidy(() => {
     const tensors = new Map<string, Tensor>();
     for (const [k, t] of parts.model.stateDict()) tensors.set(`model.${k}`, t);
+    if (parts.loss) for (const [k, t] of Object.entries(parts.loss.stateDict())) tensors.set(`loss.${k}`, t);
     const sd = parts.optimizer.stateDict();
     const scalars: Record<string, Record<string, number>> = {};
     for (const [i, state] of sd.state)
@@ -58,7 +65,7 @@ export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   /** The model's state dict (keys without the 'model.' prefix). */
   model: Map<string, Tensor>;
-  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null }): void;
+  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null; loss?: StatefulLoss | null }): void;
   dispose(): void;
 }
 
@@ -90,6 +97,11 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
         parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
       }
       if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);
+      if (parts.loss) {
+        const state = Object.fromEntries([...file.tensors].filter(([k]) => k.startsWith('loss.')).map(([k, t]) => [k.slice('loss.'.length), t]));
+        if (Object.keys(state).length === 0) throw new Error(`${path}: the checkpoint has no loss state, but the run's loss keeps one`);
+        parts.loss.loadStateDict(state);
+      }
       const rng = file.tensors.get('rng');
       if (rng) setRngState(rng);
     },

@@ -31,6 +31,10 @@ export interface TrainConfig {
   skipBadImages: boolean;
   /** Intra-op threads (0: the cores this process may use). */
   threads: number;
+  /** 'cross-entropy' (with --smoothing), or 'online-label-smoothing' (Zhang et al. 2021; --smoothing is its first epoch's ε). */
+  loss: 'cross-entropy' | 'online-label-smoothing';
+  /** Online Label Smoothing's weight of the hard-label term. */
+  olsAlpha: number;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -54,6 +58,8 @@ export const DEFAULTS: TrainConfig = {
   labelNoise: 0,
   skipBadImages: false,
   threads: 0,
+  loss: 'cross-entropy',
+  olsAlpha: 0.5,
 };
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -145,6 +151,8 @@ export function validate(c: TrainConfig): void {
   nonNegativeInt('workers');
   nonNegativeInt('limitPerClass');
   nonNegativeInt('threads');
+  if (!['cross-entropy', 'online-label-smoothing'].includes(c.loss)) fail('loss', 'must be cross-entropy or online-label-smoothing');
+  if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");

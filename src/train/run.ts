@@ -7,7 +7,7 @@ import * as data from '../data/index.js';
 import { type Tensor, availableCores, cat, manualSeed, noGrad, setNumThreads, tidy } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { crossEntropy, distillationLoss } from '../losses/index.js';
+import { OnlineLabelSmoothing, crossEntropy, distillationLoss } from '../losses/index.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, type Optimizer, SGD, StepLR } from '../optim/index.js';
 import type { TrainConfig } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -87,6 +87,11 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     : config.scheduler === 'step' ? new StepLR(optimizer, Math.max(1, Math.round(config.epochs / 3)), 0.1)
     : null;
 
+  const ols = config.loss === 'online-label-smoothing' ? new OnlineLabelSmoothing(vocab.size, config.olsAlpha, config.smoothing) : null;
+  const lossState = ols && {
+    stateDict: () => ({ ...ols.stateDict() }),
+    loadStateDict: (st: Record<string, Tensor>) => ols.loadStateDict({ supervise: st.supervise!, update: st.update!, counts: st.counts! }),
+  };
   mkdirSync(config.out, { recursive: true });
   const lastPath = join(config.out, 'last.safetensors');
   const bestPath = join(config.out, 'best.safetensors');
@@ -96,7 +101,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   if (o.resume) {
     if (!existsSync(lastPath)) throw new Error(`--resume: ${lastPath} does not exist`);
     const ckpt = loadCheckpoint(lastPath);
-    ckpt.restore({ model, optimizer, scheduler });
+    ckpt.restore({ model, optimizer, scheduler, loss: lossState });
     progress = ckpt.meta.progress;
     ckpt.dispose();
     history = existsSync(metricsPath) ? readMetrics(metricsPath).filter((m) => m.epoch <= progress.epoch) : [];
@@ -106,7 +111,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);
     if (prepared.missing.length) writeFileAtomic(join(config.out, 'bad-images.txt'), prepared.missing.map((l) => `${l}\n`).join(''));
   }
-  const checkpoint = (path: string) => saveCheckpoint(path, { model, optimizer, scheduler, progress, config, vocab: vocab.toJSON() });
+  const checkpoint = (path: string) => saveCheckpoint(path, { model, optimizer, scheduler, progress, config, vocab: vocab.toJSON(), loss: lossState });
 
   const trainLoader = new data.DataLoader(trainSet, {
     batchSize: config.batchSize, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
@@ -139,7 +144,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
               const { model: teacher, temperature, beta } = o.teacher;
               const teacherLogits = noGrad(() => teacher.forward(batch.x));
               l = distillationLoss(logits, teacherLogits, batch.y, { beta, temperature, labelSmoothing: config.smoothing });
-            } else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
+            } else if (ols) l = ols.forward(logits, batch.y);
+            else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
           } catch (e) {
             // Logits that PyTorch would turn into a NaN loss: the run has diverged.
             if (/NaN or \+Inf logits/.test((e as Error).message)) return [NaN, 0];
@@ -186,6 +192,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
       history.push(metrics);
       writeFileAtomic(metricsPath, history.map((h) => `${JSON.stringify(h)}\n`).join(''));
       scheduler?.step();
+      ols?.nextEpoch();
       progress = { epoch: epoch + 1, step: 0, sums: { loss: 0, correct: 0, count: 0, seconds: 0 }, bestAccuracy: Math.max(progress.bestAccuracy, m.accuracy) };
       checkpoint(lastPath);
       if (m.accuracy >= progress.bestAccuracy) checkpoint(bestPath);
@@ -194,11 +201,15 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
           `acc ${(m.accuracy * 100).toFixed(2)}% NLL ${m.nll.toFixed(4)} ECE ${(m.ece * 100).toFixed(2)}% | ${metrics.imagesPerSecond.toFixed(0)} img/s`,
       );
     }
-    if (trainLoader.badImages.length || valLoader.badImages.length)
-      writeFileAtomic(join(config.out, 'bad-images.txt'), [...prepared.missing, ...trainLoader.badImages, ...valLoader.badImages].map((l) => `${l}\n`).join(''));
+    const bad = [...prepared.missing, ...trainLoader.badImages, ...valLoader.badImages];
+    if (bad.length) {
+      writeFileAtomic(join(config.out, 'bad-images.txt'), bad.map((l) => `${l}\n`).join(''));
+      log?.(`skipped ${bad.length} unreadable image${bad.length > 1 ? 's' : ''}, listed in ${join(config.out, 'bad-images.txt')}`);
+    }
   } finally {
     await trainLoader.close();
     await valLoader.close();
+    ols?.dispose();
   }
   return { status, epochs: history, model, data: prepared };
 }
