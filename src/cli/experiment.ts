@@ -1,7 +1,7 @@
 // The seed's experiment: the same run for each label-smoothing value, then the comparison report
 // (accuracy curves, calibration before and after temperature scaling, feature norms, and the
 // penultimate-layer projection of Müller et al. 2019).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { tidy } from '../engine/index.js';
@@ -26,10 +26,9 @@ export interface SettingResult {
 /** Writes a figure as SVG and PNG under `dir`; returns what the HTML report embeds. */
 async function figure(dir: string, name: string, spec: Spec, caption: string) {
   const { svg, png } = await render(spec);
-  mkdirSync(join(dir, 'figures'), { recursive: true });
   writeFileAtomic(join(dir, 'figures', `${name}.svg`), svg);
   writeFileAtomic(join(dir, 'figures', `${name}.png`), png);
-  writeFileSync(join(dir, 'figures', `${name}.vl.json`), JSON.stringify(spec));
+  writeFileAtomic(join(dir, 'figures', `${name}.vl.json`), JSON.stringify(spec));
   return { svg, caption, files: [`figures/${name}.svg`, `figures/${name}.png`] };
 }
 

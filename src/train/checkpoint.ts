@@ -89,11 +89,12 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
       parts.model.loadStateDict(model);
       if (parts.optimizer) {
         const state = new Map<number, ParamState>();
+        const slot = (i: number) => state.get(i) ?? state.set(i, {}).get(i)!;
         for (const [k, t] of file.tensors) {
           const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
-          if (m) (state.get(Number(m[1])) ?? state.set(Number(m[1]), {}).get(Number(m[1]))!)[m[2]!] = t;
+          if (m) slot(Number(m[1]))[m[2]!] = t;
         }
-        for (const [i, s] of Object.entries(meta.optimizer.scalars)) Object.assign(state.get(Number(i)) ?? state.set(Number(i), {}).get(Number(i))!, s);
+        for (const [i, s] of Object.entries(meta.optimizer.scalars)) Object.assign(slot(Number(i)), s);
         parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
       }
       if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);

@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type Tensor, tidy } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import * as models from '../models/index.js';
 import { CifarResNet, type ResNet } from '../models/index.js';
@@ -102,15 +101,15 @@ export function buildModel(c: TrainConfig, numClasses: number): Classifier {
 }
 
 function loadInto(model: Classifier, file: string, numClasses: number): void {
-  tidy(() => {
-    const sd = loadWeights(file);
+  const sd = loadWeights(file);
+  try {
     const head = sd.get('fc.weight');
     if (head && head.shape[0] !== numClasses) {
       // A head for another label set (ImageNet's 1000 classes): keep the backbone, train a new head.
       for (const k of [...sd.keys()]) if (k.startsWith('fc.')) sd.delete(k);
-      const { missingKeys } = model.loadStateDict(sd, { strict: false });
-      const unexpectedMissing = missingKeys.filter((k) => !k.startsWith('fc.'));
-      if (unexpectedMissing.length) throw new Error(`--weights ${file} does not fit --model: missing ${unexpectedMissing.slice(0, 5).join(', ')}${unexpectedMissing.length > 5 ? ', …' : ''}`);
+      const { missingKeys, unexpectedKeys } = model.loadStateDict(sd, { strict: false });
+      const misfit = [...missingKeys.filter((k) => !k.startsWith('fc.')), ...unexpectedKeys];
+      if (misfit.length) throw new Error(`--weights ${file} does not fit --model: ${misfit.slice(0, 5).join(', ')}${misfit.length > 5 ? ', …' : ''}`);
     } else {
       try {
         model.loadStateDict(sd);
@@ -118,6 +117,7 @@ function loadInto(model: Classifier, file: string, numClasses: number): void {
         throw new Error(`--weights ${file} does not fit the model: ${(e as Error).message}`);
       }
     }
-    return null as Tensor | null;
-  });
+  } finally {
+    for (const t of sd.values()) t.dispose();
+  }
 }
