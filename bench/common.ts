@@ -1,6 +1,7 @@
 // Shared by the benchmarks: the Python PyTorch reference (Debian's python3-torch, installed here
 // if missing) and small timing helpers.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,4 +43,21 @@ export function median(xs: number[]): number {
 export function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** One row of the suite's table: a measure, lsr's and PyTorch's figures, the ratio and its target. */
+export interface BenchRow {
+  bench: string;
+  measure: string;
+  lsr: string;
+  pytorch: string;
+  ratio: number;
+  target: string;
+  met: boolean;
+}
+
+/** Hands rows to bench/run (through the file LSR_BENCH_JSON names); a plain run ignores them. */
+export function emitRows(rows: BenchRow[]): void {
+  const path = process.env.LSR_BENCH_JSON;
+  if (path) writeFileSync(path, JSON.stringify(rows));
 }

@@ -3,7 +3,7 @@
 //   node dist/bench/leak.js [--steps N] [--batch B]
 import { manualSeed, memoryStats } from '../src/index.js';
 import { smallCnnTrainingStep } from '../examples/small-cnn.js';
-import { flag } from './common.js';
+import { flag, emitRows } from './common.js';
 
 const steps = flag('steps', 20_000);
 const batch = flag('batch', 16);
@@ -28,3 +28,4 @@ const base = samples.find((p) => p.step >= 2000) ?? samples[0]!;
 const last = samples[samples.length - 1]!;
 const growth = (last.rss - base.rss) / base.rss;
 console.log(`RSS at step ${base.step}: ${mib(base.rss)} MiB; at step ${last.step}: ${mib(last.rss)} MiB; growth ${(100 * growth).toFixed(2)}%  (target < 5%: ${growth < 0.05 ? 'met' : 'NOT met'})`);
+emitRows([{ bench: 'leak', measure: `RSS growth from step ${base.step} to ${last.step}`, lsr: `${(100 * growth).toFixed(2)}%`, pytorch: '—', ratio: growth, target: '< 5%', met: growth < 0.05 }]);

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { F, LSR, LSR2, type Tensor, availableCores, crossEntropy, manualSeed, randint, randn, setNumThreads, tidy } from '../src/index.js';
-import { flag, median, runPython } from './common.js';
+import { type BenchRow, emitRows, flag, median, runPython } from './common.js';
 
 // Large blocks must come from mmap (and go back on free) for peak RSS to measure them.
 if (process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
@@ -66,6 +66,7 @@ const py = runPython<{ torch: string; ms: Record<string, number> }>('loss.py', [
 console.log(`bench/loss: label-smoothed cross-entropy (ε = ${eps}), forward + backward, float32, ${threads} threads, median of ${reps}`);
 console.log(`(peak extra memory in units of one N×C float32 tensor; the input's gradient is one of them)\n`);
 const names = Object.keys(variants);
+const rows: BenchRow[] = [];
 console.log(['N × C'.padEnd(13), ...names.map((n) => `${n} ms`.padStart(10)), 'python ms'.padStart(10), ...names.map((n) => `${n} mem`.padStart(9)), '  native/fused  python/fused'].join(' '));
 for (const [n, c] of sizes) {
   const x = randn([n, c]).requiresGrad_();
@@ -96,7 +97,12 @@ for (const [n, c] of sizes) {
       `${(pyMs / ms.fused!).toFixed(2)}×`.padStart(13),
     ].join(' '),
   );
+  const small = c < 32000;
+  const speedup = ms.native! / ms.fused!;
+  rows.push({ bench: 'loss', measure: `label-smoothed CE fwd+bwd ${n}×${c} (ms; PyTorch = libtorch's native CE)`, lsr: ms.fused!.toFixed(2), pytorch: ms.native!.toFixed(2), ratio: speedup, target: small ? '≥ 1×' : '≥ 3×', met: speedup >= (small ? 1 : 3) });
+  rows.push({ bench: 'loss', measure: `peak extra memory ${n}×${c} (N×C tensors, the gradient included)`, lsr: mem.fused!.toFixed(2), pytorch: mem.native!.toFixed(2), ratio: mem.fused! / mem.native!, target: 'lsr ≤ 2', met: mem.fused! <= 2 });
   x.dispose();
   y.dispose();
 }
+emitRows(rows);
 console.log(`\nPyTorch ${py.torch}. Targets: native/fused ≥ 3 at C = 32000, ≥ 1 at the small sizes; fused memory ≤ 2 (gradient + at most one more).`);

@@ -3,7 +3,7 @@
 //   node dist/bench/overhead.js [--threads N] [--batch B] [--steps S] [--rounds R]
 import { availableCores, manualSeed, setNumThreads } from '../src/index.js';
 import { smallCnnTrainingStep } from '../examples/small-cnn.js';
-import { LSR_MALLOC_ENV, flag, median, runPython } from './common.js';
+import { LSR_MALLOC_ENV, emitRows, flag, median, runPython } from './common.js';
 
 const threads = flag('threads', availableCores());
 const batch = flag('batch', 32);
@@ -46,3 +46,4 @@ const ratio = median(ts) / median(py);
 console.log(`lsr (TypeScript)  ${median(ts).toFixed(3)} ms/step`);
 console.log(`PyTorch ${torchVersion} (Python)  ${median(py).toFixed(3)} ms/step`);
 console.log(`ratio TS/Python = ${ratio.toFixed(3)}  (target ≤ 1.05: ${ratio <= 1.05 ? 'met' : 'NOT met'})`);
+emitRows([{ bench: 'overhead', measure: `small-CNN training step, batch ${batch} (ms, lower is better)`, lsr: median(ts).toFixed(3), pytorch: median(py).toFixed(3), ratio, target: '≤ 1.05', met: ratio <= 1.05 }]);

@@ -4,6 +4,9 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/version.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
+
+#include <memory>
 #include <ATen/core/grad_mode.h>
 
 #include <cstring>
@@ -204,6 +207,22 @@ OP(backward) {
 }
 END
 
+// inference_mode_enter() / inference_mode_exit(): c10::InferenceMode (no autograd bookkeeping, no
+// version counters) around a synchronous JS call. The guard is an RAII object, so it lives on a
+// stack here between the two calls; exits come in the reverse order of entries.
+static std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
+OP(inference_mode_enter) {
+  inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
+  return a.env().Undefined();
+}
+END
+OP(inference_mode_exit) {
+  if (inferenceGuards.empty()) throw std::logic_error("inference mode exited more often than entered");
+  inferenceGuards.pop_back();
+  return a.env().Undefined();
+}
+END
+
 OP(set_grad_enabled) {
   bool prev = at::GradMode::is_enabled();
   at::GradMode::set_enabled(a.boolean(0));
@@ -235,6 +254,11 @@ OP(autocast_enter) {
   return res;
 }
 END
+OP(autocast_clear_cache) {
+  at::autocast::clear_cache();
+  return a.env().Undefined();
+}
+END
 OP(autocast_exit) {
   std::string dev = a.string(0);
   bool enabled = a.boolean(1);
@@ -246,8 +270,10 @@ OP(autocast_exit) {
     at::autocast::set_enabled(enabled);
     at::autocast::set_autocast_gpu_dtype(dt);
   }
-  // Leaving the outermost region frees the cached casts of weights, as torch.autocast does.
-  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  // Leaving the outermost region frees the cached casts of weights, as torch.autocast does, unless
+  // the caller keeps them for the next region (inference over many batches of unchanged weights).
+  bool keepCache = !a.absent(3) && a.boolean(3);
+  if (at::autocast::decrement_nesting() == 0 && !keepCache) at::autocast::clear_cache();
   return a.env().Undefined();
 }
 END

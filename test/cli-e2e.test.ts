@@ -15,7 +15,9 @@ let root = '';
 let leaves = '';
 const CLASSES = ['acer_rubrum', 'betula_nigra', 'quercus_alba'];
 
-const lsr = (...args: string[]) => spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+const lsr = (...args: string[]) => lsrWith({}, ...args);
+const lsrWith = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', ...env } });
 
 /** Class c's images are mostly one colour, so that a few steps learn something. */
 async function image(path: string, c: number, i: number): Promise<void> {
@@ -90,6 +92,19 @@ describe('lsr train, eval, predict', () => {
     const r = lsr('train', ...common(out), '--epochs', '3', '--lr', '1e12', '--scheduler', 'none');
     assert.equal(r.status, 1);
     assert.match(r.stderr, /lsr: the loss became (NaN|Infinity) at epoch \d+, batch \d+: training stopped; (the last good checkpoint is .*last\.safetensors|no epoch had finished, so there is no checkpoint) \(try a lower --lr\)/);
+  });
+
+  test("--precision auto picks bf16 only where the CPU has it, and the run's config records the choice", () => {
+    for (const [cpu, expected] of [['0', 'fp32'], ['1', 'bf16']] as const) {
+      const out = join(root, `precision-${cpu}`);
+      const r = lsrWith({ LSR_CPU_BF16: cpu }, 'train', ...common(out), '--epochs', '1', '--precision', 'auto');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`precision: ${expected}.*\\(auto: LSR_CPU_BF16=${cpu}\\)`));
+      assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).precision, expected);
+      const e = lsrWith({ LSR_CPU_BF16: cpu }, 'eval', '--run', out);
+      assert.equal(e.status, 0, e.stderr);
+    }
+    assert.match(lsr('train', ...common(join(root, 'bad')), '--precision', 'fp16').stderr, /--precision must be auto, fp32 or bf16, got "fp16"/);
   });
 
   test('bad options and weights that do not fit are errors before any training', () => {

@@ -3,10 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type Tensor, cat, noGrad, tidy } from '../engine/index.js';
+import { type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, forwardIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 
@@ -84,6 +84,7 @@ function loadRun(dir: string, which = 'best'): LoadedRun {
   ckpt.restore({ model });
   ckpt.dispose();
   model.eval();
+  if (resolvePrecision(config.precision).precision === 'bf16') model.to('channels_last');
   return { config, vocab, model };
 }
 
@@ -106,7 +107,7 @@ function options(argv: string[], spec: Record<string, 'string' | 'boolean'>): Re
 async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: boolean): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const loader = new data.DataLoader(dataset, { batchSize: run.config.batchSize, pipeline: pipelines(run.config).eval, workers: run.config.workers });
   if (!tta) {
-    const out = await collectOutputs(run.model, loader);
+    const out = await collectOutputs(run.model, loader, resolvePrecision(run.config.precision).precision);
     out.features.dispose();
     await loader.close();
     return { logits: out.logits, labels: out.labels, indices: Array.from({ length: dataset.length }, (_, i) => i) };
@@ -115,12 +116,16 @@ async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: bool
   const labels: Tensor[] = [];
   const indices: number[] = [];
   for await (const b of loader.epoch(0)) {
-    logits.push(tidy(() => noGrad(() => data.flipAveragedProbabilities((x) => run.model.forward(x), b.x).log())));
+    const precision = resolvePrecision(run.config.precision).precision;
+    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => forwardIn(precision, (v) => run.model.forward(v), x, { keepCache: true }), b.x));
+    logits.push(tidy(() => probs.log()));
+    probs.dispose();
     labels.push(b.y);
     indices.push(...b.indices);
     b.x.dispose();
   }
   await loader.close();
+  clearAutocastCache();
   const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
   for (const t of [...logits, ...labels]) t.dispose();
   return { ...out, indices };

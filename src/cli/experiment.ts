@@ -9,6 +9,7 @@ import { chooseProjectionClasses, classificationMetrics, confusion, fitTemperatu
 import type { Metrics, Projection } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type Section, type Spec, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, writeReport } from '../report/index.js';
+import { resolvePrecision } from '../engine/index.js';
 import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, train } from '../train/index.js';
 
 export interface SettingResult {
@@ -35,7 +36,7 @@ async function figure(dir: string, name: string, spec: Spec, caption: string) {
 /** Validation outputs of a trained model: metrics, temperature scaling, feature norm, projection. */
 async function analyse(model: Classifier, val: data.SampleList, pipeline: data.Pipeline, config: TrainConfig, classes: [number, number, number] | null) {
   const loader = new data.DataLoader(val, { batchSize: config.batchSize, pipeline, workers: config.workers, skipBadImages: config.skipBadImages });
-  const out = await collectOutputs(model, loader);
+  const out = await collectOutputs(model, loader, resolvePrecision(config.precision).precision);
   await loader.close();
   try {
     const metrics = classificationMetrics(out.logits, out.labels);

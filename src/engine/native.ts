@@ -74,9 +74,12 @@ export interface Native {
   retain_grad(t: Handle): void;
   backward(t: Handle, grad?: Opt<Handle>, retainGraph?: boolean, createGraph?: boolean): void;
   set_grad_enabled(on: boolean): boolean;
+  inference_mode_enter(): void;
+  inference_mode_exit(): void;
   is_grad_enabled(): boolean;
   autocast_enter(device: 'cpu' | 'cuda', dtype: DType): { enabled: boolean; dtype: DType };
-  autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType): void;
+  autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType, keepCache?: boolean): void;
+  autocast_clear_cache(): void;
   // memory, RNG, threads
   dispose(t: Handle): boolean;
   memory_stats(): { liveTensors: number; bytes: number };

@@ -23,6 +23,13 @@ export function noGrad<T>(fn: () => T): T {
   let prev = true;
   return guarded(() => (prev = native.set_grad_enabled(false)), () => native.set_grad_enabled(prev), fn);
 }
+/**
+ * Runs fn in inference mode (torch.inference_mode): no autograd recording at all, cheaper than
+ * noGrad. Tensors made inside cannot take part in autograd later.
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  return guarded(() => native.inference_mode_enter(), () => native.inference_mode_exit(), fn);
+}
 /** Runs fn with gradient recording on (torch.enable_grad). */
 export function enableGrad<T>(fn: () => T): T {
   let prev = true;
@@ -35,6 +42,11 @@ export interface AutocastOptions {
   dtype?: DType;
   deviceType?: 'cpu' | 'cuda';
   enabled?: boolean;
+  /**
+   * Keep the weights' low-precision copies after the region (they are reused by the next one):
+   * for inference over many batches with unchanged weights. Call clearAutocastCache() after.
+   */
+  keepCache?: boolean;
 }
 /**
  * Runs fn under automatic mixed precision (torch.autocast): matmuls and convolutions in the lower
@@ -46,9 +58,14 @@ export function autocast<T>(opts: AutocastOptions, fn: () => T): T {
   let prev = { enabled: false, dtype: 'bfloat16' as DType };
   return guarded(
     () => (prev = native.autocast_enter(device, opts.dtype ?? 'bfloat16')),
-    () => native.autocast_exit(device, prev.enabled, prev.dtype),
+    () => native.autocast_exit(device, prev.enabled, prev.dtype, opts.keepCache ?? false),
     fn,
   );
+}
+
+/** Frees the weights' low-precision copies kept by autocast({ keepCache: true }). */
+export function clearAutocastCache(): void {
+  native.autocast_clear_cache();
 }
 
 /** Seeds libtorch's default generator (torch.manual_seed). */
@@ -78,6 +95,31 @@ export function availableCores(): number {
     // no cgroup v2 limit
   }
   return n;
+}
+
+/**
+ * Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
+ * LSR_CPU_BF16=0|1 overrides the answer (tests simulate other CPUs with it).
+ */
+export function cpuSupportsBf16(): { supported: boolean; reason: string } {
+  const forced = process.env.LSR_CPU_BF16;
+  if (forced === '0' || forced === '1') return { supported: forced === '1', reason: `LSR_CPU_BF16=${forced}` };
+  let flags = '';
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+  } catch {
+    return { supported: false, reason: 'no /proc/cpuinfo' };
+  }
+  const found = ['amx_bf16', 'avx512_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(flags));
+  return found.length ? { supported: true, reason: found.join(', ') } : { supported: false, reason: 'no AVX512-BF16 or AMX-BF16' };
+}
+
+export type Precision = 'auto' | 'fp32' | 'bf16';
+/** 'auto' is bf16 where the CPU computes it natively, fp32 elsewhere. */
+export function resolvePrecision(p: Precision): { precision: 'fp32' | 'bf16'; reason: string } {
+  if (p === 'fp32' || p === 'bf16') return { precision: p, reason: 'chosen' };
+  const cpu = cpuSupportsBf16();
+  return { precision: cpu.supported ? 'bf16' : 'fp32', reason: cpu.reason };
 }
 
 /** Live tensor handles and the bytes their storages hold (a storage shared by views counts per handle). */

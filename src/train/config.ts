@@ -35,6 +35,8 @@ export interface TrainConfig {
   loss: 'cross-entropy' | 'online-label-smoothing';
   /** Online Label Smoothing's weight of the hard-label term. */
   olsAlpha: number;
+  /** 'auto': bf16 autocast and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
+  precision: 'auto' | 'fp32' | 'bf16';
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -60,6 +62,7 @@ export const DEFAULTS: TrainConfig = {
   threads: 0,
   loss: 'cross-entropy',
   olsAlpha: 0.5,
+  precision: 'auto',
 };
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -153,6 +156,7 @@ export function validate(c: TrainConfig): void {
   nonNegativeInt('threads');
   if (!['cross-entropy', 'online-label-smoothing'].includes(c.loss)) fail('loss', 'must be cross-entropy or online-label-smoothing');
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
+  if (!['auto', 'fp32', 'bf16'].includes(c.precision)) fail('precision', 'must be auto, fp32 or bf16');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type Tensor, availableCores, cat, manualSeed, noGrad, setNumThreads, tidy } from '../engine/index.js';
+import { type Tensor, autocast, availableCores, cat, clearAutocastCache, inferenceMode, manualSeed, noGrad, resolvePrecision, setNumThreads, tidy } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { OnlineLabelSmoothing, crossEntropy, distillationLoss } from '../losses/index.js';
@@ -50,22 +50,37 @@ export interface TrainResult {
   data: ReturnType<typeof prepareData>;
 }
 
-/** Model outputs over a loader: logits [N, C], penultimate features [N, D], labels [N]. */
-export async function collectOutputs(model: Classifier, loader: data.DataLoader): Promise<{ logits: Tensor; features: Tensor; labels: Tensor }> {
+/**
+ * The forward pass in a run's precision: under bf16 autocast with channels_last input (the
+ * model's weights stay float32), logits returned in float32 so that the loss is computed in fp32.
+ */
+export function forwardIn(precision: 'fp32' | 'bf16', fn: (x: Tensor) => Tensor, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
+  if (precision === 'fp32') return fn(x);
+  return tidy(() => autocast({ dtype: 'bfloat16', keepCache: o.keepCache }, () => fn(x.ndim === 4 ? x.contiguous('channels_last') : x)).to('float32'));
+}
+
+/** Model outputs over a loader in inference mode: logits [N, C], penultimate features [N, D], labels [N]. */
+export async function collectOutputs(model: Classifier, loader: data.DataLoader, precision: 'fp32' | 'bf16' = 'fp32'): Promise<{ logits: Tensor; features: Tensor; labels: Tensor }> {
   model.eval();
   const logits: Tensor[] = [];
   const features: Tensor[] = [];
   const labels: Tensor[] = [];
-  for await (const b of loader.epoch(0)) {
-    const [f, z] = tidy(() => noGrad(() => {
-      const feat = model.features(b.x);
-      return [feat, model.fc.forward(feat)];
-    }));
-    features.push(f!);
-    logits.push(z!);
-    labels.push(b.y);
-    b.x.dispose();
+  try {
+    for await (const b of loader.epoch(0)) {
+      // The weights do not change between batches: their bf16 copies are made once.
+      const [f, z] = tidy(() => inferenceMode(() => {
+        const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
+        return [feat, forwardIn(precision, (h) => model.fc.forward(h), feat, { keepCache: true })];
+      }));
+      features.push(f!);
+      logits.push(z!);
+      labels.push(b.y);
+      b.x.dispose();
+    }
+  } finally {
+    clearAutocastCache();
   }
+  // cat outside inference mode: the results are ordinary tensors again.
   const out = tidy(() => ({ logits: cat(logits), features: cat(features), labels: cat(labels) }));
   for (const t of [...logits, ...features, ...labels]) t.dispose();
   return out;
@@ -75,9 +90,12 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   const log = o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
   setNumThreads(config.threads || availableCores());
   manualSeed(config.seed);
+  const { precision, reason } = resolvePrecision(config.precision);
+  log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${config.threads || availableCores()} threads`);
   const prepared = prepareData(config);
   const { vocab, train: trainSet, val: valSet } = prepared;
   const model = buildModel(config, vocab.size);
+  if (precision === 'bf16') model.to('channels_last');
   const optimizer: Optimizer<{ lr: number }> =
     config.optimizer === 'sgd'
       ? new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay })
@@ -107,7 +125,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     history = existsSync(metricsPath) ? readMetrics(metricsPath).filter((m) => m.epoch <= progress.epoch) : [];
     log?.(`resuming ${config.out} at epoch ${progress.epoch + 1}, batch ${progress.step}`);
   } else {
-    writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // The run's config records the precision it ran in, not 'auto'.
+    writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify({ ...config, precision }, null, 2)}\n`);
     writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);
     if (prepared.missing.length) writeFileAtomic(join(config.out, 'bad-images.txt'), prepared.missing.map((l) => `${l}\n`).join(''));
   }
@@ -119,6 +138,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   });
   const valLoader = new data.DataLoader(valSet, { batchSize: config.batchSize, pipeline: prepared.evalPipeline, workers: config.workers, skipBadImages: config.skipBadImages });
   o.teacher?.model.eval();
+  if (precision === 'bf16') o.teacher?.model.to('channels_last');
   let status: TrainResult['status'] = 'finished';
   try {
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -137,12 +157,12 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         const t0 = performance.now();
         optimizer.zeroGrad();
         const [loss, correct] = tidy(() => {
-          const logits = model.forward(batch.x);
+          const logits = forwardIn(precision, (x) => model.forward(x), batch.x);
           let l: Tensor;
           try {
             if (o.teacher) {
               const { model: teacher, temperature, beta } = o.teacher;
-              const teacherLogits = noGrad(() => teacher.forward(batch.x));
+              const teacherLogits = noGrad(() => forwardIn(precision, (x) => teacher.forward(x), batch.x));
               l = distillationLoss(logits, teacherLogits, batch.y, { beta, temperature, labelSmoothing: config.smoothing });
             } else if (ols) l = ols.forward(logits, batch.y);
             else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
@@ -179,7 +199,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         }
       }
       const lr = optimizer.paramGroups[0]!.lr;
-      const val = await collectOutputs(model, valLoader);
+      const val = await collectOutputs(model, valLoader, precision);
       const m = classificationMetrics(val.logits, val.labels);
       const valLoss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: config.smoothing }).item());
       for (const t of Object.values(val)) t.dispose();
