@@ -2,7 +2,7 @@
 // mixup/CutMix soft targets, Online Label Smoothing, the confidence penalty, distillation.
 // (The ε/(C−1) convention and per-class ε are options of crossEntropy itself.)
 import { F, type Reduction, type Tensor, eye, keep, noGrad, tidy, where, zeros } from '../engine/index.js';
-import { type CrossEntropyOptions, crossEntropy } from './cross-entropy.js';
+import { crossEntropy } from './cross-entropy.js';
 
 /**
  * timm's mixup_target: the soft targets of a batch mixed with its own reverse (mixup or CutMix with
