@@ -121,23 +121,45 @@ export class DataLoader {
   async #run(job: BatchJob): Promise<BatchResult> {
     if (this.#o.workers === 0) return processBatch(job);
     const worker = await this.#acquire();
+    let failed = false;
     try {
       return await new Promise<BatchResult>((resolve, reject) => {
-        const onMessage = (r: BatchResult) => {
+        const done = () => {
+          worker.off('message', onMessage);
           worker.off('error', onError);
+          worker.off('exit', onExit);
+        };
+        const onMessage = (r: BatchResult) => {
+          done();
           resolve(r);
         };
         const onError = (e: Error) => {
-          worker.off('message', onMessage);
-          reject(new Error(`DataLoader: a worker failed: ${e.message}`));
+          done();
+          failed = true;
+          reject(new Error(`DataLoader: a worker failed on batch ${job.id}: ${e.message}`));
+        };
+        const onExit = (code: number) => {
+          done();
+          failed = true;
+          reject(new Error(`DataLoader: a worker exited (code ${code}) during batch ${job.id}`));
         };
         worker.once('message', onMessage);
         worker.once('error', onError);
+        worker.once('exit', onExit);
         worker.postMessage(job);
       });
     } finally {
-      this.#release(worker);
+      if (failed) this.#replace(worker);
+      else this.#release(worker);
     }
+  }
+
+  /** Drops a dead worker; a batch waiting for one gets a new worker instead. */
+  #replace(dead: Worker): void {
+    this.#workers = this.#workers.filter((w) => w !== dead);
+    void dead.terminate();
+    const waiter = this.#waiting.shift();
+    if (waiter) void this.#acquire().then(waiter);
   }
 
   #acquire(): Promise<Worker> {
