@@ -161,9 +161,8 @@ function checkArguments(input: Tensor, target: Tensor, o: CrossEntropyOptions): 
 /** Every target is a class in [0, C) or ignoreIndex; otherwise names the first that is not. */
 function checkClassIndices(target: Tensor, classes: number, ignoreIndex: number): void {
   tidy(() => {
-    const bad = target.ne(ignoreIndex).logicalAnd(target.lt(0).logicalOr(target.ge(classes)));
-    if (!bad.any().item()) return;
-    const position = bad.nonzero().select(0, 0).toFlatArray();
+    const position = firstTrue(target.ne(ignoreIndex).logicalAnd(target.lt(0).logicalOr(target.ge(classes))));
+    if (!position) return;
     const value = position.reduce((t, i) => t.select(0, i), target).item();
     throw new Error(
       `crossEntropy: target[${position.join(', ')}] = ${value} is not a class index in [0, ${classes}) ` +
@@ -177,11 +176,16 @@ function checkFiniteRows(input: Tensor, classDim: number, kept?: Tensor): void {
   tidy(() => {
     let bad = input.logsumexp(classDim).isfinite().logicalNot();
     if (kept) bad = bad.logicalAnd(kept);
-    if (!bad.any().item()) return;
-    const position = bad.nonzero().select(0, 0).toFlatArray();
+    const position = firstTrue(bad);
+    if (!position) return;
     throw new Error(
       `crossEntropy: input at position [${position.join(', ')}] has NaN or +Inf logits, or all -Inf ` +
         `(input [${input.shape}])`,
     );
   });
+}
+
+/** The index of the first true element of a boolean mask, or null when none is. */
+function firstTrue(mask: Tensor): number[] | null {
+  return mask.any().item() ? mask.nonzero().select(0, 0).toFlatArray() : null;
 }
