@@ -79,6 +79,11 @@ export function findLibtorch() {
   return found;
 }
 
+/** Gloo's headers (Debian: libgloo-dev; inside a pip/LIBTORCH build's include/) let lsr build c10d's process groups. */
+function hasGloo(t) {
+  return [...t.includes, '/usr/include'].some((d) => existsSync(join(d, 'gloo', 'algorithm.h')));
+}
+
 function libs(t) {
   const names = ['torch', 'torch_cpu', 'c10'];
   const l = [`-L${t.libDir}`, `-Wl,-rpath,${t.libDir}`];
@@ -99,9 +104,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const arg = process.argv[2];
   if (arg === '--include') console.log(t.includes.join(' '));
   else if (arg === '--libs') console.log(libs(t).join(' '));
-  else if (arg === '--defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`, ...(t.cuda ? ['LSR_CUDA=1'] : [])].join(' '));
+  else if (arg === '--defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`, ...(t.cuda ? ['LSR_CUDA=1'] : []), ...(hasGloo(t) ? ['LSR_GLOO=1'] : [])].join(' '));
   else {
     const so = readdirSync(t.libDir).filter((f) => /^libtorch(_cuda)?\.so/.test(f));
-    console.log(`libtorch: ${t.source}\n  include: ${t.includes.join(' ')}\n  lib: ${t.libDir} (${so.join(', ')})\n  cuda: ${t.cuda}`);
+    console.log(`libtorch: ${t.source}\n  include: ${t.includes.join(' ')}\n  lib: ${t.libDir} (${so.join(', ')})\n  cuda: ${t.cuda}\n  gloo (distributed): ${hasGloo(t)}`);
   }
 }

@@ -15,7 +15,7 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
-packages=(libopenblas0-pthread libturbojpeg0-dev dataset-fashion-mnist fonts-dejavu-core g++ make python3)
+packages=(libopenblas0-pthread libturbojpeg0-dev libgloo-dev dataset-fashion-mnist fonts-dejavu-core g++ make python3)
 [ -n "${LIBTORCH:-}" ] || [ "${LIBTORCH_USE_PYTORCH:-}" = 1 ] || packages=(libtorch-dev "${packages[@]}")
 missing=()
 for p in "${packages[@]}"; do

@@ -6,11 +6,14 @@ import * as data from '../data/index.js';
 import { type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, forwardIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { type DistContext, collective, gatherRows } from '../distributed/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, forwardIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+/** In a data-parallel run, rank 0 alone prints results and writes files. */
+const isLead = (ctx: DistContext | null) => !ctx || ctx.rank === 0;
 
 /** Ctrl-C asks the run to checkpoint and stop; a second Ctrl-C exits at once. */
 function interruptSignal(): AbortSignal {
@@ -23,11 +26,11 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
-export async function trainCommand(argv: string[]): Promise<number> {
+export async function trainCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra } = parseTrainArgs(argv, { resume: 'boolean' });
-  const result = await train(config, { resume: extra.resume === true, signal: interruptSignal() });
+  const result = await train(config, { resume: extra.resume === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
-  console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
+  if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
   return result.status === 'finished' ? 0 : 130;
 }
 
@@ -42,12 +45,13 @@ function smoothingList(argv: string[]): { argv: string[]; smoothings: number[] }
   return { argv: [...argv.slice(0, i), ...argv.slice(i + (argv[i]!.includes('=') ? 1 : 2))], smoothings };
 }
 
-export async function compareCommand(argv: string[], base: TrainConfig = DEFAULTS, title?: string): Promise<number> {
+export async function compareCommand(argv: string[], ctx: DistContext | null = null, base: TrainConfig = DEFAULTS, title?: string): Promise<number> {
   const { argv: rest, smoothings } = smoothingList(argv);
   const { config, extra } = parseTrainArgs(rest, { classes: 'string' }, base);
   const classes = typeof extra.classes === 'string' ? extra.classes.split(',').map((c) => c.trim()) : undefined;
   const t0 = performance.now();
-  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title });
+  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title, dist: ctx });
+  if (!isLead(ctx)) return 0;
   console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
   for (const r of results)
     console.log(`${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`);
@@ -61,8 +65,8 @@ export const DEMO: TrainConfig = {
   valFraction: 0.1, workers: 1, out: 'runs/demo', weightDecay: 5e-4,
 };
 
-export async function demoCommand(argv: string[]): Promise<number> {
-  return compareCommand(argv, DEMO, 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
+export async function demoCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
+  return compareCommand(argv, ctx, DEMO, 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
 }
 
 interface LoadedRun {
@@ -84,7 +88,9 @@ function loadRun(dir: string, which = 'best'): LoadedRun {
   ckpt.restore({ model });
   ckpt.dispose();
   model.eval();
-  if (resolvePrecision(config.precision).precision === 'bf16') model.to('channels_last');
+  const { precision } = resolvePrecision(config.precision);
+  if (precision === 'bf16') model.to('channels_last');
+  if (precision === 'fp64') model.to('float64');
   return { config, vocab, model };
 }
 
@@ -104,13 +110,14 @@ function options(argv: string[], spec: Record<string, 'string' | 'boolean'>): Re
 }
 
 /** Logits of a dataset, flip-averaged when tta (as log-probabilities). */
-async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: boolean): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
-  const loader = new data.DataLoader(dataset, { batchSize: run.config.batchSize, pipeline: pipelines(run.config).eval, workers: run.config.workers });
+async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: boolean, ctx: DistContext | null): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
+  // Data-parallel: each rank takes its share of the images; every rank gets all rows back.
+  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, pipelines(run.config).eval, ctx);
   if (!tta) {
-    const out = await collectOutputs(run.model, loader, resolvePrecision(run.config.precision).precision);
+    const out = await collectOutputs(run.model, loader, resolvePrecision(run.config.precision).precision, ctx);
     out.features.dispose();
     await loader.close();
-    return { logits: out.logits, labels: out.labels, indices: Array.from({ length: dataset.length }, (_, i) => i) };
+    return { logits: out.logits, labels: out.labels, indices: out.indices };
   }
   const logits: Tensor[] = [];
   const labels: Tensor[] = [];
@@ -128,20 +135,25 @@ async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: bool
   clearAutocastCache();
   const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
   for (const t of [...logits, ...labels]) t.dispose();
-  return { ...out, indices };
+  if (!ctx) return { ...out, indices };
+  const gathered = collective(ctx, 'gathering predictions', () => gatherRows([out.logits, out.labels], indices, ctx));
+  out.logits.dispose();
+  out.labels.dispose();
+  return { logits: gathered.tensors[0]!, labels: gathered.tensors[1]!, indices: gathered.positions };
 }
 
-export async function evalCommand(argv: string[]): Promise<number> {
+export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const o = options(argv, { run: 'string', data: 'string', tta: 'boolean', checkpoint: 'string' });
   if (typeof o.run !== 'string') throw new Error('lsr eval needs --run DIR');
   const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
   const dataset = typeof o.data === 'string' ? loadDataset(o.data, { vocab: run.vocab }).dataset : prepareData(run.config).val;
-  const { logits, labels } = await predictLogits(run, dataset, o.tta === true);
+  const { logits, labels } = await predictLogits(run, dataset, o.tta === true, ctx);
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);
   logits.dispose();
   labels.dispose();
   run.model.dispose();
+  if (!isLead(ctx)) return 0;
   const dir = join(o.run, 'eval');
   const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
   writeFileAtomic(join(dir, 'reliability.svg'), svg);
@@ -162,16 +174,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-export async function predictCommand(argv: string[]): Promise<number> {
+export async function predictCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const o = options(argv, { run: 'string', data: 'string', out: 'string', tta: 'boolean', checkpoint: 'string' });
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new Error(`lsr predict needs --${k}`);
   const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
   const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab });
-  const { logits, labels, indices } = await predictLogits(run, dataset, o.tta === true);
+  const { logits, labels, indices } = await predictLogits(run, dataset, o.tta === true, ctx);
   const predicted = tidy(() => logits.argmax(1).toFlatArray());
   logits.dispose();
   labels.dispose();
   run.model.dispose();
+  if (!isLead(ctx)) return 0;
   const lines = indices.map((i, k) => `${csvField(dataset.sample(i).name)},${csvField(run.vocab.label(predicted[k]!))}`);
   writeFileAtomic(o.out as string, `image,label\n${lines.join('\n')}\n`);
   console.log(`wrote ${lines.length} predictions to ${o.out as string}`);

@@ -10,7 +10,8 @@ import type { Metrics, Projection } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type Section, type Spec, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { resolvePrecision } from '../engine/index.js';
-import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, train } from '../train/index.js';
+import type { DistContext } from '../distributed/index.js';
+import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, train } from '../train/index.js';
 
 export interface SettingResult {
   smoothing: number;
@@ -34,9 +35,9 @@ async function figure(dir: string, name: string, spec: Spec, caption: string) {
 }
 
 /** Validation outputs of a trained model: metrics, temperature scaling, feature norm, projection. */
-async function analyse(model: Classifier, val: data.SampleList, pipeline: data.Pipeline, config: TrainConfig, classes: [number, number, number] | null) {
-  const loader = new data.DataLoader(val, { batchSize: config.batchSize, pipeline, workers: config.workers, skipBadImages: config.skipBadImages });
-  const out = await collectOutputs(model, loader, resolvePrecision(config.precision).precision);
+async function analyse(model: Classifier, val: data.SampleList, pipeline: data.Pipeline, config: TrainConfig, classes: [number, number, number] | null, ctx: DistContext | null) {
+  const loader = evalLoader(val, config, pipeline, ctx);
+  const out = await collectOutputs(model, loader, resolvePrecision(config.precision).precision, ctx);
   await loader.close();
   try {
     const metrics = classificationMetrics(out.logits, out.labels);
@@ -48,7 +49,7 @@ async function analyse(model: Classifier, val: data.SampleList, pipeline: data.P
     const projection = chosen ? tidy(() => templateProjection(model.fc.weight, out.features, out.labels, chosen)) : null;
     return { metrics, temperature, calibrated, featureNorm, projection, matrix };
   } finally {
-    for (const t of Object.values(out)) t.dispose();
+    for (const t of [out.logits, out.features, out.labels]) t.dispose();
   }
 }
 
@@ -57,30 +58,34 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 export async function runComparison(
   config: TrainConfig,
   smoothings: number[],
-  o: { classes?: string[]; log?: (line: string) => void; tty?: boolean; signal?: AbortSignal; title?: string },
+  o: { classes?: string[]; log?: (line: string) => void; tty?: boolean; signal?: AbortSignal; title?: string; dist?: DistContext | null },
 ): Promise<{ results: SettingResult[]; report: string }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  mkdirSync(config.out, { recursive: true });
+  const ctx = o.dist ?? null;
+  const lead = !ctx || ctx.rank === 0;
+  const log = lead ? (o.log ?? ((l: string) => process.stderr.write(`${l}\n`))) : () => {};
+  if (lead) mkdirSync(config.out, { recursive: true });
   const results: SettingResult[] = [];
   let classes: [number, number, number] | null = null;
   let classNames: readonly string[] = [];
   for (const smoothing of smoothings) {
     const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
-    const run = await train(cfg, { log, tty: o.tty, signal: o.signal });
+    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx });
     if (run.status === 'interrupted') throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
     classNames = run.data.vocab.classes;
     if (o.classes && !classes) {
       if (o.classes.length !== 3) throw new Error(`--classes needs three class names, got ${o.classes.length}`);
       classes = o.classes.map((c) => run.data.vocab.index(c, '--classes')) as [number, number, number];
     }
-    const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes);
+    const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
     classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
     results.push({ smoothing, status: run.status, epochs: run.epochs, ...a });
     run.model.dispose();
   }
 
   const dir = config.out;
+  // Rank 0 alone writes the report.
+  if (!lead) return { results, report: join(dir, 'report.html') };
   const curves = await figure(dir, 'accuracy', accuracyCurves(results.flatMap((r) => r.epochs.flatMap((e) => [
     { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
     { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy },

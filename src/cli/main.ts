@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The lsr command line. Subcommands live in their own files; this one parses and dispatches.
+import { fileURLToPath } from 'node:url';
+import { type DistContext, contextFromEnv, joinGroup, launch, leaveGroup, splitLaunchArgs } from '../distributed/index.js';
 import { compareCommand, demoCommand, distillCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
 import { weightsConvert, weightsInfo } from './weights.js';
 
@@ -19,16 +21,41 @@ commands:
   predict --run DIR --data test.csv --out submission.csv [--tta]   Kaggle's image,label
   distill [train options] [--temperature 4] [--beta 0.5]   students of a hard-label and a smoothed
                                teacher (the distillation caveat of Müller et al. 2019)
+
+data-parallel (train, compare, demo, eval, predict), torchrun's conventions:
+  --nproc N                    N worker processes on this machine (the cores are shared among them)
+  --nnodes M --node-rank R --master-addr HOST --master-port P
+                               the same command on each of M machines; rank 0's machine is HOST
+  --dist-timeout S             how long a rank waits for the others before stopping (default 300)
+  --sync-bn                    (train options) BatchNorm statistics over all ranks' batches
+  --batch-size is the global batch, split evenly among the processes.
+  A process started with torchrun's variables (WORLD_SIZE, RANK, MASTER_ADDR, …) joins that run.
+
   weights info FILE            keys, dtypes and shapes of a .safetensors or torch.save (.pth/.pt) file
   weights convert IN OUT       convert a weight file (.pth or .safetensors) to OUT.safetensors
   help                         this text`;
 
+/** Set when this process is a rank of a data-parallel run. */
+let rank: DistContext | null = null;
+
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  const commands: Record<string, (args: string[]) => Promise<number>> = {
-    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand, distill: distillCommand,
+  const parallel: Record<string, (args: string[], ctx: DistContext | null) => Promise<number>> = {
+    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand,
   };
-  if (command !== undefined && commands[command]) return commands[command](argv.slice(1));
+  if (command !== undefined && parallel[command]) {
+    const { launch: options, rest: args } = splitLaunchArgs(argv.slice(1));
+    if (options) {
+      if (contextFromEnv()) throw new Error('--nproc / --nnodes: this process is already a rank of a data-parallel run (WORLD_SIZE is set)');
+      return launch(fileURLToPath(import.meta.url), [command, ...args], options);
+    }
+    rank = contextFromEnv();
+    joinGroup(rank);
+    const code = await parallel[command](args, rank);
+    leaveGroup(rank);
+    return code;
+  }
+  if (command === 'distill') return distillCommand(argv.slice(1));
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return 0;
@@ -50,7 +77,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: Error) => {
-    console.error(`lsr: ${e.message}`);
+    console.error(`lsr: ${rank && !/^rank \d/.test(e.message) ? `rank ${rank.rank}: ` : ''}${e.message}`);
     process.exitCode = 1;
+    // A rank whose peers are gone must not wait on anything left in flight.
+    if (rank) process.exit(1);
   },
 );

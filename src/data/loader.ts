@@ -21,6 +21,13 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Unreadable images are left out of their batch and listed in `badImages` instead of stopping. */
   skipBadImages?: boolean;
+  /**
+   * This process's share of each epoch's order in data-parallel runs: positions rank, rank +
+   * count, … (PyTorch's DistributedSampler), so that batch k of every rank together are batch k
+   * of one process with count × batchSize. `pad` (training) repeats the order's start until it
+   * divides evenly, as DistributedSampler does; without it (evaluation) shares differ by ≤ 1.
+   */
+  shard?: { rank: number; count: number; pad: boolean } | null;
 }
 
 /** A batch: created outside any tidy() scope (the loader is async), so dispose() it when done. */
@@ -56,18 +63,37 @@ export class DataLoader {
       workers,
       prefetch: Math.max(1, o.prefetch ?? Math.max(2, 2 * workers)),
       skipBadImages: o.skipBadImages ?? false,
+      shard: o.shard ?? null,
     };
+    const sh = o.shard;
+    if (sh && !(Number.isInteger(sh.count) && sh.count >= 1 && Number.isInteger(sh.rank) && sh.rank >= 0 && sh.rank < sh.count))
+      throw new Error(`DataLoader: shard must be {rank in 0..count-1, count ≥ 1}, got ${JSON.stringify(sh)}`);
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (of this shard). */
   get length(): number {
-    const n = this.dataset.length / this.batchSize;
-    return this.#o.dropLast ? Math.floor(n) : Math.ceil(n);
+    const count = this.#o.shard?.count ?? 1;
+    // Dropping the last batch is decided on the global batch, so every shard has the same count.
+    if (this.#o.dropLast) return Math.floor(this.dataset.length / (this.batchSize * count));
+    return Math.ceil(this.#shardSize() / this.batchSize);
   }
 
-  /** The sample order of an epoch. */
+  #shardSize(): number {
+    const sh = this.#o.shard;
+    if (!sh) return this.dataset.length;
+    return sh.pad ? Math.ceil(this.dataset.length / sh.count) : Math.floor((this.dataset.length - sh.rank + sh.count - 1) / sh.count);
+  }
+
+  /** The sample order of an epoch (this shard's part of it). */
   order(epoch: number): number[] {
-    return this.#o.shuffle ? new Rng(this.#o.seed, 0x0de5, epoch).permutation(this.dataset.length) : Array.from({ length: this.dataset.length }, (_, i) => i);
+    const n = this.dataset.length;
+    const all = this.#o.shuffle ? new Rng(this.#o.seed, 0x0de5, epoch).permutation(n) : Array.from({ length: n }, (_, i) => i);
+    const sh = this.#o.shard;
+    if (!sh) return all;
+    const total = sh.pad ? Math.ceil(n / sh.count) * sh.count : n;
+    const mine: number[] = [];
+    for (let k = sh.rank; k < total; k += sh.count) mine.push(all[k % n]!);
+    return mine;
   }
 
   /** The batches of one epoch, in order; decoding runs `prefetch` batches ahead. */

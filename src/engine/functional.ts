@@ -31,6 +31,13 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     native.batch_norm(x.handle, o.weight?.handle, o.bias?.handle, runningMean?.handle, runningVar?.handle, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5),
   );
 }
+/**
+ * Batch norm in training mode with the statistics of every rank's batch (all-reduced, forward and
+ * backward): PyTorch's SyncBatchNorm. Needs a process group; computed in float32.
+ */
+export function syncBatchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: Omit<BatchNormOptions, 'training'> = {}): Tensor {
+  return new Tensor(native.sync_batch_norm(x.handle, o.weight?.handle, o.bias?.handle, runningMean?.handle, runningVar?.handle, o.momentum ?? 0.1, o.eps ?? 1e-5));
+}
 export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   return new Tensor(native.layer_norm(x.handle, normalizedShape, weight?.handle, bias?.handle, eps));
 }

@@ -5,4 +5,5 @@ export * from './creation.js';
 export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
 export * as F from './functional.js';
+export * as dist from './distributed.js';
 export type { Reduction } from './native.js';

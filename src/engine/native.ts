@@ -224,6 +224,16 @@ export interface Native {
   mse_loss(x: Handle, target: Handle, reduction: Reduction): Handle;
   one_hot(t: Handle, numClasses: number): Handle;
   interpolate(x: Handle, size: number[], mode: 'bilinear' | 'nearest', alignCorners: boolean): Handle;
+  // distributed (c10d: TCPStore + Gloo); one process group per process
+  dist_available(): boolean;
+  dist_init(host: string, port: number, rank: number, worldSize: number, timeoutMs: number, ifname?: Opt<string>): void;
+  dist_destroy(): void;
+  dist_allreduce(ts: Handle[], op: 'sum' | 'mean' | 'max' | 'min', bucketBytes?: number): void;
+  dist_broadcast(ts: Handle[], root: number): void;
+  dist_allgather(t: Handle): Handle;
+  dist_barrier(): void;
+  dist_liveness(waitMs: number): Array<{ rank: number; alive: boolean; who: string }>;
+  sync_batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, momentum: number, eps: number): Handle;
 }
 
 function addonPath(): string {

@@ -114,10 +114,12 @@ export function cpuSupportsBf16(): { supported: boolean; reason: string } {
   return found.length ? { supported: true, reason: found.join(', ') } : { supported: false, reason: 'no AVX512-BF16 or AMX-BF16' };
 }
 
-export type Precision = 'auto' | 'fp32' | 'bf16';
+/** 'fp64' runs everything in float64: slow, for numerical checks (rounding that does not grow into the results). */
+export type Precision = 'auto' | 'fp32' | 'bf16' | 'fp64';
+export type ResolvedPrecision = Exclude<Precision, 'auto'>;
 /** 'auto' is bf16 where the CPU computes it natively, fp32 elsewhere. */
-export function resolvePrecision(p: Precision): { precision: 'fp32' | 'bf16'; reason: string } {
-  if (p === 'fp32' || p === 'bf16') return { precision: p, reason: 'chosen' };
+export function resolvePrecision(p: Precision): { precision: ResolvedPrecision; reason: string } {
+  if (p !== 'auto') return { precision: p, reason: 'chosen' };
   const cpu = cpuSupportsBf16();
   return { precision: cpu.supported ? 'bf16' : 'fp32', reason: cpu.reason };
 }

@@ -75,6 +75,8 @@ export class BatchNorm2d extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
+  /** Training statistics over every rank's batch (SyncBatchNorm); needs a process group. */
+  syncStats = false;
 
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
@@ -101,6 +103,8 @@ export class BatchNorm2d extends Module {
     // Batch statistics in training, or always when no running statistics are kept.
     const useBatchStats = this.training || !this.runningMean;
     const updateOrUse = !this.training || this.runningMean ? [this.runningMean, this.runningVar] : [null, null];
+    if (this.syncStats && useBatchStats)
+      return F.syncBatchNorm(x, updateOrUse[0]!, updateOrUse[1]!, { weight: this.weight, bias: this.bias, momentum: factor, eps: this.eps });
     return F.batchNorm(x, updateOrUse[0]!, updateOrUse[1]!, {
       weight: this.weight,
       bias: this.bias,

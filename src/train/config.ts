@@ -1,6 +1,7 @@
 // A training run's configuration: defaults, parsing from flags and a JSON file (flags win), and
 // validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
+import type { Precision } from '../engine/index.js';
 
 export const MODELS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'resnet20', 'resnet32', 'resnet56'] as const;
 export type ModelName = (typeof MODELS)[number];
@@ -13,6 +14,7 @@ export interface TrainConfig {
   weights: string | null;
   smoothing: number;
   epochs: number;
+  /** The global batch: a data-parallel run splits it evenly over its processes. */
   batchSize: number;
   lr: number;
   optimizer: 'sgd' | 'adamw';
@@ -36,7 +38,9 @@ export interface TrainConfig {
   /** Online Label Smoothing's weight of the hard-label term. */
   olsAlpha: number;
   /** 'auto': bf16 autocast and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
-  precision: 'auto' | 'fp32' | 'bf16';
+  precision: Precision;
+  /** Data-parallel runs: BatchNorm statistics over every rank's batch (PyTorch's SyncBatchNorm) rather than each rank's own. */
+  syncBn: boolean;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -63,6 +67,7 @@ export const DEFAULTS: TrainConfig = {
   loss: 'cross-entropy',
   olsAlpha: 0.5,
   precision: 'auto',
+  syncBn: false,
 };
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -156,7 +161,7 @@ export function validate(c: TrainConfig): void {
   nonNegativeInt('threads');
   if (!['cross-entropy', 'online-label-smoothing'].includes(c.loss)) fail('loss', 'must be cross-entropy or online-label-smoothing');
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
-  if (!['auto', 'fp32', 'bf16'].includes(c.precision)) fail('precision', 'must be auto, fp32 or bf16');
+  if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");

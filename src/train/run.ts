@@ -4,10 +4,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type Tensor, autocast, availableCores, cat, clearAutocastCache, inferenceMode, manualSeed, noGrad, resolvePrecision, setNumThreads, tidy } from '../engine/index.js';
+import { type DistContext, DistributedDataParallel, collective, gatherRows, threadsPerProcess } from '../distributed/index.js';
+import { type ResolvedPrecision, type Tensor, autocast, cat, clearAutocastCache, dist, inferenceMode, manualSeed, noGrad, resolvePrecision, setNumThreads, tensor, tidy } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { OnlineLabelSmoothing, crossEntropy, distillationLoss } from '../losses/index.js';
+import { OnlineLabelSmoothing, type OnlineLabelSmoothingState, crossEntropy, distillationLoss } from '../losses/index.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, type Optimizer, SGD, StepLR } from '../optim/index.js';
 import type { TrainConfig } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -41,6 +42,11 @@ export interface TrainOptions {
   tty?: boolean;
   /** Knowledge distillation: the loss becomes (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T). */
   teacher?: { model: Classifier; temperature: number; beta: number };
+  /**
+   * This process's place in a data-parallel run (its process group joined). Each rank trains on
+   * its share of every global batch; rank 0 alone logs and writes files.
+   */
+  dist?: DistContext | null;
 }
 
 export interface TrainResult {
@@ -54,17 +60,31 @@ export interface TrainResult {
  * The forward pass in a run's precision: under bf16 autocast with channels_last input (the
  * model's weights stay float32), logits returned in float32 so that the loss is computed in fp32.
  */
-export function forwardIn(precision: 'fp32' | 'bf16', fn: (x: Tensor) => Tensor, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
+export function forwardIn(precision: ResolvedPrecision, fn: (x: Tensor) => Tensor, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
   if (precision === 'fp32') return fn(x);
+  if (precision === 'fp64') return tidy(() => fn(x.to('float64')));
   return tidy(() => autocast({ dtype: 'bfloat16', keepCache: o.keepCache }, () => fn(x.ndim === 4 ? x.contiguous('channels_last') : x)).to('float32'));
 }
 
-/** Model outputs over a loader in inference mode: logits [N, C], penultimate features [N, D], labels [N]. */
-export async function collectOutputs(model: Classifier, loader: data.DataLoader, precision: 'fp32' | 'bf16' = 'fp32'): Promise<{ logits: Tensor; features: Tensor; labels: Tensor }> {
+export interface Outputs {
+  logits: Tensor;
+  features: Tensor;
+  labels: Tensor;
+  /** The dataset position of each row. */
+  indices: number[];
+}
+
+/**
+ * Model outputs over a loader in inference mode: logits [N, C], penultimate features [N, D],
+ * labels [N]. In a data-parallel run, pass the context and a loader sharded without padding:
+ * every rank gets all rows, in dataset order.
+ */
+export async function collectOutputs(model: Classifier, loader: data.DataLoader, precision: ResolvedPrecision = 'fp32', ctx: DistContext | null = null): Promise<Outputs> {
   model.eval();
   const logits: Tensor[] = [];
   const features: Tensor[] = [];
   const labels: Tensor[] = [];
+  const indices: number[] = [];
   try {
     for await (const b of loader.epoch(0)) {
       // The weights do not change between batches: their bf16 copies are made once.
@@ -75,6 +95,7 @@ export async function collectOutputs(model: Classifier, loader: data.DataLoader,
       features.push(f!);
       logits.push(z!);
       labels.push(b.y);
+      indices.push(...b.indices);
       b.x.dispose();
     }
   } finally {
@@ -83,19 +104,38 @@ export async function collectOutputs(model: Classifier, loader: data.DataLoader,
   // cat outside inference mode: the results are ordinary tensors again.
   const out = tidy(() => ({ logits: cat(logits), features: cat(features), labels: cat(labels) }));
   for (const t of [...logits, ...features, ...labels]) t.dispose();
-  return out;
+  if (!ctx) return { ...out, indices };
+  const gathered = collective(ctx, 'gathering evaluation outputs', () => gatherRows([out.logits, out.features, out.labels], indices, ctx));
+  for (const t of Object.values(out)) t.dispose();
+  const [l, f, y] = gathered.tensors as [Tensor, Tensor, Tensor];
+  return { logits: l, features: f, labels: y, indices: gathered.positions };
+}
+
+/** An evaluation loader: in a data-parallel run, this rank's unpadded share. */
+export function evalLoader(dataset: data.SampleList, config: TrainConfig, pipeline: data.Pipeline, ctx: DistContext | null = null): data.DataLoader {
+  return new data.DataLoader(dataset, {
+    batchSize: config.batchSize, pipeline, workers: config.workers, skipBadImages: config.skipBadImages,
+    shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
+  });
 }
 
 export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
-  const log = o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
-  setNumThreads(config.threads || availableCores());
+  const ctx = o.dist && dist.processGroup() ? o.dist : null;
+  const world = ctx?.worldSize ?? 1;
+  const lead = !ctx || ctx.rank === 0;
+  const log = !lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
+  if (config.batchSize % world !== 0)
+    throw new Error(`--batch-size ${config.batchSize} must be a multiple of the number of processes (${world}): it is the global batch, split evenly among them`);
+  const threads = threadsPerProcess(ctx, config.threads);
+  setNumThreads(threads);
   manualSeed(config.seed);
   const { precision, reason } = resolvePrecision(config.precision);
-  log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${config.threads || availableCores()} threads`);
+  log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} processes (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`);
   const prepared = prepareData(config);
   const { vocab, train: trainSet, val: valSet } = prepared;
   const model = buildModel(config, vocab.size);
   if (precision === 'bf16') model.to('channels_last');
+  if (precision === 'fp64') model.to('float64');
   const optimizer: Optimizer<{ lr: number }> =
     config.optimizer === 'sgd'
       ? new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay })
@@ -110,35 +150,58 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     stateDict: () => ({ ...ols.stateDict() }),
     loadStateDict: (st: Record<string, Tensor>) => ols.loadStateDict({ supervise: st.supervise!, update: st.update!, counts: st.counts! }),
   };
-  mkdirSync(config.out, { recursive: true });
+  if (lead) mkdirSync(config.out, { recursive: true });
   const lastPath = join(config.out, 'last.safetensors');
   const bestPath = join(config.out, 'best.safetensors');
   const metricsPath = join(config.out, 'metrics.jsonl');
   let progress: Progress = { epoch: 0, step: 0, sums: { loss: 0, correct: 0, count: 0, seconds: 0 }, bestAccuracy: -1 };
   let history: EpochMetrics[] = [];
   if (o.resume) {
-    if (!existsSync(lastPath)) throw new Error(`--resume: ${lastPath} does not exist`);
+    if (!existsSync(lastPath)) throw new Error(`--resume: ${lastPath} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`);
     const ckpt = loadCheckpoint(lastPath);
     ckpt.restore({ model, optimizer, scheduler, loss: lossState });
     progress = ckpt.meta.progress;
     ckpt.dispose();
+    // Online Label Smoothing's epoch sums were saved summed over ranks: rank 0 carries them on.
+    if (ols && !lead) {
+      const st = ols.stateDict();
+      st.update.zero_();
+      st.counts.zero_();
+      ols.loadStateDict(st);
+      for (const t of Object.values(st)) t.dispose();
+    }
     history = existsSync(metricsPath) ? readMetrics(metricsPath).filter((m) => m.epoch <= progress.epoch) : [];
     log?.(`resuming ${config.out} at epoch ${progress.epoch + 1}, batch ${progress.step}`);
-  } else {
+  } else if (lead) {
     // The run's config records the precision it ran in, not 'auto'.
     writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify({ ...config, precision }, null, 2)}\n`);
     writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);
     if (prepared.missing.length) writeFileAtomic(join(config.out, 'bad-images.txt'), prepared.missing.map((l) => `${l}\n`).join(''));
   }
-  const checkpoint = (path: string) => saveCheckpoint(path, { model, optimizer, scheduler, progress, config, vocab: vocab.toJSON(), loss: lossState });
+  // Every rank starts from rank 0's weights: broadcast after any resume.
+  const ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(model, { syncBatchNorm: config.syncBn }));
+  const olsSums = (): OnlineLabelSmoothingState | null => {
+    if (!ols) return null;
+    const st = ols.stateDict();
+    if (ctx) collective(ctx, 'summing the label-smoothing statistics', () => dist.allReduce([st.update!, st.counts!], 'sum'));
+    return st;
+  };
+  const checkpoint = (path: string, lossStateOverride?: OnlineLabelSmoothingState | null) => {
+    if (!lead) return;
+    const loss = lossStateOverride ? { stateDict: () => ({ ...lossStateOverride }), loadStateDict: () => {} } : lossState;
+    saveCheckpoint(path, { model, optimizer, scheduler, progress, config, vocab: vocab.toJSON(), loss });
+  };
 
+  const perRank = config.batchSize / world;
   const trainLoader = new data.DataLoader(trainSet, {
-    batchSize: config.batchSize, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
+    batchSize: perRank, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
     seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
+    shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
   });
-  const valLoader = new data.DataLoader(valSet, { batchSize: config.batchSize, pipeline: prepared.evalPipeline, workers: config.workers, skipBadImages: config.skipBadImages });
+  const valLoader = evalLoader(valSet, config, prepared.evalPipeline, ctx);
   o.teacher?.model.eval();
   if (precision === 'bf16') o.teacher?.model.to('channels_last');
+  if (precision === 'fp64') o.teacher?.model.to('float64');
   let status: TrainResult['status'] = 'finished';
   try {
     for (let epoch = progress.epoch; epoch < config.epochs; epoch++) {
@@ -156,9 +219,12 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         }
         const t0 = performance.now();
         optimizer.zeroGrad();
-        const [loss, correct] = tidy(() => {
+        if (ddp) collective(ctx, `at epoch ${epoch + 1}, batch ${step}`, () => ddp.beforeForward());
+        // [Σ loss, correct, images, stop requested]: this rank's, then (data-parallel) all ranks'.
+        const [lossSum, correct, n, stop] = tidy(() => {
           const logits = forwardIn(precision, (x) => model.forward(x), batch.x);
-          let l: Tensor;
+          const nLocal = batch.x.shape[0]!;
+          let l: Tensor | null = null;
           try {
             if (o.teacher) {
               const { model: teacher, temperature, beta } = o.teacher;
@@ -168,16 +234,24 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
             else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
           } catch (e) {
             // Logits that PyTorch would turn into a NaN loss: the run has diverged.
-            if (/NaN or \+Inf logits/.test((e as Error).message)) return [NaN, 0];
-            throw e;
+            if (!/NaN or \+Inf logits/.test((e as Error).message)) throw e;
           }
-          const value = l.item();
-          if (!Number.isFinite(value)) return [value, 0];
-          l.backward();
-          return [value, logits.argmax(1).eq(batch.y).sum().item()];
-        });
-        const n = batch.x.shape[0]!;
+          const value = l ? l.item() : NaN;
+          const correctLocal = Number.isFinite(value) ? logits.argmax(1).eq(batch.y).sum().item() : 0;
+          let stats = [value * nLocal, correctLocal, nLocal, o.signal?.aborted ? 1 : 0];
+          if (ctx) {
+            // Before backward, so that a rank whose loss is not finite stops together with the others.
+            const t = tensor(stats, { dtype: 'float64' });
+            collective(ctx, `at epoch ${epoch + 1}, batch ${step}`, () => dist.allReduce([t], 'sum'));
+            stats = t.toFlatArray();
+          }
+          if (!Number.isFinite(stats[0]!)) return stats;
+          l!.backward();
+          if (ddp) collective(ctx, `at epoch ${epoch + 1}, batch ${step}`, () => ddp.averageGradients());
+          return stats;
+        }) as [number, number, number, number];
         batch.dispose();
+        const loss = lossSum / n;
         if (!Number.isFinite(loss)) {
           status = 'stopped';
           const kept = existsSync(lastPath) ? `the last good checkpoint is ${lastPath}` : 'no epoch had finished, so there is no checkpoint';
@@ -185,24 +259,24 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         }
         optimizer.step();
         const s = progress.sums;
-        s.loss += loss * n;
+        s.loss += lossSum;
         s.correct += correct;
         s.count += n;
         s.seconds += (performance.now() - t0) / 1000;
         progress.step = step;
         bar.update(step, { loss: s.loss / s.count, acc: s.correct / s.count, imagesPerSecond: s.count / s.seconds });
-        if (o.signal?.aborted) {
-          checkpoint(lastPath);
+        if (stop > 0) {
+          checkpoint(lastPath, olsSums());
           bar.finish(`interrupted: saved ${lastPath} (resume with --resume)`);
           status = 'interrupted';
           return { status, epochs: history, model, data: prepared };
         }
       }
       const lr = optimizer.paramGroups[0]!.lr;
-      const val = await collectOutputs(model, valLoader, precision);
+      const val = await collectOutputs(model, valLoader, precision, ctx);
       const m = classificationMetrics(val.logits, val.labels);
       const valLoss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: config.smoothing }).item());
-      for (const t of Object.values(val)) t.dispose();
+      for (const t of [val.logits, val.features, val.labels]) t.dispose();
       const s = progress.sums;
       const metrics: EpochMetrics = {
         epoch: epoch + 1, trainLoss: s.loss / s.count, trainAccuracy: s.correct / s.count,
@@ -210,8 +284,13 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         lr, seconds: s.seconds, imagesPerSecond: s.count / s.seconds,
       };
       history.push(metrics);
-      writeFileAtomic(metricsPath, history.map((h) => `${JSON.stringify(h)}\n`).join(''));
+      if (lead) writeFileAtomic(metricsPath, history.map((h) => `${JSON.stringify(h)}\n`).join(''));
       scheduler?.step();
+      if (ols && ctx) {
+        const st = olsSums()!;
+        ols.loadStateDict(st);
+        for (const t of Object.values(st)) t.dispose();
+      }
       ols?.nextEpoch();
       progress = { epoch: epoch + 1, step: 0, sums: { loss: 0, correct: 0, count: 0, seconds: 0 }, bestAccuracy: Math.max(progress.bestAccuracy, m.accuracy) };
       checkpoint(lastPath);
@@ -222,7 +301,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
       );
     }
     const bad = [...prepared.missing, ...trainLoader.badImages, ...valLoader.badImages];
-    if (bad.length) {
+    if (bad.length && lead) {
       writeFileAtomic(join(config.out, 'bad-images.txt'), bad.map((l) => `${l}\n`).join(''));
       log?.(`skipped ${bad.length} unreadable image${bad.length > 1 ? 's' : ''}, listed in ${join(config.out, 'bad-images.txt')}`);
     }

@@ -1,0 +1,119 @@
+// Where this process stands in a data-parallel run, from torchrun's environment variables
+// (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT), and
+// joining / leaving the c10d process group.
+import { type Tensor, availableCores, cat, dist, tensor, tidy, zeros } from '../engine/index.js';
+
+export interface DistContext {
+  rank: number;
+  worldSize: number;
+  localRank: number;
+  localWorldSize: number;
+  /** The machine's index among --nnodes (torchrun's GROUP_RANK). */
+  nodeRank: number;
+  masterAddr: string;
+  masterPort: number;
+  /** How long a collective waits for the others before the run stops (LSR_DIST_TIMEOUT, seconds). */
+  timeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUT_S = 300;
+
+/** The context torchrun's variables describe, or null when WORLD_SIZE is not set (a plain run). */
+export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContext | null {
+  if (env.WORLD_SIZE === undefined) return null;
+  const int = (name: string, min: number, fallback?: number): number => {
+    const raw = env[name];
+    if (raw === undefined && fallback !== undefined) return fallback;
+    const v = Number(raw);
+    if (raw === undefined || raw === '' || !Number.isInteger(v) || v < min) throw new Error(`environment variable ${name} must be an integer ≥ ${min}, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+    return v;
+  };
+  const worldSize = int('WORLD_SIZE', 1);
+  const rank = int('RANK', 0);
+  if (rank >= worldSize) throw new Error(`environment variable RANK must be below WORLD_SIZE (${worldSize}), got ${rank}`);
+  const localWorldSize = int('LOCAL_WORLD_SIZE', 1, worldSize);
+  const localRank = int('LOCAL_RANK', 0, rank % localWorldSize);
+  if (localRank >= localWorldSize) throw new Error(`environment variable LOCAL_RANK must be below LOCAL_WORLD_SIZE (${localWorldSize}), got ${localRank}`);
+  const timeoutS = env.LSR_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : Number(env.LSR_DIST_TIMEOUT);
+  if (!(timeoutS > 0)) throw new Error(`environment variable LSR_DIST_TIMEOUT must be a number of seconds > 0, got '${env.LSR_DIST_TIMEOUT}'`);
+  return {
+    rank, worldSize, localRank, localWorldSize,
+    nodeRank: int('GROUP_RANK', 0, Math.floor(rank / localWorldSize)),
+    masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
+    masterPort: int('MASTER_PORT', 1, 29500),
+    timeoutMs: Math.round(timeoutS * 1000),
+  };
+}
+
+/** Compute threads per process: this machine's cores shared among its local ranks. */
+export function threadsPerProcess(ctx: DistContext | null, requested: number): number {
+  if (requested > 0) return requested;
+  return Math.max(1, Math.floor(availableCores() / (ctx?.localWorldSize ?? 1)));
+}
+
+/** Joins the group (a no-op for a plain run). */
+export function joinGroup(ctx: DistContext | null): void {
+  if (!ctx) return;
+  if (!dist.distributedAvailable())
+    throw new Error('this lsr build has no distributed support: Gloo headers were missing when the addon was built (Debian: apt-get install libgloo-dev; then npm run build:native)');
+  dist.initProcessGroup({ masterAddr: ctx.masterAddr, masterPort: ctx.masterPort, rank: ctx.rank, worldSize: ctx.worldSize, timeoutMs: ctx.timeoutMs, ifname: process.env.GLOO_SOCKET_IFNAME });
+}
+
+/** Leaves the group once every rank is done (rank 0 hosts the store, so it must not leave first). */
+export function leaveGroup(ctx: DistContext | null): void {
+  if (!ctx || !dist.processGroup()) return;
+  dist.barrier();
+  dist.destroyProcessGroup();
+}
+
+/**
+ * A failed collective (a peer died, hung past the timeout, or closed its connection) as an error
+ * that names the lost rank(s), found by their stopped heartbeats.
+ */
+export function explainFailure(e: unknown, ctx: DistContext, where: string): Error {
+  const cause = e instanceof Error ? e.message : String(e);
+  if (!dist.processGroup()) return e instanceof Error ? e : new Error(cause);
+  let lost: string;
+  try {
+    const ranks = dist.rankLiveness(1500).filter((r) => !r.alive && r.rank !== ctx.rank);
+    lost = ranks.length
+      ? ranks.map((r) => `rank ${r.rank}${r.who ? ` (${r.who})` : ''}`).join(', ') + (ranks.length > 1 ? ' were lost' : ' was lost')
+      : 'no rank has stopped, so a peer may have failed with an error of its own or is slower than the timeout';
+  } catch {
+    lost = 'rank 0 was lost (it hosts the rendezvous store, which no longer answers)';
+  }
+  return new Error(`rank ${ctx.rank}: ${lost}; stopped ${where} (${cause.replace(/^\w+: /, '')})`);
+}
+
+/** Runs a collective step, turning a failure into explainFailure's message. */
+export function collective<T>(ctx: DistContext | null, where: string, fn: () => T): T {
+  if (!ctx) return fn();
+  try {
+    return fn();
+  } catch (e) {
+    throw explainFailure(e, ctx, where);
+  }
+}
+
+/**
+ * Rows that this rank computed for some dataset positions (an unpadded evaluation shard, perhaps
+ * with unreadable images left out), gathered from every rank and put in position order; the same
+ * result on every rank. `tensors` all have one row per position.
+ */
+export function gatherRows(tensors: Tensor[], positions: number[], ctx: DistContext): { tensors: Tensor[]; positions: number[] } {
+  return tidy(() => {
+    const count = tensor([positions.length], { dtype: 'int64' });
+    dist.allReduce([count], 'max');
+    const maxRows = count.item();
+    const pad = (t: Tensor, fill: number) =>
+      t.shape[0]! < maxRows ? cat([t, zeros([maxRows - t.shape[0]!, ...t.shape.slice(1)], { dtype: t.dtype }).add(fill)]) : t;
+    const allPositions = dist.allGather(pad(tensor(positions, { dtype: 'int64' }), -1)).toFlatArray();
+    const order = allPositions.map((p, k) => [p, k] as const).filter(([p]) => p >= 0).sort((a, b) => a[0] - b[0]);
+    const index = tensor(order.map(([, k]) => k), { dtype: 'int64' });
+    const out = tensors.map((t) => {
+      const all = dist.allGather(pad(t, 0).contiguous());
+      return all.reshape([ctx.worldSize * maxRows, ...t.shape.slice(1)]).indexSelect(0, index);
+    });
+    return { tensors: out, positions: order.map(([p]) => p) };
+  });
+}

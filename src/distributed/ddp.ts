@@ -1,0 +1,44 @@
+// Data-parallel training as torch.nn.parallel.DistributedDataParallel does it: the same initial
+// weights everywhere (broadcast from rank 0), gradients averaged across ranks by a bucketed
+// all-reduce, BatchNorm buffers broadcast from rank 0 before each forward unless the statistics
+// are synchronised (SyncBatchNorm), where they stay equal by construction.
+import { dist, tidy } from '../engine/index.js';
+import { BatchNorm2d, type Module } from '../nn/index.js';
+
+/** PyTorch's default bucket cap (25 MiB). */
+export const BUCKET_BYTES = 25 * 1024 * 1024;
+
+/** Switches every BatchNorm2d to statistics over all ranks' batches; returns how many. */
+export function convertSyncBatchNorm(model: Module): number {
+  let n = 0;
+  model.apply((m) => {
+    if (m instanceof BatchNorm2d) {
+      m.syncStats = true;
+      n++;
+    }
+  });
+  return n;
+}
+
+export class DistributedDataParallel {
+  readonly #synced: boolean;
+
+  constructor(readonly module: Module, readonly o: { syncBatchNorm: boolean; bucketBytes?: number }) {
+    this.#synced = o.syncBatchNorm && convertSyncBatchNorm(module) > 0;
+    // Every rank starts from rank 0's weights and buffers (a resumed rank 0 included).
+    dist.broadcast([...module.parameters(), ...module.buffers()], 0);
+  }
+
+  /** Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers). */
+  beforeForward(): void {
+    if (!this.#synced) dist.broadcast(this.module.buffers(), 0);
+  }
+
+  /** After backward: every parameter's gradient becomes the mean over ranks. */
+  averageGradients(): void {
+    tidy(() => {
+      const grads = this.module.parameters().flatMap((p) => p.grad ?? []);
+      dist.allReduce(grads, 'mean', { bucketBytes: this.o.bucketBytes ?? BUCKET_BYTES });
+    });
+  }
+}

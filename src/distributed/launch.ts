@@ -1,0 +1,139 @@
+// `--nproc N [--nnodes M --node-rank R --master-addr HOST --master-port P]`: this process becomes
+// torchrun's agent for its machine. It starts N workers of the same command with torchrun's
+// environment variables, stops them all when one fails (naming it), and forwards Ctrl-C.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { DEFAULT_TIMEOUT_S } from './context.js';
+
+export interface LaunchOptions {
+  nproc: number;
+  nnodes: number;
+  nodeRank: number;
+  masterAddr: string;
+  /** 0: a free port on this machine (single-machine runs only). */
+  masterPort: number;
+  timeoutS: number;
+}
+
+const FLAGS = { 'nproc': 'nproc', 'nnodes': 'nnodes', 'node-rank': 'nodeRank', 'master-addr': 'masterAddr', 'master-port': 'masterPort', 'dist-timeout': 'timeoutS' } as const;
+
+/** Takes the launcher's options out of a command's arguments; null when there are none. */
+export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null; rest: string[] } {
+  const raw: Partial<Record<keyof LaunchOptions, string>> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.startsWith('--') ? (arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]) : ['', undefined];
+    if (!(name in FLAGS)) {
+      rest.push(arg);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`option --${name} needs a value`);
+    raw[FLAGS[name as keyof typeof FLAGS]] = value;
+  }
+  if (Object.keys(raw).length === 0) return { launch: null, rest };
+  const int = (key: keyof LaunchOptions, flag: string, min: number, fallback: number): number => {
+    if (raw[key] === undefined) return fallback;
+    const v = Number(raw[key]);
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${flag} must be an integer ≥ ${min}, got '${raw[key]}'`);
+    return v;
+  };
+  const o: LaunchOptions = {
+    nproc: int('nproc', 'nproc', 1, 1),
+    nnodes: int('nnodes', 'nnodes', 1, 1),
+    nodeRank: int('nodeRank', 'node-rank', 0, 0),
+    masterAddr: raw.masterAddr ?? '127.0.0.1',
+    masterPort: int('masterPort', 'master-port', 1, 0),
+    timeoutS: raw.timeoutS === undefined ? DEFAULT_TIMEOUT_S : Number(raw.timeoutS),
+  };
+  if (!(o.timeoutS > 0)) throw new Error(`--dist-timeout must be a number of seconds > 0, got '${raw.timeoutS}'`);
+  if (o.nodeRank >= o.nnodes) throw new Error(`--node-rank must be below --nnodes (${o.nnodes}), got ${o.nodeRank}`);
+  if (o.nnodes > 1 && o.masterPort === 0) throw new Error('--master-port is needed when --nnodes > 1 (every machine must name the same one)');
+  if (o.nnodes > 1 && raw.masterAddr === undefined) throw new Error('--master-addr is needed when --nnodes > 1: the address of the machine with --node-rank 0');
+  if (o.masterPort > 65535) throw new Error(`--master-port must be a port number (1–65535), got ${o.masterPort}`);
+  return { launch: o, rest };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Runs `node script args` as this machine's ranks; resolves to the exit code: 0 when every rank
+ * succeeded, otherwise the first failed rank's code (1 for a signal), 130 for an interrupt.
+ */
+export async function launch(script: string, args: string[], o: LaunchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  const port = o.masterPort || (await freePort());
+  const world = o.nproc * o.nnodes;
+  const children: Array<{ rank: number; localRank: number; proc: ChildProcess; exited: boolean }> = [];
+  let failure: { code: number; message: string } | null = null;
+  let interrupted = false;
+  const timers: NodeJS.Timeout[] = [];
+
+  const stopOthers = () => {
+    // The survivors notice the lost rank themselves within seconds and exit with a message of
+    // their own; those that do not (hung) are terminated, then killed.
+    const grace = Math.min(30, o.timeoutS) * 1000;
+    timers.push(setTimeout(() => { for (const c of children) if (!c.exited) c.proc.kill('SIGTERM'); }, grace));
+    timers.push(setTimeout(() => { for (const c of children) if (!c.exited) c.proc.kill('SIGKILL'); }, grace + 10_000));
+  };
+
+  const onSigint = () => {
+    interrupted = true;
+    for (const c of children) if (!c.exited) c.proc.kill('SIGINT');
+  };
+  process.on('SIGINT', onSigint);
+  const onSigterm = () => {
+    for (const c of children) if (!c.exited) c.proc.kill('SIGTERM');
+  };
+  process.on('SIGTERM', onSigterm);
+
+  const exits: Array<Promise<void>> = [];
+  for (let localRank = 0; localRank < o.nproc; localRank++) {
+    const rank = o.nodeRank * o.nproc + localRank;
+    const env = {
+      ...process.env,
+      RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(localRank), LOCAL_WORLD_SIZE: String(o.nproc),
+      GROUP_RANK: String(o.nodeRank), MASTER_ADDR: o.masterAddr, MASTER_PORT: String(port), LSR_DIST_TIMEOUT: String(o.timeoutS),
+    };
+    // Its own process group: a terminal's Ctrl-C reaches this agent only, which forwards it once.
+    const proc = spawn(process.execPath, [...process.execArgv, script, ...args], { env, stdio: 'inherit', detached: true });
+    const child = { rank, localRank, proc, exited: false };
+    children.push(child);
+    exits.push(new Promise((resolve) => {
+      proc.on('error', (e) => {
+        failure ??= { code: 1, message: `rank ${rank}: could not start: ${e.message}` };
+      });
+      proc.on('exit', (code, signal) => {
+        child.exited = true;
+        if ((code !== 0 || signal) && !failure) {
+          const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+          failure = { code: code && code !== 0 ? code : 1, message: `rank ${rank} (local rank ${localRank}, pid ${proc.pid}) ${how}` };
+          if (!interrupted && children.some((c) => !c.exited)) log(`lsr: ${failure.message}; stopping the other ranks`);
+          stopOthers();
+        }
+        resolve();
+      });
+    }));
+  }
+  await Promise.all(exits);
+  for (const t of timers) clearTimeout(t);
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
+  const f = failure as { code: number; message: string } | null;
+  if (interrupted && (!f || f.code === 130)) return 130;
+  if (f) {
+    log(`lsr: the run failed: ${f.message}`);
+    return f.code;
+  }
+  return 0;
+}
