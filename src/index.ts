@@ -8,3 +8,4 @@ export * as optim from './optim/index.js';
 export * as data from './data/index.js';
 export * as evaluation from './eval/index.js';
 export * as training from './train/index.js';
+export * as distributed from './distributed/index.js';

@@ -85,6 +85,11 @@ describe('lsr train, eval, predict', () => {
     assert.equal(rows[0], 'image,label');
     assert.deepEqual(rows.slice(1).map((l) => l.split(',')[0]), [24, 25, 26, 27, 28, 29].map((i) => `images/${i}.jpg`));
     for (const l of rows.slice(1)) assert.ok(CLASSES.includes(l.split(',')[1]!), l);
+    // Data-parallel: each of 2 ranks predicts its share; rank 0 writes the same file.
+    const out2 = join(root, 'submission-2.csv');
+    const r2 = lsr('predict', '--run', run, '--data', join(leaves, 'test.csv'), '--out', out2, '--tta', '--nproc', '2');
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(readFileSync(out2, 'utf8'), readFileSync(out, 'utf8'));
   });
 
   test('a loss that becomes NaN or infinite stops the run and keeps the last good checkpoint', () => {
@@ -104,7 +109,7 @@ describe('lsr train, eval, predict', () => {
       const e = lsrWith({ LSR_CPU_BF16: cpu }, 'eval', '--run', out);
       assert.equal(e.status, 0, e.stderr);
     }
-    assert.match(lsr('train', ...common(join(root, 'bad')), '--precision', 'fp16').stderr, /--precision must be auto, fp32 or bf16, got "fp16"/);
+    assert.match(lsr('train', ...common(join(root, 'bad')), '--precision', 'fp16').stderr, /--precision must be auto, fp32, bf16 or fp64, got "fp16"/);
   });
 
   test('bad options and weights that do not fit are errors before any training', () => {

@@ -130,7 +130,7 @@ export async function launch(script: string, args: string[], o: LaunchOptions, l
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
   const f = failure as { code: number; message: string } | null;
-  if (interrupted && (!f || f.code === 130)) return 130;
+  if (interrupted && f?.code === 130) return 130;
   if (f) {
     log(`lsr: the run failed: ${f.message}`);
     return f.code;

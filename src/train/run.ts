@@ -265,6 +265,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         s.seconds += (performance.now() - t0) / 1000;
         progress.step = step;
         bar.update(step, { loss: s.loss / s.count, acc: s.correct / s.count, imagesPerSecond: s.count / s.seconds });
+        // Let the event loop run (a Ctrl-C handler) even when batches are decoded on this thread.
+        await new Promise((resolve) => setImmediate(resolve));
         if (stop > 0) {
           checkpoint(lastPath, olsSums());
           bar.finish(`interrupted: saved ${lastPath} (resume with --resume)`);

@@ -1,0 +1,213 @@
+// Data-parallel training (issue 8): shard arithmetic and option parsing in-process; then real
+// runs over loopback: --nproc 2 against one process (same weights and metrics), a killed rank,
+// resume with another process count, and sharded eval / predict.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as L from '../src/index.js';
+import { data, distributed, io, training } from '../src/index.js';
+import { distRoot } from './helpers.js';
+
+const cli = join(distRoot, 'src', 'cli', 'main.js');
+const lsrWith = (env: Record<string, string>, ...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', ...env }, timeout: 240_000 });
+const lsr = (...args: string[]) => lsrWith({}, ...args);
+
+/** A dataset of n samples: the loader's order() needs only the length. */
+const fake = (n: number) => ({ length: n, sample: () => { throw new Error('not read'); } }) as unknown as data.Dataset;
+const pipeline: data.Pipeline = { channels: 1, mean: [0], std: [1], transforms: [] };
+
+describe('sharded loaders (DistributedSampler)', () => {
+  test("batch k of every rank together is batch k of one process with the global batch", () => {
+    for (const [n, B, W] of [[80, 16, 2], [83, 12, 3], [100, 8, 4], [7, 4, 2]] as const) {
+      const single = new data.DataLoader(fake(n), { batchSize: B, pipeline, shuffle: true, seed: 3, dropLast: true });
+      const order = single.order(2);
+      const shards = Array.from({ length: W }, (_, r) => new data.DataLoader(fake(n), { batchSize: B / W, pipeline, shuffle: true, seed: 3, dropLast: true, shard: { rank: r, count: W, pad: true } }));
+      for (const s of shards) assert.equal(s.length, single.length, `n ${n} B ${B} W ${W}: batches per rank`);
+      for (let k = 0; k < single.length; k++) {
+        const mine = shards.flatMap((s) => s.order(2).slice((k * B) / W, ((k + 1) * B) / W)).sort((a, b) => a - b);
+        assert.deepEqual(mine, order.slice(k * B, (k + 1) * B).sort((a, b) => a - b), `n ${n} B ${B} W ${W} batch ${k}`);
+      }
+    }
+  });
+
+  test('padded shards repeat the start of the order, as PyTorch pads', () => {
+    const orders = [0, 1, 2].map((r) => new data.DataLoader(fake(10), { batchSize: 2, pipeline, shard: { rank: r, count: 3, pad: true } }).order(0));
+    assert.deepEqual(orders, [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]);
+  });
+
+  test('evaluation shards are disjoint and cover every sample once', () => {
+    const orders = [0, 1, 2].map((r) => new data.DataLoader(fake(10), { batchSize: 3, pipeline, shard: { rank: r, count: 3, pad: false } }));
+    assert.deepEqual(orders.map((l) => l.length), [2, 1, 1]);
+    assert.deepEqual(orders.flatMap((l) => l.order(0)).sort((a, b) => a - b), [...Array(10).keys()]);
+  });
+
+  test('a bad shard is an error naming it', () => {
+    assert.throws(() => new data.DataLoader(fake(10), { batchSize: 2, pipeline, shard: { rank: 2, count: 2, pad: true } }), /shard must be/);
+  });
+});
+
+describe('options and environment', () => {
+  test("torchrun's variables, with errors naming the variable", () => {
+    assert.equal(distributed.contextFromEnv({}), null);
+    const c = distributed.contextFromEnv({ WORLD_SIZE: '4', RANK: '3', LOCAL_WORLD_SIZE: '2', LOCAL_RANK: '1', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29400', GROUP_RANK: '1' });
+    assert.deepEqual(c, { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29400, timeoutMs: 300_000 });
+    assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '2' }), /RANK must be below WORLD_SIZE/);
+    assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: 'two', RANK: '0' }), /WORLD_SIZE must be an integer/);
+    assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '0', LSR_DIST_TIMEOUT: '0' }), /LSR_DIST_TIMEOUT/);
+  });
+
+  test('launcher options are taken out of the command; bad ones are errors naming the option', () => {
+    const { launch, rest } = distributed.splitLaunchArgs(['--epochs', '2', '--nproc', '3', '--dist-timeout=30', '--sync-bn']);
+    assert.deepEqual(rest, ['--epochs', '2', '--sync-bn']);
+    assert.deepEqual(launch, { nproc: 3, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 0, timeoutS: 30 });
+    assert.equal(distributed.splitLaunchArgs(['--epochs', '2']).launch, null);
+    assert.throws(() => distributed.splitLaunchArgs(['--nproc', '0']), /--nproc must be an integer ≥ 1/);
+    assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--master-addr', 'h']), /--master-port is needed/);
+    assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--node-rank', '2', '--master-port', '1']), /--node-rank must be below --nnodes/);
+  });
+
+  test('the global batch must split evenly', () => {
+    const r = lsr('train', '--nproc', '2', '--batch-size', '15', '--epochs', '1', '--limit-per-class', '4', '--workers', '0', '--out', join(tmpdir(), 'lsr-never'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--batch-size 15 must be a multiple of the number of processes \(2\)/);
+  });
+
+  test('a rank whose peers never arrive stops after the timeout with a message', () => {
+    const t0 = Date.now();
+    const r = lsrWith({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29517', LSR_DIST_TIMEOUT: '3' }, 'train', '--epochs', '1', '--limit-per-class', '4', '--workers', '0', '--out', join(tmpdir(), 'lsr-never'));
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /rank 0 of 2: the rendezvous at 127\.0\.0\.1:29517 failed within 3 s/);
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+});
+
+let root = '';
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'lsr-ddp-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+// 80 training images, global batch 16: one epoch is 5 steps. float64, so that rounding (which a
+// few SGD steps amplify by orders of magnitude in float32, between thread counts of libtorch
+// itself) stays far below the tolerance.
+const FIVE_STEPS = ['--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '8', '--batch-size', '16', '--epochs', '1', '--lr', '0.1', '--precision', 'fp64', '--workers', '0', '--threads', '1', '--sync-bn'];
+
+const modelTensors = (path: string) => {
+  const f = io.loadSafetensors(path);
+  return new Map([...f.tensors].filter(([k]) => k.startsWith('model.')));
+};
+const timing = new Set(['seconds', 'imagesPerSecond']);
+
+describe('lsr train --nproc 2 against one process', () => {
+  test('the same weights after 5 steps (within 1e-5) and the same metrics file', () => {
+    const one = join(root, 'one');
+    const two = join(root, 'two');
+    const a = lsr('train', ...FIVE_STEPS, '--out', one);
+    assert.equal(a.status, 0, a.stderr);
+    const b = lsr('train', ...FIVE_STEPS, '--out', two, '--nproc', '2');
+    assert.equal(b.status, 0, b.stderr);
+    assert.match(b.stderr, /in each of 2 processes \(global batch 16, 8 per process, synchronised BatchNorm\)/);
+
+    const wa = modelTensors(join(one, 'last.safetensors'));
+    const wb = modelTensors(join(two, 'last.safetensors'));
+    assert.deepEqual([...wb.keys()], [...wa.keys()]);
+    let worst = 0;
+    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    assert.ok(worst < 1e-5, `max weight difference ${worst}`);
+    // The steps moved the weights: the comparison is not of two untouched initialisations.
+    const config = { ...training.DEFAULTS, data: 'fashion-mnist', model: 'resnet20' as const };
+    L.manualSeed(0);
+    const init = training.buildModel(config, 10);
+    const moved = L.tidy(() => init.conv1.weight.to('float64').sub(wa.get('model.conv1.weight')!).abs().max().item());
+    assert.ok(moved > 1e-3, `conv1 moved ${moved}`);
+    init.dispose();
+
+    const ma = training.readMetrics(join(one, 'metrics.jsonl'));
+    const mb = training.readMetrics(join(two, 'metrics.jsonl'));
+    assert.equal(mb.length, ma.length);
+    for (let e = 0; e < ma.length; e++) {
+      assert.deepEqual(Object.keys(mb[e]!), Object.keys(ma[e]!));
+      for (const [k, v] of Object.entries(ma[e]!)) {
+        if (timing.has(k)) continue;
+        const w = (mb[e] as unknown as Record<string, number>)[k]!;
+        assert.ok(Math.abs(w - v) <= 1e-9 * Math.max(1, Math.abs(v)), `epoch ${e + 1} ${k}: ${w} vs ${v}`);
+      }
+    }
+    // Rank 0 alone wrote the run's files.
+    assert.deepEqual(readdirSync(two).sort(), readdirSync(one).sort());
+  });
+});
+
+/** Process ids of the launcher's children, by their RANK. */
+function ranksOf(launcher: ChildProcess): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (ppid !== launcher.pid) continue;
+      const rank = /(?:^|\0)RANK=(\d+)\0/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'));
+      if (rank) out.set(Number(rank[1]), Number(pid));
+    } catch {
+      // a process that ended meanwhile
+    }
+  }
+  return out;
+}
+
+describe('a lost rank', () => {
+  const run = () => join(root, 'fault');
+  const args = () => ['train', '--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '60', '--batch-size', '20', '--epochs', '2', '--lr', '0.05', '--precision', 'fp32', '--workers', '0', '--out', run()];
+
+  test('killing one of 2 workers mid-epoch stops the other within 60 s, naming the rank; resuming with 1 process completes', async () => {
+    const launcher = spawn(process.execPath, [cli, ...args(), '--nproc', '2'], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    let stderr = '';
+    let killedAt = 0;
+    const exited = new Promise<number | null>((resolve) => launcher.on('exit', (code) => resolve(code)));
+    launcher.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // In epoch 2, after epoch 1's checkpoint: kill rank 1.
+      if (!killedAt && /epoch 2\/2 \[/.test(stderr)) {
+        const pid = ranksOf(launcher).get(1);
+        if (pid) {
+          process.kill(pid, 'SIGKILL');
+          killedAt = Date.now();
+        }
+      }
+    });
+    const code = await exited;
+    assert.ok(killedAt > 0, `rank 1 was never killed; stderr:\n${stderr}`);
+    assert.notEqual(code, 0);
+    assert.ok(Date.now() - killedAt < 60_000, `took ${Date.now() - killedAt} ms`);
+    // The surviving rank's own diagnosis, and the launcher's.
+    assert.match(stderr, /rank 0: rank 1 \(\S+ pid \d+\) was lost; stopped at epoch 2, batch \d+/);
+    assert.match(stderr, /rank 1 \(local rank 1, pid \d+\) was killed by SIGKILL/);
+    const before = training.readMetrics(join(run(), 'metrics.jsonl'));
+    assert.equal(before.length, 1);
+
+    const r = lsr(...args(), '--resume');
+    assert.equal(r.status, 0, r.stderr);
+    const metrics = training.readMetrics(join(run(), 'metrics.jsonl'));
+    assert.equal(metrics.length, 2);
+    assert.deepEqual(metrics[0], before[0]);
+  });
+});
+
+describe('eval and predict --nproc 2', () => {
+  test('shard the data and gather the same results as one process', () => {
+    const run = join(root, 'one');
+    assert.ok(existsSync(join(run, 'best.safetensors')), 'needs the 5-step run above');
+    const a = lsr('eval', '--run', run);
+    assert.equal(a.status, 0, a.stderr);
+    const evalOne = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const b = lsr('eval', '--run', run, '--nproc', '2');
+    assert.equal(b.status, 0, b.stderr);
+    const evalTwo = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    assert.equal(evalTwo.count, evalOne.count);
+    assert.deepEqual(evalTwo.perClass, evalOne.perClass);
+    for (const k of ['accuracy', 'top5', 'nll', 'ece']) assert.ok(Math.abs(evalTwo[k] - evalOne[k]) < 1e-9, k);
+  });
+});
