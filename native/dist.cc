@@ -36,6 +36,9 @@ OP(dist_allgather) { NO_GLOO; } END
 OP(dist_barrier) { NO_GLOO; } END
 OP(dist_liveness) { NO_GLOO; } END
 OP(sync_batch_norm) { NO_GLOO; } END
+OP(ddp_reducer_create) { NO_GLOO; } END
+OP(ddp_reducer_prepare) { NO_GLOO; } END
+OP(ddp_reducer_finish) { NO_GLOO; } END
 #else
 
 namespace {
@@ -282,6 +285,133 @@ OP(dist_liveness) {
     arr.Set(static_cast<uint32_t>(r), o);
   }
   return arr;
+} END
+
+namespace {
+// DDP's reducer, in small: each parameter's gradient is copied into its bucket's flat buffer by a
+// hook the moment backward produces it, and a full bucket's all-reduce starts at once (buckets in
+// a fixed order on every rank), so communication overlaps the rest of backward. finish() waits,
+// averages and writes the gradients back.
+struct Reducer {
+  std::vector<at::Tensor> params;
+  std::vector<std::vector<size_t>> buckets;  // parameter indices, in the order backward readies them
+  std::vector<size_t> bucketOf, offsetOf;
+  std::vector<at::Tensor> flats;
+  std::vector<int64_t> pending;
+  std::vector<bool> got;
+  std::vector<bool> member;  // in a bucket (it requires grad)
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  size_t next = 0;  // the next bucket to launch
+  bool armed = false;
+
+  void launchReady() {
+    while (next < buckets.size() && pending[next] == 0) {
+      std::vector<at::Tensor> v{flats[next]};
+      works[next] = dist().pg->allreduce(v);
+      next++;
+    }
+  }
+
+  void ready(size_t i, const at::Tensor& grad) {
+    if (!armed || got[i]) return;
+    got[i] = true;
+    at::NoGradGuard ng;
+    flats[bucketOf[i]].narrow(0, offsetOf[i], params[i].numel()).view(params[i].sizes()).copy_(grad);
+    pending[bucketOf[i]]--;
+    launchReady();
+  }
+
+  void arm() {
+    for (size_t b = 0; b < buckets.size(); b++) pending[b] = static_cast<int64_t>(buckets[b].size());
+    for (size_t i = 0; i < got.size(); i++) got[i] = !member[i];
+    std::fill(works.begin(), works.end(), c10::intrusive_ptr<c10d::Work>());
+    next = 0;
+    armed = true;
+  }
+
+  void finish() {
+    if (!armed) throw std::runtime_error("ddp_reducer_finish: no backward was prepared (call ddp_reducer_prepare first)");
+    armed = false;
+    // Parameters backward did not reach contribute zeros (the same on every rank for one graph).
+    for (size_t i = 0; i < params.size(); i++)
+      if (!got[i]) {
+        flats[bucketOf[i]].narrow(0, offsetOf[i], params[i].numel()).zero_();
+        pending[bucketOf[i]]--;
+      }
+    launchReady();
+    Dist& d = dist();
+    at::NoGradGuard ng;
+    for (size_t b = 0; b < buckets.size(); b++) {
+      works[b]->wait(d.timeout);
+      flats[b].div_(d.world);
+      for (size_t i : buckets[b]) {
+        at::Tensor avg = flats[b].narrow(0, offsetOf[i], params[i].numel()).view(params[i].sizes());
+        at::Tensor& g = params[i].mutable_grad();
+        if (g.defined()) g.copy_(avg);
+        else if (got[i]) g = avg.clone(at::MemoryFormat::Preserve);
+      }
+    }
+  }
+};
+std::vector<std::unique_ptr<Reducer>> g_reducers;
+
+Reducer& reducer(int64_t id) {
+  if (id < 0 || id >= static_cast<int64_t>(g_reducers.size())) throw std::runtime_error("no such reducer " + std::to_string(id));
+  return *g_reducers[id];
+}
+}  // namespace
+
+// ddp_reducer_create(params, bucketBytes, firstBucketBytes) -> id. Buckets follow the reverse of
+// the parameters' order (backward's), the first one small so that communication starts early.
+OP(ddp_reducer_create) {
+  dist();
+  auto params = a.tensors(0);
+  int64_t cap = a.integer(1), firstCap = a.integer(2);
+  auto r = std::make_unique<Reducer>();
+  r->params = params;
+  r->bucketOf.resize(params.size());
+  r->offsetOf.resize(params.size());
+  r->got.resize(params.size());
+  r->member.resize(params.size());
+  int64_t bytes = 0, offset = 0;
+  for (size_t k = params.size(); k-- > 0;) {
+    const at::Tensor& p = params[k];
+    if (!p.requires_grad()) continue;
+    int64_t b = static_cast<int64_t>(p.numel() * p.element_size());
+    int64_t limit = r->buckets.size() <= 1 ? firstCap : cap;
+    if (r->buckets.empty() || params[r->buckets.back().front()].scalar_type() != p.scalar_type() || (bytes + b > limit && bytes > 0)) {
+      if (!r->buckets.empty()) r->flats.push_back(at::empty({offset}, params[r->buckets.back().front()].options().requires_grad(false)));
+      r->buckets.emplace_back();
+      bytes = 0;
+      offset = 0;
+    }
+    r->buckets.back().push_back(k);
+    r->member[k] = true;
+    r->bucketOf[k] = r->buckets.size() - 1;
+    r->offsetOf[k] = offset;
+    bytes += b;
+    offset += p.numel();
+  }
+  if (!r->buckets.empty()) r->flats.push_back(at::empty({offset}, params[r->buckets.back().front()].options().requires_grad(false)));
+  r->pending.resize(r->buckets.size());
+  r->works.resize(r->buckets.size());
+  Reducer* raw = r.get();
+  for (auto& bucket : r->buckets)
+    for (size_t k : bucket) params[k].register_hook([raw, k](const at::Tensor& grad) { raw->ready(k, grad); });
+  g_reducers.push_back(std::move(r));
+  return Napi::Number::New(a.env(), static_cast<double>(g_reducers.size() - 1));
+} END
+
+// ddp_reducer_prepare(id): the next backward's gradients are reduced as they come.
+OP(ddp_reducer_prepare) {
+  reducer(a.integer(0)).arm();
+  return a.env().Undefined();
+} END
+
+// ddp_reducer_finish(id): after backward, every gradient becomes the mean over ranks.
+OP(ddp_reducer_finish) {
+  reducer(a.integer(0)).finish();
+  return a.env().Undefined();
 } END
 
 namespace {

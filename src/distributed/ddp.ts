@@ -1,12 +1,13 @@
 // Data-parallel training as torch.nn.parallel.DistributedDataParallel does it: the same initial
-// weights everywhere (broadcast from rank 0), gradients averaged across ranks by a bucketed
-// all-reduce, BatchNorm buffers broadcast from rank 0 before each forward unless the statistics
-// are synchronised (SyncBatchNorm), where they stay equal by construction.
-import { dist, tidy } from '../engine/index.js';
+// weights everywhere (broadcast from rank 0), gradients averaged across ranks by bucketed
+// all-reduces that start during backward, BatchNorm buffers broadcast from rank 0 before each
+// forward unless the statistics are synchronised (SyncBatchNorm), where they stay equal.
+import { dist } from '../engine/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
 
-/** PyTorch's default bucket cap (25 MiB). */
+/** PyTorch's default bucket caps: 25 MiB, and 1 MiB for the first bucket (communication starts early). */
 export const BUCKET_BYTES = 25 * 1024 * 1024;
+export const FIRST_BUCKET_BYTES = 1024 * 1024;
 
 /** Switches every BatchNorm2d to statistics over all ranks' batches; returns how many. */
 export function convertSyncBatchNorm(model: Module): number {
@@ -22,23 +23,23 @@ export function convertSyncBatchNorm(model: Module): number {
 
 export class DistributedDataParallel {
   readonly #synced: boolean;
+  readonly #reducer: dist.GradientReducer;
 
   constructor(readonly module: Module, readonly o: { syncBatchNorm: boolean; bucketBytes?: number }) {
     this.#synced = o.syncBatchNorm && convertSyncBatchNorm(module) > 0;
     // Every rank starts from rank 0's weights and buffers (a resumed rank 0 included).
     dist.broadcast([...module.parameters(), ...module.buffers()], 0);
+    this.#reducer = new dist.GradientReducer(module.parameters(), { bucketBytes: o.bucketBytes ?? BUCKET_BYTES, firstBucketBytes: FIRST_BUCKET_BYTES });
   }
 
-  /** Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers). */
+  /** Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers); the next backward's gradients will be reduced as they come. */
   beforeForward(): void {
     if (!this.#synced) dist.broadcast(this.module.buffers(), 0);
+    this.#reducer.prepare();
   }
 
-  /** After backward: every parameter's gradient becomes the mean over ranks. */
+  /** After backward: every parameter's gradient is the mean over ranks. */
   averageGradients(): void {
-    tidy(() => {
-      const grads = this.module.parameters().flatMap((p) => p.grad ?? []);
-      dist.allReduce(grads, 'mean', { bucketBytes: this.o.bucketBytes ?? BUCKET_BYTES });
-    });
+    this.#reducer.finish();
   }
 }

@@ -65,6 +65,27 @@ export function barrier(): void {
   native.dist_barrier();
 }
 
+/**
+ * DDP's gradient reducer over some parameters: between prepare() and finish(), backward's
+ * gradients are all-reduced bucket by bucket as they are produced (overlapping the rest of
+ * backward); finish() waits and leaves each parameter's .grad as the mean over ranks.
+ */
+export class GradientReducer {
+  readonly #id: number;
+
+  constructor(params: Tensor[], o: { bucketBytes: number; firstBucketBytes: number }) {
+    this.#id = native.ddp_reducer_create(params.map((p) => p.handle), o.bucketBytes, o.firstBucketBytes);
+  }
+
+  prepare(): void {
+    native.ddp_reducer_prepare(this.#id);
+  }
+
+  finish(): void {
+    native.ddp_reducer_finish(this.#id);
+  }
+}
+
 export interface RankLiveness {
   rank: number;
   alive: boolean;

@@ -233,6 +233,9 @@ export interface Native {
   dist_allgather(t: Handle): Handle;
   dist_barrier(): void;
   dist_liveness(waitMs: number): Array<{ rank: number; alive: boolean; who: string }>;
+  ddp_reducer_create(params: Handle[], bucketBytes: number, firstBucketBytes: number): number;
+  ddp_reducer_prepare(id: number): void;
+  ddp_reducer_finish(id: number): void;
   sync_batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, momentum: number, eps: number): Handle;
 }
 
