@@ -4,12 +4,10 @@
 // scaling efficiency of each: (N-process images/s) / (N × 1-process images/s).
 //   node dist/bench/ddp.js [--nproc 2] [--batch 32] [--size 64] [--steps 8]
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { crossEntropy, manualSeed, models, optim, randint, randn, setNumThreads, tidy } from '../src/index.js';
-import { DistributedDataParallel, contextFromEnv, joinGroup, leaveGroup } from '../src/distributed/index.js';
-import { emitRows, ensurePythonTorch, flag, median } from './common.js';
-import { benchSrc } from './common.js';
+import { DistributedDataParallel, contextFromEnv, freePort, joinGroup, leaveGroup } from '../src/distributed/index.js';
+import { benchSrc, emitRows, ensurePythonTorch, flag, median } from './common.js';
 import { join } from 'node:path';
 
 const nproc = flag('nproc', 2);
@@ -42,15 +40,6 @@ function worker(): void {
   const world = ctx?.worldSize ?? 1;
   leaveGroup(ctx);
   if ((ctx?.rank ?? 0) === 0) console.log(JSON.stringify({ imagesPerSecond: (batch * world) / (median(times.slice(2)) / 1000) }));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 29500));
-    });
-  });
 }
 
 /** Runs `argv` as `n` ranks (n = 1: a plain process) and returns rank 0's images/s. */

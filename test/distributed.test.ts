@@ -140,7 +140,27 @@ describe('lsr train --nproc 2 against one process', () => {
     // Rank 0 alone wrote the run's files.
     assert.deepEqual(readdirSync(two).sort(), readdirSync(one).sort());
   });
+
+  test('two "machines" (--nnodes 2, one process each, over loopback) give the same weights', async () => {
+    const out = join(root, 'nodes');
+    const port = String(await distributed.freePort());
+    const node = (rank: number) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, 'train', ...FIVE_STEPS, '--out', out, '--nproc', '1', '--nnodes', '2', '--node-rank', String(rank), '--master-addr', '127.0.0.1', '--master-port', port], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('exit', (code) => resolve({ code, stderr }));
+    });
+    const [a, b] = await Promise.all([node(0), node(1)]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const wa = modelTensors(join(root, 'one', 'last.safetensors'));
+    const wb = modelTensors(join(out, 'last.safetensors'));
+    let worst = 0;
+    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    assert.ok(worst < 1e-5, `max weight difference ${worst}`);
+  });
 });
+
 
 /** Process ids of the launcher's children, by their RANK. */
 function ranksOf(launcher: ChildProcess): Map<number, number> {

@@ -55,7 +55,8 @@ export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null;
   return { launch: o, rest };
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on this machine now (the kernel's pick). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
