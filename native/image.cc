@@ -2,7 +2,12 @@
 // handle): JPEG decoding with libjpeg-turbo, and one resampling pass that crops, resizes with
 // PIL's antialiased bilinear filter and mirrors. libvips (sharp) reads every other format; for
 // small JPEGs its per-image setup costs three times the decode itself.
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <turbojpeg.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -113,6 +118,18 @@ Napi::Uint8Array bytesArg(lsr::Args& a, size_t i) {
 }  // namespace
 
 // decode_jpeg(bytes) -> {data, width, height, channels}: RGB, or grey for a greyscale JPEG.
+// set_thread_nice(n): the calling thread's scheduling niceness (Linux: per thread). A loader
+// worker lowers its own, so that when it and the compute threads want the same cores, the
+// compute threads (whose parallel regions wait for their slowest thread) go first.
+OP(set_thread_nice) {
+  int64_t n = a.integer(0);
+  if (n < -20 || n > 19) a.fail(0, "must be a niceness in -20..19");
+  pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), static_cast<int>(n)) != 0)
+    throw std::runtime_error(std::string("setpriority: ") + std::strerror(errno));
+  return a.env().Undefined();
+} END
+
 OP(decode_jpeg) {
   Napi::Uint8Array bytes = bytesArg(a, 0);
   TjHandle tj;

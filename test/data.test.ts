@@ -1,7 +1,7 @@
 // The data pipeline on real image files written to a temp folder: sources, splits, transforms,
 // the loader's determinism across worker counts, mixup, and every bad-data case.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -204,6 +204,26 @@ describe('the loader', () => {
     assert.deepEqual(await epochBytes(3, 0), one);
     assert.deepEqual(await epochBytes(0, 0), one);
     assert.notDeepEqual(await epochBytes(0, 1), one);
+  });
+
+  test('worker threads run at a lower priority than the compute threads (niceness 10)', async () => {
+    const niceness = () => readdirSync('/proc/self/task').map((tid) => {
+      try {
+        return Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      } catch {
+        return NaN; // a thread that ended meanwhile
+      }
+    });
+    const { dataset } = data.readImageCsv(join(root, 'leaves', 'train.csv'), { labeled: true });
+    const loader = new data.DataLoader(dataset, { batchSize: 8, pipeline: pipeline(), workers: 2 });
+    try {
+      for await (const b of loader.epoch(0)) b.dispose();
+      const n = niceness();
+      assert.equal(n.filter((v) => v === 10).length, 2, `thread niceness: ${n.join(' ')}`);
+      assert.ok(n.filter((v) => v === 0).length >= 1, 'the main thread keeps its priority');
+    } finally {
+      await loader.close();
+    }
   });
 
   test('dropLast and labels', async () => {

@@ -215,6 +215,7 @@ export interface Native {
   log_softmax(x: Handle, dim: number, dtype?: Opt<DType>): Handle;
   nll_loss(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number): Handle;
   // image kernels for the data loader (no tensors: safe in worker threads)
+  set_thread_nice(n: number): void;
   decode_jpeg(bytes: Uint8Array): NativeImage;
   resample(data: Uint8Array, width: number, height: number, channels: number, box: [number, number, number, number], outWidth: number, outHeight: number, hflip: boolean, vflip: boolean): NativeImage;
   normalize_chw(data: Uint8Array, width: number, height: number, channels: number, outChannels: number, mean: number[], std: number[], out: Float32Array, offset: number): void;
