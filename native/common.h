@@ -27,6 +27,9 @@ Napi::Value wrap(Napi::Env env, at::Tensor t);
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
 // Frees the handle's tensor now; false if it was already released (safe to call twice).
 bool release(Napi::Env env, HandleId id);
+// Counts the handle's bytes in the external memory V8 is told of (it is now freed by its owner or
+// the GC, no longer by a tidy() scope); false if it was released.
+bool markExternal(Napi::Env env, HandleId id);
 // The tensor behind a handle, or nullptr when it was released; `valid` is false for an id that
 // never named a slot (forged or corrupt).
 at::Tensor* lookup(HandleId id, bool& valid);

@@ -284,6 +284,10 @@ OP(dispose) {
   return Napi::Boolean::New(a.env(), lsr::release(a.env(), a.handle(0)));
 }
 END
+OP(mark_external) {
+  return Napi::Boolean::New(a.env(), lsr::markExternal(a.env(), a.handle(0)));
+}
+END
 OP(memory_stats) {
   auto o = Napi::Object::New(a.env());
   o.Set("liveTensors", Napi::Number::New(a.env(), static_cast<double>(lsr::liveTensors())));

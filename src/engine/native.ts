@@ -82,6 +82,8 @@ export interface Native {
   autocast_clear_cache(): void;
   // memory, RNG, threads
   dispose(t: Handle): boolean;
+  /** Counts the handle in the native memory V8 is told of (it left every tidy() scope). */
+  mark_external(t: Handle): boolean;
   memory_stats(): { liveTensors: number; bytes: number };
   manual_seed(seed: number): void;
   get_rng_state(): Handle;

@@ -40,6 +40,8 @@ export class Tensor implements Owned {
   escape(): void {
     if (this.#registered || this.#h === null) return;
     finalizer.register(this, this.#h, this);
+    // Only now does V8 hear of its bytes: a scope's tensors are freed by the scope, not the GC.
+    native.mark_external(this.#h);
     this.#registered = true;
   }
 
