@@ -141,6 +141,19 @@ describe('lsr train --nproc 2 against one process', () => {
     assert.deepEqual(readdirSync(two).sort(), readdirSync(one).sort());
   });
 
+  test("Online Label Smoothing's per-class statistics are summed over ranks: 2 epochs give one process's weights", () => {
+    const args = (out: string) => ['train', ...FIVE_STEPS.filter((v, i, all) => v !== '--epochs' && all[i - 1] !== '--epochs'), '--epochs', '2', '--loss', 'online-label-smoothing', '--out', out];
+    const a = lsr(...args(join(root, 'ols-one')));
+    assert.equal(a.status, 0, a.stderr);
+    const b = lsr(...args(join(root, 'ols-two')), '--nproc', '2');
+    assert.equal(b.status, 0, b.stderr);
+    const wa = modelTensors(join(root, 'ols-one', 'last.safetensors'));
+    const wb = modelTensors(join(root, 'ols-two', 'last.safetensors'));
+    let worst = 0;
+    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    assert.ok(worst < 1e-5, `max weight difference ${worst}`);
+  });
+
   test('two "machines" (--nnodes 2, one process each, over loopback) give the same weights', async () => {
     const out = join(root, 'nodes');
     const port = String(await distributed.freePort());
