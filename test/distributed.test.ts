@@ -230,6 +230,18 @@ describe('a lost rank', () => {
 });
 
 describe('eval and predict --nproc 2', () => {
+  test("with each rank's own BatchNorm statistics, the epoch's validation is that of the saved model", () => {
+    const run = join(root, 'local-bn');
+    const r = lsr('train', ...FIVE_STEPS.filter((v) => v !== '--sync-bn'), '--out', run, '--nproc', '2');
+    assert.equal(r.status, 0, r.stderr);
+    const [m] = training.readMetrics(join(run, 'metrics.jsonl'));
+    const e = lsr('eval', '--run', run);
+    assert.equal(e.status, 0, e.stderr);
+    const ev = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    assert.ok(Math.abs(ev.nll - m!.valNll) < 1e-9, `eval NLL ${ev.nll} vs the run's ${m!.valNll}`);
+    assert.equal(ev.accuracy, m!.valAccuracy);
+  });
+
   test('shard the data and gather the same results as one process', () => {
     const run = join(root, 'one');
     assert.ok(existsSync(join(run, 'best.safetensors')), 'needs the 5-step run above');

@@ -84,13 +84,14 @@ function loadRun(dir: string, which = 'best'): LoadedRun {
   const ckptPath = join(dir, `${which}.safetensors`);
   if (!existsSync(ckptPath)) throw new Error(`--run ${dir}: no ${which}.safetensors`);
   const model = buildModel(config, vocab.size);
+  const { precision } = resolvePrecision(config.precision);
+  // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
+  if (precision === 'fp64') model.to('float64');
   const ckpt = loadCheckpoint(ckptPath);
   ckpt.restore({ model });
   ckpt.dispose();
   model.eval();
-  const { precision } = resolvePrecision(config.precision);
   if (precision === 'bf16') model.to('channels_last');
-  if (precision === 'fp64') model.to('float64');
   return { config, vocab, model };
 }
 

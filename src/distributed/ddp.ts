@@ -34,8 +34,16 @@ export class DistributedDataParallel {
 
   /** Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers); the next backward's gradients will be reduced as they come. */
   beforeForward(): void {
-    if (!this.#synced) dist.broadcast(this.module.buffers(), 0);
+    this.syncBuffers();
     this.#reducer.prepare();
+  }
+
+  /**
+   * Rank 0's buffers everywhere. Before evaluating: after the last training step each rank's
+   * running statistics hold its own batch, and the checkpoint holds rank 0's.
+   */
+  syncBuffers(): void {
+    if (!this.#synced) dist.broadcast(this.module.buffers(), 0);
   }
 
   /** After backward: every parameter's gradient is the mean over ranks. */

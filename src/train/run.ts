@@ -275,6 +275,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         }
       }
       const lr = optimizer.paramGroups[0]!.lr;
+      if (ddp) collective(ctx, `before validating epoch ${epoch + 1}`, () => ddp.syncBuffers());
       const val = await collectOutputs(model, valLoader, precision, ctx);
       const m = classificationMetrics(val.logits, val.labels);
       const valLoss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: config.smoothing }).item());
