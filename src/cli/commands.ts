@@ -200,7 +200,7 @@ const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"`
  * with label smoothing, each distilled into the same student; the smoothed teacher, though often
  * the more accurate, tends to give the worse student.
  */
-export async function distillCommand(argv: string[]): Promise<number> {
+export async function distillCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra } = parseTrainArgs(argv, { temperature: 'string', beta: 'string' });
   const temperature = Number(extra.temperature ?? 4);
   const beta = Number(extra.beta ?? 0.5);
@@ -212,12 +212,12 @@ export async function distillCommand(argv: string[]): Promise<number> {
   const curves: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number }> = [];
   for (const eps of [0, smoothing]) {
     const teacherOut = join(config.out, `teacher-smoothing-${eps}`);
-    log(`\n== teacher, label smoothing ${eps}: ${teacherOut}`);
-    const teacher = await train({ ...config, smoothing: eps, out: teacherOut }, { signal });
+    if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}: ${teacherOut}`);
+    const teacher = await train({ ...config, smoothing: eps, out: teacherOut }, { signal, dist: ctx });
     if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
     const studentOut = join(config.out, `student-of-${eps}`);
-    log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
-    const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, teacher: { model: teacher.model, temperature, beta } });
+    if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
+    const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, dist: ctx, teacher: { model: teacher.model, temperature, beta } });
     const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy;
     rows.push([`teacher ε = ${eps}`, last(teacher), teacherOut], [`student of teacher ε = ${eps}`, last(student), studentOut]);
     for (const [name, r] of [[`teacher ${eps}`, teacher], [`student of ${eps}`, student]] as const)
@@ -225,6 +225,7 @@ export async function distillCommand(argv: string[]): Promise<number> {
     teacher.model.dispose();
     student.model.dispose();
   }
+  if (!isLead(ctx)) return 0;
   const { svg, png } = await render(accuracyCurves(curves));
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);

@@ -22,7 +22,7 @@ commands:
   distill [train options] [--temperature 4] [--beta 0.5]   students of a hard-label and a smoothed
                                teacher (the distillation caveat of Müller et al. 2019)
 
-data-parallel (train, compare, demo, eval, predict), torchrun's conventions:
+data-parallel (train, compare, demo, distill, eval, predict), torchrun's conventions:
   --nproc N                    N worker processes on this machine (the cores are shared among them)
   --nnodes M --node-rank R --master-addr HOST --master-port P
                                the same command on each of M machines; rank 0's machine is HOST
@@ -41,7 +41,7 @@ let rank: DistContext | null = null;
 export async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   const parallel: Record<string, (args: string[], ctx: DistContext | null) => Promise<number>> = {
-    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand,
+    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand, distill: distillCommand,
   };
   if (command !== undefined && parallel[command]) {
     const { launch: options, rest: args } = splitLaunchArgs(argv.slice(1));
@@ -55,7 +55,6 @@ export async function main(argv: string[]): Promise<number> {
     leaveGroup(rank);
     return code;
   }
-  if (command === 'distill') return distillCommand(argv.slice(1));
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return 0;
