@@ -229,6 +229,35 @@ describe('a lost rank', () => {
   });
 });
 
+describe('a hung rank', () => {
+  test('a rank that stops answering is given up after --dist-timeout, and named', async () => {
+    const port = String(await distributed.freePort());
+    const out = join(root, 'hang');
+    const args = ['train', '--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '60', '--batch-size', '20', '--epochs', '2', '--precision', 'fp32', '--workers', '0', '--out', out];
+    // Two ranks started by hand, with torchrun's variables.
+    const rank = (r: number) => spawn(process.execPath, [cli, ...args], {
+      env: { ...process.env, OMP_NUM_THREADS: '1', WORLD_SIZE: '2', RANK: String(r), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, LSR_DIST_TIMEOUT: '4' },
+    });
+    const r0 = rank(0);
+    const r1 = rank(1);
+    let stderr = '';
+    let stoppedAt = 0;
+    r0.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!stoppedAt && /epoch 1\/2 \[=+ *\] [1-9]/.test(stderr)) {
+        r1.kill('SIGSTOP');
+        stoppedAt = Date.now();
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => r0.on('exit', (c) => resolve(c)));
+    r1.kill('SIGKILL');
+    assert.ok(stoppedAt > 0, `rank 1 was never stopped; stderr:\n${stderr}`);
+    assert.notEqual(code, 0);
+    assert.ok(Date.now() - stoppedAt < 30_000, `took ${Date.now() - stoppedAt} ms`);
+    assert.match(stderr, /rank 0: rank 1 \(\S+ pid \d+\) was lost; stopped at epoch 1, batch \d+/);
+  });
+});
+
 describe('eval and predict --nproc 2', () => {
   test("with each rank's own BatchNorm statistics, the epoch's validation is that of the saved model", () => {
     const run = join(root, 'local-bn');
