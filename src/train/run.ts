@@ -268,7 +268,9 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         // Let the event loop run (a Ctrl-C handler) even when batches are decoded on this thread.
         await new Promise((resolve) => setImmediate(resolve));
         if (stop > 0) {
-          checkpoint(lastPath, olsSums());
+          const sums = olsSums();
+          checkpoint(lastPath, sums);
+          for (const t of Object.values(sums ?? {})) t.dispose();
           bar.finish(`interrupted: saved ${lastPath} (resume with --resume)`);
           status = 'interrupted';
           return { status, epochs: history, model, data: prepared };
