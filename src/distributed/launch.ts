@@ -133,7 +133,7 @@ export async function launch(script: string, args: string[], o: LaunchOptions, l
   const f = failure as { code: number; message: string } | null;
   if (interrupted && f?.code === 130) return 130;
   if (f) {
-    log(`lsr: the run failed: ${f.message}`);
+    log(`lsr: the run failed: ${f.message} (the first rank to end; the ranks' own messages above say why)`);
     return f.code;
   }
   return 0;
