@@ -130,7 +130,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   setNumThreads(threads);
   manualSeed(config.seed);
   const { precision, reason } = resolvePrecision(config.precision);
-  log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} processes (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`);
+  log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`);
   const prepared = prepareData(config);
   const { vocab, train: trainSet, val: valSet } = prepared;
   const model = buildModel(config, vocab.size);
