@@ -108,6 +108,19 @@ describe('splits', () => {
     const sub = data.perClassSubset(labels, 4, 0);
     assert.deepEqual([0, 1, 2].map((c) => sub.filter((i) => labels[i] === c).length), [4, 4, 4]);
   });
+  test('a limited run keeps the split in proportion, unless --val-limit-per-class sets the validation size', () => {
+    const config = { ...L.training.DEFAULTS, data: 'fashion-mnist', limitPerClass: 20 };
+    const perClass = (ds: data.SampleList) => ds.vocab.classes.map((_, c) => ds.samples.filter((s) => s.label === c).length);
+    const proportional = L.training.prepareData(config);
+    assert.deepEqual(perClass(proportional.train), Array(10).fill(20));
+    assert.deepEqual(perClass(proportional.val), Array(10).fill(3)); // ⌈20 · 0.1 / 0.9⌉
+    const wide = L.training.prepareData({ ...config, valLimitPerClass: 600 });
+    assert.deepEqual(perClass(wide.val), Array(10).fill(600)); // all of Fashion-MNIST's 10% split
+    assert.deepEqual(wide.train.samples.map((s) => s.name), proportional.train.samples.map((s) => s.name));
+    const trainNames = new Set(wide.train.samples.map((s) => s.name));
+    assert.ok(wide.val.samples.every((s) => !trainNames.has(s.name)), 'validation images are not training images');
+    assert.throws(() => L.training.parseTrainArgs(['--val-limit-per-class', '-1']), /--val-limit-per-class must be an integer ≥ 0, got -1/);
+  });
 });
 
 describe('transforms', () => {

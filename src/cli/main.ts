@@ -13,7 +13,7 @@ commands:
   train --data DIR|fashion-mnist --model resnet50 [--weights FILE] --smoothing 0.1 --epochs 10
         --batch-size 256 --lr 0.01 --optimizer sgd|adamw --scheduler cosine|step|none --seed 0
         --image-size 224 --val-fraction 0.1 --workers 2 --out runs/NAME [--config FILE] [--resume]
-        [--limit-per-class N] [--label-noise P] [--skip-bad-images] [--weight-decay W] [--threads N]
+        [--limit-per-class N] [--val-limit-per-class N] [--label-noise P] [--skip-bad-images] [--weight-decay W] [--threads N]
         [--loss cross-entropy|online-label-smoothing] [--ols-alpha 0.5] [--precision auto|fp32|bf16|fp64] [--sync-bn]
   compare [train options] --smoothing 0,0.1 [--label-noise 0.2] [--classes a,b,c]
                                one run per smoothing value, same seed and data order; report.html

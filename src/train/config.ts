@@ -28,6 +28,8 @@ export interface TrainConfig {
   out: string;
   /** Use at most this many training images per class (0: all), for quick runs. */
   limitPerClass: number;
+  /** Use at most this many validation images per class (0: in proportion to --limit-per-class, or all). */
+  valLimitPerClass: number;
   /** Fraction of training labels replaced by a uniformly drawn other class (seeded). */
   labelNoise: number;
   skipBadImages: boolean;
@@ -61,6 +63,7 @@ export const DEFAULTS: TrainConfig = {
   workers: 2,
   out: 'runs/train',
   limitPerClass: 0,
+  valLimitPerClass: 0,
   labelNoise: 0,
   skipBadImages: false,
   threads: 0,
@@ -158,6 +161,7 @@ export function validate(c: TrainConfig): void {
   if (!(c.valFraction > 0 && c.valFraction < 1)) fail('valFraction', 'must be in (0, 1)');
   nonNegativeInt('workers');
   nonNegativeInt('limitPerClass');
+  nonNegativeInt('valLimitPerClass');
   nonNegativeInt('threads');
   if (!['cross-entropy', 'online-label-smoothing'].includes(c.loss)) fail('loss', 'must be cross-entropy or online-label-smoothing');
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');

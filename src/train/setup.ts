@@ -61,9 +61,12 @@ export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
   let train = dataset.subset(trainIdx);
   if (c.labelNoise > 0) train = withLabelNoise(train, c.labelNoise, c.seed);
   let valIdx = split.val;
-  if (c.limitPerClass > 0) {
+  // By default a limited run keeps the split's proportions; --val-limit-per-class sets it apart
+  // (a larger validation set measures a small run's accuracy with less sampling noise).
+  const valLimit = c.valLimitPerClass > 0 ? c.valLimitPerClass : c.limitPerClass > 0 ? Math.max(1, Math.ceil((c.limitPerClass * c.valFraction) / (1 - c.valFraction))) : 0;
+  if (valLimit > 0) {
     const labels = valIdx.map((i) => dataset.sample(i).label);
-    valIdx = data.perClassSubset(labels, Math.max(1, Math.ceil((c.limitPerClass * c.valFraction) / (1 - c.valFraction))), c.seed).map((k) => valIdx[k]!);
+    valIdx = data.perClassSubset(labels, valLimit, c.seed).map((k) => valIdx[k]!);
   }
   const p = pipelines(c);
   return { vocab: dataset.vocab, train, val: dataset.subset(valIdx), trainPipeline: p.train, evalPipeline: p.eval, missing };
