@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import * as L from '../src/index.js';
 import { io, training } from '../src/index.js';
-import { distRoot } from './helpers.js';
+import { assertClose, distRoot } from './helpers.js';
 
 let root = '';
 let leaves = '';
@@ -179,6 +179,30 @@ describe('resume', () => {
     first.model.dispose();
     (await training.train(config(interrupted), { log: null, resume: true })).model.dispose();
     compare(join(root, 'straight'), interrupted);
+  });
+
+  test('--scheduler onecycle steps per batch, and a run interrupted mid-epoch resumes to the same end', async () => {
+    const onecycle = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--scheduler', 'onecycle']).config;
+    const straight = join(root, 'onecycle-straight');
+    (await training.train(onecycle(straight), { log: null })).model.dispose();
+    // Each epoch's rate is that of its last batch under PyTorch's OneCycleLR, stepped once per batch.
+    const perEpoch = Math.floor(18 / 6); // 18 training images of 24 (val-fraction 0.25), batch 6
+    const reference = new L.optim.OneCycleLR(new L.optim.SGD([L.zeros([1], { requiresGrad: true })], { lr: 0.01, momentum: 0.9 }), 0.01, { totalSteps: 2 * perEpoch });
+    const expected = [perEpoch - 1, perEpoch].map((steps) => {
+      for (let i = 0; i < steps; i++) reference.step();
+      return reference.getLastLr()[0]!;
+    });
+    assertClose(training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.lr), expected, 1e-15);
+    assertClose(expected[1]!, 0.01 / 25 / 1e4, 1e-15); // the last batch runs at max_lr / (div_factor · final_div_factor)
+
+    const interrupted = join(root, 'onecycle-interrupted');
+    const controller = new AbortController();
+    controller.abort();
+    const first = await training.train(onecycle(interrupted), { log: null, signal: controller.signal });
+    assert.equal(first.status, 'interrupted');
+    first.model.dispose();
+    (await training.train(onecycle(interrupted), { log: null, resume: true })).model.dispose();
+    compare(straight, interrupted);
   });
 });
 

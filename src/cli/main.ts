@@ -11,7 +11,7 @@ commands:
   demo [options]               the main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1,
                                a comparison report in runs/demo (2–5 minutes on 2 cores)
   train --data DIR|fashion-mnist --model resnet50 [--weights FILE] --smoothing 0.1 --epochs 10
-        --batch-size 256 --lr 0.01 --optimizer sgd|adamw --scheduler cosine|step|none --seed 0
+        --batch-size 256 --lr 0.01 --optimizer sgd|adamw --scheduler cosine|step|onecycle|none --seed 0
         --image-size 224 --val-fraction 0.1 --workers 2 --out runs/NAME [--config FILE] [--resume]
         [--limit-per-class N] [--val-limit-per-class N] [--label-noise P] [--skip-bad-images] [--weight-decay W] [--threads N]
         [--loss cross-entropy|online-label-smoothing] [--ols-alpha 0.5] [--precision auto|fp32|bf16|fp64] [--sync-bn]

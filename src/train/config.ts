@@ -18,7 +18,8 @@ export interface TrainConfig {
   batchSize: number;
   lr: number;
   optimizer: 'sgd' | 'adamw';
-  scheduler: 'cosine' | 'step' | 'none';
+  /** Per epoch: 'cosine' (CosineAnnealingLR over the epochs), 'step' (×0.1 every third of the epochs); per batch: 'onecycle' (PyTorch's OneCycleLR, peaking at --lr, momentum cycled 0.95 → 0.85 → 0.95). */
+  scheduler: 'cosine' | 'step' | 'onecycle' | 'none';
   weightDecay: number;
   momentum: number;
   seed: number;
@@ -154,7 +155,7 @@ export function validate(c: TrainConfig): void {
   positiveInt('imageSize');
   if (!(c.lr > 0)) fail('lr', 'must be > 0');
   if (!['sgd', 'adamw'].includes(c.optimizer)) fail('optimizer', 'must be sgd or adamw');
-  if (!['cosine', 'step', 'none'].includes(c.scheduler)) fail('scheduler', 'must be cosine, step or none');
+  if (!['cosine', 'step', 'onecycle', 'none'].includes(c.scheduler)) fail('scheduler', 'must be cosine, step, onecycle or none');
   if (!(c.weightDecay >= 0)) fail('weightDecay', 'must be ≥ 0');
   if (!(c.momentum >= 0 && c.momentum < 1)) fail('momentum', 'must be in [0, 1)');
   nonNegativeInt('seed');

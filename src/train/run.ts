@@ -9,7 +9,7 @@ import { type ResolvedPrecision, type Tensor, autocast, cat, clearAutocastCache,
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { OnlineLabelSmoothing, type OnlineLabelSmoothingState, crossEntropy, distillationLoss } from '../losses/index.js';
-import { AdamW, CosineAnnealingLR, type LRScheduler, type Optimizer, SGD, StepLR } from '../optim/index.js';
+import { AdamW, CosineAnnealingLR, type LRScheduler, OneCycleLR, type Optimizer, SGD, StepLR } from '../optim/index.js';
 import type { TrainConfig } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ProgressBar } from './progress.js';
@@ -140,10 +140,19 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     config.optimizer === 'sgd'
       ? new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay })
       : new AdamW(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
+  // (Its workers start with the first epoch.)
+  const perRank = config.batchSize / world;
+  const trainLoader = new data.DataLoader(trainSet, {
+    batchSize: perRank, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
+    seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
+    shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
+  });
   const scheduler: LRScheduler | null =
     config.scheduler === 'cosine' ? new CosineAnnealingLR(optimizer, config.epochs)
     : config.scheduler === 'step' ? new StepLR(optimizer, Math.max(1, Math.round(config.epochs / 3)), 0.1)
+    : config.scheduler === 'onecycle' ? new OneCycleLR(optimizer, config.lr, { totalSteps: config.epochs * trainLoader.length })
     : null;
+  const stepPerBatch = config.scheduler === 'onecycle';
 
   const ols = config.loss === 'online-label-smoothing' ? new OnlineLabelSmoothing(vocab.size, config.olsAlpha, config.smoothing) : null;
   const lossState = ols && {
@@ -192,12 +201,6 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     saveCheckpoint(path, { model, optimizer, scheduler, progress, config, vocab: vocab.toJSON(), loss });
   };
 
-  const perRank = config.batchSize / world;
-  const trainLoader = new data.DataLoader(trainSet, {
-    batchSize: perRank, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
-    seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
-    shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
-  });
   const valLoader = evalLoader(valSet, config, prepared.evalPipeline, ctx);
   o.teacher?.model.eval();
   if (precision === 'bf16') o.teacher?.model.to('channels_last');
@@ -258,6 +261,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
           throw new Error(`the loss became ${loss} at epoch ${epoch + 1}, batch ${step}: training stopped; ${kept} (try a lower --lr)`);
         }
         optimizer.step();
+        if (stepPerBatch) scheduler?.step();
         const s = progress.sums;
         s.loss += lossSum;
         s.correct += correct;
@@ -276,7 +280,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
           return { status, epochs: history, model, data: prepared };
         }
       }
-      const lr = optimizer.paramGroups[0]!.lr;
+      // The rate of the epoch's last batch (a per-batch schedule has already stepped past it).
+      const lr = stepPerBatch && scheduler ? scheduler.lrAt(scheduler.lastEpoch - 1, 0) : optimizer.paramGroups[0]!.lr;
       if (ddp) collective(ctx, `before validating epoch ${epoch + 1}`, () => ddp.syncBuffers());
       const val = await collectOutputs(model, valLoader, precision, ctx);
       const m = classificationMetrics(val.logits, val.labels);
@@ -290,7 +295,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
       };
       history.push(metrics);
       if (lead) writeFileAtomic(metricsPath, history.map((h) => `${JSON.stringify(h)}\n`).join(''));
-      scheduler?.step();
+      if (!stepPerBatch) scheduler?.step();
       if (ols && ctx) {
         const st = olsSums()!;
         ols.loadStateDict(st);
