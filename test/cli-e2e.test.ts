@@ -217,6 +217,7 @@ test('compare writes one report whose every figure exists', () => {
     assert.ok(existsSync(join(out, 'figures', `${f}.svg`)) && existsSync(join(out, 'figures', `${f}.png`)), f);
   }
   assert.match(html, /<svg/);
+  assert.match(html, /\(18 training and 6 validation images\)/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.deepEqual(summary.map((s: { smoothing: number }) => s.smoothing), [0, 0.2]);
   assert.equal(summary[0].projectionClasses.length, 3);

@@ -67,12 +67,14 @@ export async function runComparison(
   const results: SettingResult[] = [];
   let classes: [number, number, number] | null = null;
   let classNames: readonly string[] = [];
+  let sizes = '';
   for (const smoothing of smoothings) {
     const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
     const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx });
     if (run.status === 'interrupted') throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
     classNames = run.data.vocab.classes;
+    sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
     if (o.classes && !classes) {
       if (o.classes.length !== 3) throw new Error(`--classes needs three class names, got ${o.classes.length}`);
       classes = o.classes.map((c) => run.data.vocab.index(c, '--classes')) as [number, number, number];
@@ -108,7 +110,7 @@ export async function runComparison(
     {
       heading: 'Setting',
       text: [
-        `Data ${config.data}, model ${config.model}, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), seed ${config.seed}` +
+        `Data ${config.data} (${sizes}), model ${config.model}, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), seed ${config.seed}` +
           `${config.labelNoise ? `, label noise ${config.labelNoise}` : ''}${config.limitPerClass ? `, at most ${config.limitPerClass} training images per class` : ''}. ` +
           'Every setting starts from the same weights and sees the same batches in the same order; only the label smoothing differs.',
       ],
