@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as L from '../src/index.js';
 import { evaluation } from '../src/index.js';
+import { accuracyCurves, render } from '../src/report/index.js';
 import { assertClose } from './helpers.js';
 
 /** Two-class logits whose softmax puts probability p on class 0. */
@@ -54,4 +55,12 @@ test('the projection puts template a at the origin, b on the first axis, c in th
     assertClose(evaluation.meanFeatureNorm(L.tensor([[3, 4], [0, 1]])), 3, 1e-12);
     assert.throws(() => evaluation.templateProjection(w, f, L.tensor([0, 0, 0], { dtype: 'int64' }), [0, 1, 1]), /collinear/);
   });
+});
+
+test('the accuracy figure dashes the training curves, as its caption says, not the validation ones', async () => {
+  const svg = async (split: 'train' | 'val') => (await render(accuracyCurves([1, 2].map((epoch) => ({ setting: '0', epoch, split, accuracy: 0.5 + epoch / 10 }))))).svg;
+  // The plotted line: the first mark-line group (the legend's dash samples come after it).
+  const dashed = (s: string) => /stroke-dasharray="5,3"/.test(/<g class="mark-line[^"]*"[\s\S]*?<\/g>/.exec(s)?.[0] ?? assert.fail('no line mark'));
+  assert.ok(dashed(await svg('train')), 'train is dashed');
+  assert.ok(!dashed(await svg('val')), 'val is solid');
 });

@@ -30,7 +30,12 @@ export function accuracyCurves(rows: Array<{ setting: string; epoch: number; spl
       x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
       y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, axis: { format: '.0%' } },
       color: { field: 'setting', type: 'nominal', title: 'label smoothing' },
-      strokeDash: { field: 'split', type: 'nominal', title: 'split' },
+      // Explicit: a nominal scale's own order would dash the second split (val), not train.
+      strokeDash: {
+        field: 'split', type: 'nominal', title: 'split',
+        scale: { domain: ['train', 'val'], range: [[5, 3], [1, 0]] },
+        legend: { symbolType: 'stroke', symbolStrokeColor: '#555', symbolFillColor: 'transparent', symbolSize: 300 },
+      },
     },
   } as Spec;
 }
