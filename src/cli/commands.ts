@@ -59,9 +59,13 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   return 0;
 }
 
-/** The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. */
+/**
+ * The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. All 54,000
+ * training images for 3 one-cycle epochs rather than a subset for longer: the runs end converged
+ * enough that precisions and seeds agree to a few tenths, and 6,000 validation images measure it.
+ */
 export const DEMO: TrainConfig = {
-  ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 6, batchSize: 128, lr: 0.1, limitPerClass: 1000,
+  ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 3, batchSize: 128, lr: 0.1, scheduler: 'onecycle',
   valFraction: 0.1, workers: 1, out: 'runs/demo', weightDecay: 5e-4,
 };
 

@@ -9,7 +9,7 @@ const USAGE = `usage: lsr <command> [options]
 
 commands:
   demo [options]               the main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1,
-                               a comparison report in runs/demo (2–5 minutes on 2 cores)
+                               a comparison report in runs/demo (about 6 minutes on 2 cores)
   train --data DIR|fashion-mnist --model resnet50 [--weights FILE] --smoothing 0.1 --epochs 10
         --batch-size 256 --lr 0.01 --optimizer sgd|adamw --scheduler cosine|step|onecycle|none --seed 0
         --image-size 224 --val-fraction 0.1 --workers 2 --out runs/NAME [--config FILE] [--resume]
