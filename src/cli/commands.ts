@@ -62,7 +62,7 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
 /**
  * The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. All 54,000
  * training images for 3 one-cycle epochs rather than a subset for longer: the runs end converged
- * enough that precisions and seeds agree to a few tenths, and 6,000 validation images measure it.
+ * enough that bf16 and fp32 agree to a few tenths of a point, and 6,000 validation images measure it.
  */
 export const DEMO: TrainConfig = {
   ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 3, batchSize: 128, lr: 0.1, scheduler: 'onecycle',
