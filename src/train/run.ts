@@ -140,7 +140,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     config.optimizer === 'sgd'
       ? new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay })
       : new AdamW(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
-  // (Its workers start with the first epoch.)
+  // Built before the scheduler, which counts its batches (its workers start with the first epoch).
   const perRank = config.batchSize / world;
   const trainLoader = new data.DataLoader(trainSet, {
     batchSize: perRank, pipeline: prepared.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
