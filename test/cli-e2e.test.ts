@@ -170,14 +170,19 @@ describe('resume', () => {
     compare(straight, resumed);
   });
 
-  test('interrupted after one batch (Ctrl-C) and resumed, the same', async () => {
-    const interrupted = join(root, 'interrupted');
+  /** Ctrl-C before the first batch ends (the run checks after each batch), then --resume. */
+  const interruptAndResume = async (c: training.TrainConfig) => {
     const controller = new AbortController();
-    controller.abort(); // the run checks after each batch: it stops after the first
-    const first = await training.train(config(interrupted), { log: null, signal: controller.signal });
+    controller.abort();
+    const first = await training.train(c, { log: null, signal: controller.signal });
     assert.equal(first.status, 'interrupted');
     first.model.dispose();
-    (await training.train(config(interrupted), { log: null, resume: true })).model.dispose();
+    (await training.train(c, { log: null, resume: true })).model.dispose();
+  };
+
+  test('interrupted after one batch (Ctrl-C) and resumed, the same', async () => {
+    const interrupted = join(root, 'interrupted');
+    await interruptAndResume(config(interrupted));
     compare(join(root, 'straight'), interrupted);
   });
 
@@ -196,12 +201,7 @@ describe('resume', () => {
     assertClose(expected[1]!, 0.01 / 25 / 1e4, 1e-15); // the last batch runs at max_lr / (div_factor · final_div_factor)
 
     const interrupted = join(root, 'onecycle-interrupted');
-    const controller = new AbortController();
-    controller.abort();
-    const first = await training.train(onecycle(interrupted), { log: null, signal: controller.signal });
-    assert.equal(first.status, 'interrupted');
-    first.model.dispose();
-    (await training.train(onecycle(interrupted), { log: null, resume: true })).model.dispose();
+    await interruptAndResume(onecycle(interrupted));
     compare(straight, interrupted);
   });
 });
