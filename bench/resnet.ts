@@ -1,7 +1,9 @@
 // bench/resnet: torchvision ResNets trained and evaluated from TypeScript (lsr) and from Python
 // PyTorch on the same libtorch, same threads, in one run: images/s and the lsr/PyTorch ratios.
 // lsr runs in --precision (default auto: bf16 autocast + channels_last where the CPU has bf16);
-// PyTorch runs in its fp32 default and, when lsr runs bf16, also with the same bf16 settings.
+// PyTorch runs in its fp32 default and, when lsr runs bf16, also with the same bf16 settings
+// (lsr keeps the classifier head in float32, PyTorch's autocast runs it in bf16: for resnet50 that
+// head is under 0.1% of the FLOPs).
 // Targets: fp32 ≥ 0.95× PyTorch fp32; auto (bf16) ≥ 1.8× PyTorch fp32 on resnet50 and ≥ 0.95×
 // PyTorch with the same settings.
 //   node dist/bench/resnet.js [--precision auto|fp32|bf16] [--threads N] [--steps S] [--rounds R]
@@ -38,7 +40,8 @@ function measure(name: keyof typeof builders, size: number, batch: number): { tr
   if (precision === 'bf16') model.to('channels_last');
   const x = randn([batch, 3, size, size]);
   const y = randint(0, 176, [batch]);
-  const forward = (keepCache = false) => training.forwardIn(precision, (v) => model.forward(v), x, { keepCache });
+  // What lsr train runs: in bf16 the features under autocast, the head in float32.
+  const forward = (keepCache = false) => training.logitsIn(precision, model, x, { keepCache });
   model.train();
   const train = batch / timeSteps(() => {
     sgd.zeroGrad();

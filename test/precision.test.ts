@@ -42,3 +42,23 @@ test("autocast keepCache reuses the weights' bf16 copies until clearAutocastCach
     assert.ok(run(false).allclose(fresh.mul(2), 1e-2, 1e-2));
   });
 });
+
+test('logitsIn: under bf16 the features run in autocast, the head (fc) in float32 on float32 features', () => {
+  L.tidy(() => {
+    L.manualSeed(0);
+    const model = new L.models.CifarResNet(8, { numClasses: 5, inChannels: 1 });
+    const x = L.randn([4, 1, 16, 16]);
+    const isBf16Rounded = (t: L.Tensor) => t.equal(t.to('bfloat16').to('float32'));
+    // The whole model under autocast: every logit comes out of a bf16 matmul.
+    assert.ok(isBf16Rounded(L.training.forwardIn('bf16', (v) => model.forward(v), x)));
+    const logits = L.training.logitsIn('bf16', model, x);
+    assert.equal(logits.dtype, 'float32');
+    assert.ok(!isBf16Rounded(logits), 'the head runs in float32');
+    assert.ok(logits.equal(model.fc.forward(L.training.forwardIn('bf16', (v) => model.features(v), x))));
+    logits.sum().backward();
+    assert.equal(model.fc.weight.grad?.dtype, 'float32');
+    assert.ok(model.conv1.weight.grad!.abs().sum().item() > 0, 'the gradient reaches the autocast features');
+    // fp32 runs are unchanged: logitsIn is the model's forward.
+    assert.ok(L.training.logitsIn('fp32', model, x).equal(model.forward(x)));
+  });
+});

@@ -7,7 +7,7 @@ import { type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, 
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type DistContext, collective, gatherRows } from '../distributed/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, forwardIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, logitsIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 
@@ -129,7 +129,7 @@ async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: bool
   const indices: number[] = [];
   for await (const b of loader.epoch(0)) {
     const precision = resolvePrecision(run.config.precision).precision;
-    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => forwardIn(precision, (v) => run.model.forward(v), x, { keepCache: true }), b.x));
+    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(precision, run.model, x, { keepCache: true }), b.x));
     logits.push(tidy(() => probs.log()));
     probs.dispose();
     labels.push(b.y);

@@ -40,7 +40,7 @@ export interface TrainConfig {
   loss: 'cross-entropy' | 'online-label-smoothing';
   /** Online Label Smoothing's weight of the hard-label term. */
   olsAlpha: number;
-  /** 'auto': bf16 autocast and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
+  /** 'auto': bf16 autocast (the classifier head kept in fp32) and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
   precision: Precision;
   /** Data-parallel runs: BatchNorm statistics over every rank's batch (PyTorch's SyncBatchNorm) rather than each rank's own. */
   syncBn: boolean;

@@ -2,5 +2,5 @@
 export * from './config.js';
 export * from './checkpoint.js';
 export { type Classifier, buildModel, loadDataset, pipelines, prepareData, withLabelNoise } from './setup.js';
-export { collectOutputs, evalLoader, forwardIn, readMetrics, train } from './run.js';
+export { collectOutputs, evalLoader, forwardIn, logitsIn, readMetrics, train } from './run.js';
 export type { EpochMetrics, Outputs, TrainOptions, TrainResult } from './run.js';
