@@ -7,7 +7,7 @@ import { type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, 
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type DistContext, collective, gatherRows } from '../distributed/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, logitsIn, loadCheckpoint, loadDataset, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, loadCheckpoint, loadDataset, logitsIn, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 
