@@ -77,6 +77,12 @@ describe('lsr train, eval, predict', () => {
     assert.ok(existsSync(join(run, 'eval', 'reliability.png')));
   });
 
+  test("eval --data fashion-mnist-test refuses a run that was not trained on Fashion-MNIST", () => {
+    const r = lsr('eval', '--run', run, '--data', 'fashion-mnist-test');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--data fashion-mnist-test: the run was trained on .*leaves, not fashion-mnist/);
+  });
+
   test('predict writes a Kaggle submission with the original label strings, in test.csv order', () => {
     const out = join(root, 'submission.csv');
     const r = lsr('predict', '--run', run, '--data', join(leaves, 'test.csv'), '--out', out, '--tta');

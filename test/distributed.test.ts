@@ -284,4 +284,16 @@ describe('eval and predict --nproc 2', () => {
     assert.deepEqual(evalTwo.perClass, evalOne.perClass);
     for (const k of ['accuracy', 'top5', 'nll', 'ece']) assert.ok(Math.abs(evalTwo[k] - evalOne[k]) < 1e-9, k);
   });
+
+  test("eval --data fashion-mnist-test: Fashion-MNIST's 10,000 test images, not the validation split", () => {
+    const run = join(root, 'one');
+    assert.ok(existsSync(join(run, 'best.safetensors')), 'needs the 5-step run above');
+    const r = lsr('eval', '--run', run, '--data', 'fashion-mnist-test', '--nproc', '2');
+    assert.equal(r.status, 0, r.stderr);
+    const e = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    assert.equal(e.data, 'fashion-mnist-test');
+    assert.equal(e.count, 10000);
+    assert.deepEqual(Object.keys(e.perClass), [...data.FASHION_MNIST_CLASSES]);
+    assert.match(r.stdout, /\(10000 images\)/);
+  });
 });

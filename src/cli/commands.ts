@@ -147,11 +147,17 @@ async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: bool
   return { logits: gathered.tensors[0]!, labels: gathered.tensors[1]!, indices: gathered.positions };
 }
 
+/** Fashion-MNIST's own 10,000 test images, for a run trained on Fashion-MNIST (which validates on a split of its training images). */
+function fashionMnistTest(run: LoadedRun): data.SampleList {
+  if (run.config.data !== 'fashion-mnist') throw new Error(`--data fashion-mnist-test: the run was trained on ${run.config.data}, not fashion-mnist`);
+  return data.fashionMnist('t10k');
+}
+
 export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const o = options(argv, { run: 'string', data: 'string', tta: 'boolean', checkpoint: 'string' });
   if (typeof o.run !== 'string') throw new Error('lsr eval needs --run DIR');
   const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
-  const dataset = typeof o.data === 'string' ? loadDataset(o.data, { vocab: run.vocab }).dataset : prepareData(run.config).val;
+  const dataset = typeof o.data !== 'string' ? prepareData(run.config).val : o.data === 'fashion-mnist-test' ? fashionMnistTest(run) : loadDataset(o.data, { vocab: run.vocab }).dataset;
   const { logits, labels } = await predictLogits(run, dataset, o.tta === true, ctx);
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);

@@ -17,7 +17,8 @@ commands:
         [--loss cross-entropy|online-label-smoothing] [--ols-alpha 0.5] [--precision auto|fp32|bf16|fp64] [--sync-bn]
   compare [train options] --smoothing 0,0.1 [--label-noise 0.2] [--classes a,b,c]
                                one run per smoothing value, same seed and data order; report.html
-  eval --run DIR [--data DIR|CSV] [--tta]      accuracy, top-5, NLL, ECE, confusions, reliability
+  eval --run DIR [--data DIR|CSV|fashion-mnist-test] [--tta]
+                                               accuracy, top-5, NLL, ECE, confusions, reliability
   predict --run DIR --data test.csv --out submission.csv [--tta]   Kaggle's image,label
   distill [train options] [--temperature 4] [--beta 0.5]   students of a hard-label and a smoothed
                                teacher (the distillation caveat of Müller et al. 2019)
