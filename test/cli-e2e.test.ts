@@ -77,7 +77,7 @@ describe('lsr train, eval, predict', () => {
     assert.ok(existsSync(join(run, 'eval', 'reliability.png')));
   });
 
-  test("eval --data fashion-mnist-test refuses a run that was not trained on Fashion-MNIST", () => {
+  test('eval --data fashion-mnist-test refuses a run that was not trained on Fashion-MNIST', () => {
     const r = lsr('eval', '--run', run, '--data', 'fashion-mnist-test');
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--data fashion-mnist-test: the run was trained on .*leaves, not fashion-mnist/);
