@@ -21,6 +21,12 @@ using HandleId = uint64_t;
 // Live handle count and bytes, for memoryStats().
 int64_t liveTensors();
 int64_t liveBytes();
+// The bytes of handles that left every tidy() scope, what V8 was last told of, and the sum of the
+// increases it was told of.
+struct ExternalMemory {
+  int64_t escaped, reported, reportedIncreases;
+};
+ExternalMemory externalMemory();
 
 // Wraps a tensor in a new handle (undefined tensors become JS undefined).
 Napi::Value wrap(Napi::Env env, at::Tensor t);

@@ -31,12 +31,14 @@ int64_t g_bytes = 0;
 constexpr int64_t kReportStep = 16 << 20;
 int64_t g_external = 0;
 int64_t g_reported = 0;
+int64_t g_reported_increases = 0;  // the sum of every increase V8 was told of (tests read it)
 
 void reportExternal(Napi::Env env) {
   int64_t delta = g_external - g_reported;
   if (delta >= kReportStep || delta <= -kReportStep) {
     Napi::MemoryManagement::AdjustExternalMemory(env, delta);
     g_reported = g_external;
+    if (delta > 0) g_reported_increases += delta;
   }
 }
 
@@ -48,6 +50,7 @@ int64_t storageBytes(const at::Tensor& t) {
 
 int64_t liveTensors() { return g_live; }
 int64_t liveBytes() { return g_bytes; }
+ExternalMemory externalMemory() { return {g_external, g_reported, g_reported_increases}; }
 
 bool markExternal(Napi::Env env, HandleId id) {
   bool valid;

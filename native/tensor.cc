@@ -295,6 +295,15 @@ OP(memory_stats) {
   return o;
 }
 END
+OP(external_memory_stats) {
+  auto e = lsr::externalMemory();
+  auto o = Napi::Object::New(a.env());
+  o.Set("escapedBytes", Napi::Number::New(a.env(), static_cast<double>(e.escaped)));
+  o.Set("reportedBytes", Napi::Number::New(a.env(), static_cast<double>(e.reported)));
+  o.Set("reportedIncreases", Napi::Number::New(a.env(), static_cast<double>(e.reportedIncreases)));
+  return o;
+}
+END
 
 // ---- RNG, threads, build info ----
 

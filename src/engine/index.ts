@@ -6,4 +6,4 @@ export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
 export * as F from './functional.js';
 export * as dist from './distributed.js';
-export type { Reduction } from './native.js';
+export type { ExternalMemoryStats, Reduction } from './native.js';

@@ -18,6 +18,16 @@ type Operand = Handle | number | boolean;
 type Opt<T> = T | undefined | null;
 type Pair = [Handle, Handle];
 
+/** What V8 is told of native memory (only tensors that left every tidy() scope count). */
+export interface ExternalMemoryStats {
+  /** Bytes of live handles that left every tidy() scope: only the GC or dispose() frees them. */
+  escapedBytes: number;
+  /** What V8 was last told (escapedBytes, netted in 16 MiB steps). */
+  reportedBytes: number;
+  /** The sum of every increase V8 was told of since the process started. */
+  reportedIncreases: number;
+}
+
 export interface Native {
   // data in and out, metadata
   from_buffer(data: ArrayBufferView, shape: number[], dtype: DType): Handle;
@@ -85,6 +95,7 @@ export interface Native {
   /** Counts the handle in the native memory V8 is told of (it left every tidy() scope). */
   mark_external(t: Handle): boolean;
   memory_stats(): { liveTensors: number; bytes: number };
+  external_memory_stats(): ExternalMemoryStats;
   manual_seed(seed: number): void;
   get_rng_state(): Handle;
   set_rng_state(state: Handle): void;

@@ -1,7 +1,7 @@
 // Process-wide engine state: grad mode, autocast, RNG, threads, memory statistics.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type DType, native } from './native.js';
+import { type DType, type ExternalMemoryStats, native } from './native.js';
 import { Tensor } from './tensor.js';
 
 function guarded<T>(enter: () => void, exit: () => void, fn: () => T): T {
@@ -126,6 +126,8 @@ export function resolvePrecision(p: Precision): { precision: ResolvedPrecision; 
 
 /** Live tensor handles and the bytes their storages hold (a storage shared by views counts per handle). */
 export const memoryStats = (): { liveTensors: number; bytes: number } => native.memory_stats();
+/** What V8 is told of native memory: the bytes only the GC may free drive its collections. */
+export const externalMemoryStats = (): ExternalMemoryStats => native.external_memory_stats();
 export const buildInfo = () => native.build_info();
 
 // libtorch's own default ignores cgroup quotas (and is 1 inside Node): use the cores we may use,
