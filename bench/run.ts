@@ -10,7 +10,7 @@ import { availableCores, buildInfo } from '../src/index.js';
 import { writeFileAtomic } from '../src/io/index.js';
 import { type BenchRow, benchSrc } from './common.js';
 
-const ALL = ['overhead', 'loss', 'resnet', 'data', 'leak', 'ddp'];
+const ALL = ['overhead', 'loss', 'resnet', 'precision', 'data', 'leak', 'ddp'];
 const onlyAt = process.argv.indexOf('--only');
 const benches = onlyAt >= 0 ? process.argv[onlyAt + 1]!.split(',') : ALL;
 const here = fileURLToPath(new URL('.', import.meta.url));

@@ -277,4 +277,11 @@ export interface NativeImage {
   channels: number;
 }
 
+// Debian's libtorch runs fp32 matmuls on OpenBLAS's own pthread pool, beside libtorch's OpenMP pool.
+// After each call OpenBLAS's workers spin (with sched_yield) for 2^28 cycles, about 0.1 s, before
+// they sleep: long enough to take the cores from the convolutions that follow. The fp32 head of a
+// bf16 run calls it three times a step (resnet18 64² bf16 training on 2 cores: 265 → 329 img/s with
+// a timeout of 2^4). OpenBLAS reads the setting once, when it loads with the addon, so it is set
+// here, for that library alone, unless the user set it.
+process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
 export const native: Native = require(addonPath()) as Native;

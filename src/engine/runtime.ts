@@ -97,6 +97,19 @@ export function availableCores(): number {
   return n;
 }
 
+/** What /proc/cpuinfo says of the CPU: its model name and the bfloat16 flags it reports. */
+export function cpuFeatures(): { model: string; bf16Flags: string[] } {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return { model: 'unknown CPU (no /proc/cpuinfo)', bf16Flags: [] };
+  }
+  const field = (name: string) => info.split('\n').find((l) => l.startsWith(name))?.split(':').slice(1).join(':').trim() ?? '';
+  const flags = ` ${field('flags')} `;
+  return { model: field('model name') || 'unknown CPU', bf16Flags: ['amx_bf16', 'avx512_bf16'].filter((f) => flags.includes(` ${f} `)) };
+}
+
 /**
  * Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo).
  * LSR_CPU_BF16=0|1 overrides the answer (tests simulate other CPUs with it).
@@ -104,13 +117,7 @@ export function availableCores(): number {
 export function cpuSupportsBf16(): { supported: boolean; reason: string } {
   const forced = process.env.LSR_CPU_BF16;
   if (forced === '0' || forced === '1') return { supported: forced === '1', reason: `LSR_CPU_BF16=${forced}` };
-  let flags = '';
-  try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
-  } catch {
-    return { supported: false, reason: 'no /proc/cpuinfo' };
-  }
-  const found = ['amx_bf16', 'avx512_bf16'].filter((f) => new RegExp(`\\b${f}\\b`).test(flags));
+  const found = cpuFeatures().bf16Flags;
   return found.length ? { supported: true, reason: found.join(', ') } : { supported: false, reason: 'no AVX512-BF16 or AMX-BF16' };
 }
 
