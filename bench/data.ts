@@ -7,12 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { crossEntropy, data, manualSeed, models, optim, randint, randn, setNumThreads, tidy } from '../src/index.js';
+import { configureRuntime, crossEntropy, data, manualSeed, models, optim, randint, randn, tidy } from '../src/index.js';
 import { emitRows, flag, median, runPython } from './common.js';
 
 const images = flag('images', 512);
 const threads = 2;
-setNumThreads(threads);
+configureRuntime({ threads });
 manualSeed(0);
 
 async function writeJpegs(root: string): Promise<void> {

@@ -5,7 +5,7 @@
 //   node dist/bench/ddp.js [--nproc 2] [--batch 32] [--size 64] [--steps 8]
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { crossEntropy, manualSeed, models, optim, randint, randn, setNumThreads, tidy } from '../src/index.js';
+import { configureRuntime, crossEntropy, manualSeed, models, optim, randint, randn, tidy } from '../src/index.js';
 import { DistributedDataParallel, contextFromEnv, freePort, joinGroup, leaveGroup } from '../src/distributed/index.js';
 import { benchSrc, emitRows, ensurePythonTorch, flag, median } from './common.js';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ const steps = flag('steps', 8);
 /** One rank (or a plain process): median step time over `steps` after 2 warm-up steps. */
 function worker(): void {
   const ctx = contextFromEnv();
-  setNumThreads(1);
+  configureRuntime({ threads: 1 });
   manualSeed(0);
   joinGroup(ctx);
   const model = models.resnet18({ numClasses: 176 });

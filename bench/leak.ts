@@ -1,7 +1,7 @@
 // bench/leak: 20,000 training steps of the small CNN (forward, backward, SGD update), RSS sampled
 // every 1,000 steps. Target: RSS growth after step 2,000 under 5%.
 //   node dist/bench/leak.js [--steps N] [--batch B]
-import { manualSeed, memoryStats } from '../src/index.js';
+import { configureRuntime, manualSeed, memoryStats } from '../src/index.js';
 import { smallCnnTrainingStep } from '../examples/small-cnn.js';
 import { flag, emitRows } from './common.js';
 
@@ -12,6 +12,7 @@ manualSeed(0);
 const step = smallCnnTrainingStep(batch);
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 
+configureRuntime();
 console.log(`bench/leak: ${steps} steps of the small CNN, batch ${batch}; RSS every ${every} steps`);
 const samples: Array<{ step: number; rss: number }> = [];
 const t0 = performance.now();

@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { F, LSR, LSR2, type Tensor, availableCores, crossEntropy, manualSeed, randint, randn, setNumThreads, tidy } from '../src/index.js';
+import { F, LSR, LSR2, type Tensor, availableCores, configureRuntime, crossEntropy, manualSeed, randint, randn, tidy } from '../src/index.js';
 import { type BenchRow, emitRows, flag, median, runPython } from './common.js';
 
 // Large blocks must come from mmap (and go back on free) for peak RSS to measure them.
@@ -32,7 +32,7 @@ const sizes: Array<[number, number]> = [
   [4096, 1000],
   [4096, 32000],
 ];
-setNumThreads(threads);
+configureRuntime({ threads });
 manualSeed(0);
 
 const eps = 0.1;

@@ -1,7 +1,7 @@
 // bench/overhead: the same small-CNN training step from TypeScript (lsr) and from Python PyTorch,
 // same threads, in one run. Target: TS/Python time ratio ≤ 1.05.
 //   node dist/bench/overhead.js [--threads N] [--batch B] [--steps S] [--rounds R]
-import { availableCores, manualSeed, setNumThreads } from '../src/index.js';
+import { availableCores, configureRuntime, manualSeed } from '../src/index.js';
 import { smallCnnTrainingStep } from '../examples/small-cnn.js';
 import { LSR_MALLOC_ENV, emitRows, flag, median, runPython } from './common.js';
 
@@ -10,7 +10,7 @@ const batch = flag('batch', 32);
 const steps = flag('steps', 200);
 const rounds = flag('rounds', 3);
 const warmup = 20;
-setNumThreads(threads);
+configureRuntime({ threads });
 manualSeed(0);
 
 const step = smallCnnTrainingStep(batch);

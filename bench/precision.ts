@@ -4,14 +4,14 @@
 // 176 classes). Prints img/s and the bf16/fp32 ratio; auto picks bf16 where the CPU computes it
 // natively (see resolvePrecision), and this bench says whether that rule holds here.
 //   node dist/bench/precision.js [--threads N] [--steps S] [--rounds R]
-import { type ResolvedPrecision, availableCores, cpuFeatures, crossEntropy, manualSeed, models, optim, randint, randn, resolvePrecision, setNumThreads, tidy, training } from '../src/index.js';
+import { type ResolvedPrecision, availableCores, configureRuntime, cpuFeatures, crossEntropy, manualSeed, models, optim, randint, randn, resolvePrecision, tidy, training } from '../src/index.js';
 import { emitRows, flag, median } from './common.js';
 
 const threads = flag('threads', Math.min(2, availableCores()));
 const steps = flag('steps', 5);
 const rounds = flag('rounds', 2);
 const warmup = 2;
-setNumThreads(threads);
+configureRuntime({ threads });
 
 interface Case {
   name: string;

@@ -7,7 +7,7 @@
 // Targets: fp32 ≥ 0.95× PyTorch fp32; auto (bf16) ≥ 1.8× PyTorch fp32 on resnet50 and ≥ 0.95×
 // PyTorch with the same settings.
 //   node dist/bench/resnet.js [--precision auto|fp32|bf16] [--threads N] [--steps S] [--rounds R]
-import { type Precision, availableCores, clearAutocastCache, crossEntropy, inferenceMode, manualSeed, models, optim, randint, randn, resolvePrecision, setNumThreads, tidy, training } from '../src/index.js';
+import { type Precision, availableCores, clearAutocastCache, configureRuntime, crossEntropy, inferenceMode, manualSeed, models, optim, randint, randn, resolvePrecision, tidy, training } from '../src/index.js';
 import { emitRows, flag, median, runPython } from './common.js';
 
 const threads = flag('threads', Math.min(2, availableCores()));
@@ -21,7 +21,7 @@ const cases: Array<[keyof typeof builders, number, number]> = [
   ['resnet18', 64, 64],
 ];
 const builders = { resnet50: models.resnet50, resnet18: models.resnet18 };
-setNumThreads(threads);
+configureRuntime({ threads });
 manualSeed(0);
 
 function timeSteps(step: () => void): number {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,24 @@ inline at::OptionalIntArrayRef optRef(const c10::optional<std::vector<int64_t>>&
   return v ? at::OptionalIntArrayRef(*v) : at::OptionalIntArrayRef();
 }
 
-// Rethrows the exception in flight as a JS Error "op: first line of libtorch's message".
+// An error with a stable code that the TypeScript side maps to an error class (src/engine/errors.ts):
+// callers match the code, never the message.
+struct CodedError : std::runtime_error {
+  std::string code;
+  CodedError(std::string c, const std::string& message) : std::runtime_error(message), code(std::move(c)) {}
+};
+// Logits that PyTorch would turn into a NaN loss (NonFiniteLogitsError).
+constexpr const char* kNonFiniteLogits = "LSR_NONFINITE_LOGITS";
+// Any other error from libtorch (NativeError).
+constexpr const char* kNative = "LSR_NATIVE";
+
+// The error classes the TypeScript side registered (set_error_classes), per JS environment.
+struct ErrorClasses {
+  Napi::ObjectReference byCode;
+};
+
+// Rethrows the exception in flight as a JS Error "op: first line of libtorch's message", of the
+// class registered for its code (set_error_classes), with `code` set.
 [[noreturn]] void rethrowAsJs(Napi::Env env, const char* op);
 
 template <typename Body>

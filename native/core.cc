@@ -2,6 +2,9 @@
 #include "common.h"
 
 #include <ATen/ScalarOps.h>
+#ifdef LSR_GLOG
+#include <glog/logging.h>
+#endif
 
 #include <malloc.h>
 
@@ -307,19 +310,34 @@ static std::string firstLine(const char* msg) {
   return s.empty() ? std::string("unknown error") : s;
 }
 
+namespace {
+Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
+  auto* classes = env.GetInstanceData<ErrorClasses>();
+  if (classes != nullptr && !classes->byCode.IsEmpty()) {
+    Napi::Value ctor = classes->byCode.Value().Get(code);
+    if (ctor.IsFunction()) return Napi::Error(env, ctor.As<Napi::Function>().New({Napi::String::New(env, message)}));
+  }
+  auto e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+}  // namespace
+
 void rethrowAsJs(Napi::Env env, const char* op) {
   try {
     throw;
   } catch (const Napi::Error&) {
     throw;
+  } catch (const CodedError& e) {
+    throw codedError(env, e.code.c_str(), std::string(op) + ": " + firstLine(e.what()));
   } catch (const c10::Error& e) {
-    throw Napi::Error::New(env, std::string(op) + ": " + firstLine(e.what_without_backtrace()));
+    throw codedError(env, kNative, std::string(op) + ": " + firstLine(e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, std::string(op) + ": out of memory");
+    throw codedError(env, kNative, std::string(op) + ": out of memory");
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string(op) + ": " + firstLine(e.what()));
+    throw codedError(env, kNative, std::string(op) + ": " + firstLine(e.what()));
   } catch (...) {
-    throw Napi::Error::New(env, std::string(op) + ": unknown native error");
+    throw codedError(env, kNative, std::string(op) + ": unknown native error");
   }
 }
 
@@ -339,18 +357,33 @@ Registrar::Registrar(const char* name, Napi::Value (*fn)(const Napi::CallbackInf
 // that costs ten times the arithmetic of an elementwise op (relu of a 51 MB tensor: 15 ms fresh,
 // 1.4 ms in place). Serving large blocks from the heap and never trimming it lets each training
 // step reuse the memory of the last one: RSS stays at the peak working set, flat over a run.
-// LSR_MALLOC=system keeps glibc's defaults.
-static void keepFreedMemoryForReuse() {
+// A process-wide setting: configureRuntime() asks for it (the CLI does), importing lsr does not.
+OP(keep_freed_memory) {
 #ifdef __GLIBC__
-  const char* policy = std::getenv("LSR_MALLOC");
-  if (policy && std::strcmp(policy, "system") == 0) return;
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  return Napi::Boolean::New(a.env(), true);
+#else
+  return Napi::Boolean::New(a.env(), false);
 #endif
 }
+END
+
+// libtorch's warnings go through glog where libtorch was built with it (Debian's): without this,
+// the first one starts with glog's "Logging before InitGoogleLogging() is written to STDERR".
+// glog is set to log to stderr, as before, and not to files; no signal handler is installed.
+#ifdef LSR_GLOG
+static void initTorchLogging() {
+  if (google::IsGoogleLoggingInitialized()) return;
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging("lsr");
+}
+#else
+static void initTorchLogging() {}
+#endif
 
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  keepFreedMemoryForReuse();
+  initTorchLogging();
   for (auto& [name, fn] : lsr::registry()) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

@@ -238,8 +238,9 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
       // PyTorch returns NaN for these rows; lsr names the first one instead.
       for (int64_t p = 0; p < L.positions(); ++p) {
         if (ys[p] == ignoreIndex) continue;
-        TORCH_CHECK(std::isfinite(static_cast<double>(lses[p])), "input at position ", positionName(y, p),
-                    " has NaN or +Inf logits, or all -Inf (its log-sum-exp is ", lses[p], ")");
+        if (!std::isfinite(static_cast<double>(lses[p])))
+          throw lsr::CodedError(lsr::kNonFiniteLogits, c10::str("input at position ", positionName(y, p),
+                                                      " has NaN or +Inf logits, or all -Inf (its log-sum-exp is ", lses[p], ")"));
         denominator += ws ? ws[ys[p]] : 1.0;
       }
     });

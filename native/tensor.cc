@@ -295,6 +295,18 @@ OP(memory_stats) {
   return o;
 }
 END
+// The error classes by code ({ LSR_NATIVE: NativeError, ... }), registered once by src/engine/native.ts.
+OP(set_error_classes) {
+  if (!a.info[0].IsObject()) a.fail(0, "must be an object of error classes by code");
+  auto* classes = a.env().GetInstanceData<lsr::ErrorClasses>();
+  if (classes == nullptr) {
+    classes = new lsr::ErrorClasses();
+    a.env().SetInstanceData(classes);
+  }
+  classes->byCode = Napi::Persistent(a.info[0].As<Napi::Object>());
+  return a.env().Undefined();
+}
+END
 OP(external_memory_stats) {
   auto e = lsr::externalMemory();
   auto o = Napi::Object::New(a.env());

@@ -6,7 +6,7 @@
 //   4. otherwise the Python torch package, if one is installed.
 // Prints what binding.gyp asks for (--include, --libs, --defines) or, with --check, a summary.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const HELP = `libtorch was not found, so the lsr native addon cannot be built.
@@ -84,8 +84,15 @@ function hasGloo(t) {
   return [...t.includes, '/usr/include'].some((d) => existsSync(join(d, 'gloo', 'algorithm.h')));
 }
 
+/** A libtorch built with glog (Debian's) logs its warnings through it: lsr then initialises glog to stderr. */
+function usesGlog(t) {
+  const dirs = [...t.includes, '/usr/include'];
+  const macros = dirs.map((d) => join(d, 'c10', 'macros', 'cmake_macros.h')).find((f) => existsSync(f));
+  return !!macros && /#define C10_USE_GLOG\b/.test(readFileSync(macros, 'utf8')) && dirs.some((d) => existsSync(join(d, 'glog', 'logging.h')));
+}
+
 function libs(t) {
-  const names = ['torch', 'torch_cpu', 'c10'];
+  const names = ['torch', 'torch_cpu', 'c10', ...(usesGlog(t) ? ['glog'] : [])];
   const l = [`-L${t.libDir}`, `-Wl,-rpath,${t.libDir}`];
   // CUDA kernels register themselves when libtorch_cuda is loaded: keep it even though no symbol is used.
   if (t.cuda) l.push('-Wl,--no-as-needed', '-ltorch_cuda', '-Wl,--as-needed');
@@ -104,7 +111,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const arg = process.argv[2];
   if (arg === '--include') console.log(t.includes.join(' '));
   else if (arg === '--libs') console.log(libs(t).join(' '));
-  else if (arg === '--defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`, ...(t.cuda ? ['LSR_CUDA=1'] : []), ...(hasGloo(t) ? ['LSR_GLOO=1'] : [])].join(' '));
+  else if (arg === '--defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`, ...(t.cuda ? ['LSR_CUDA=1'] : []), ...(hasGloo(t) ? ['LSR_GLOO=1'] : []), ...(usesGlog(t) ? ['LSR_GLOG=1'] : [])].join(' '));
   else {
     const so = readdirSync(t.libDir).filter((f) => /^libtorch(_cuda)?\.so/.test(f));
     console.log(`libtorch: ${t.source}\n  include: ${t.includes.join(' ')}\n  lib: ${t.libDir} (${so.join(', ')})\n  cuda: ${t.cuda}\n  gloo (distributed): ${hasGloo(t)}`);

@@ -1,7 +1,7 @@
 // Where this process stands in a data-parallel run, from torchrun's environment variables
 // (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT), and
 // joining / leaving the c10d process group.
-import { type Tensor, availableCores, cat, dist, tensor, tidy, zeros } from '../engine/index.js';
+import { DistributedError, type Tensor, availableCores, cat, dist, tensor, tidy, zeros } from '../engine/index.js';
 
 export interface DistContext {
   rank: number;
@@ -82,7 +82,7 @@ export function explainFailure(e: unknown, ctx: DistContext, where: string): Err
   } catch {
     lost = 'rank 0 was lost (it hosts the rendezvous store, which no longer answers)';
   }
-  return new Error(`rank ${ctx.rank}: ${lost}; stopped ${where} (${cause.replace(/^\w+: /, '')})`);
+  return new DistributedError(`rank ${ctx.rank}: ${lost}; stopped ${where} (${cause.replace(/^\w+: /, '')})`, { cause: e });
 }
 
 /** Runs a collective step, turning a failure into explainFailure's message. */

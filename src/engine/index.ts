@@ -4,6 +4,7 @@ export type { DType, MemoryFormat, Scalar, TensorLike, Device, TypedArray, Neste
 export * from './creation.js';
 export * from './runtime.js';
 export { tidy, keep, dispose } from './scope.js';
+export * from './errors.js';
 export * as F from './functional.js';
 export * as dist from './distributed.js';
 export type { ExternalMemoryStats, Reduction } from './native.js';

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorCode, NativeError, NonFiniteLogitsError } from './errors.js';
 
 /**
  * An opaque native handle: a BigInt naming a slot that owns one reference to an at::Tensor.
@@ -96,6 +97,10 @@ export interface Native {
   mark_external(t: Handle): boolean;
   memory_stats(): { liveTensors: number; bytes: number };
   external_memory_stats(): ExternalMemoryStats;
+  /** Registers the classes native errors are made of, by code (src/engine/errors.ts). */
+  set_error_classes(classes: Record<string, new (message: string) => Error>): void;
+  /** glibc: serve large blocks from the heap and never trim it (configureRuntime). */
+  keep_freed_memory(): boolean;
   manual_seed(seed: number): void;
   get_rng_state(): Handle;
   set_rng_state(state: Handle): void;
@@ -281,7 +286,16 @@ export interface NativeImage {
 // After each call OpenBLAS's workers spin (with sched_yield) for 2^28 cycles, about 0.1 s, before
 // they sleep: long enough to take the cores from the convolutions that follow. The fp32 head of a
 // bf16 run calls it three times a step (resnet18 64² bf16 training on 2 cores: 265 → 329 img/s with
-// a timeout of 2^4). OpenBLAS reads the setting once, when it loads with the addon, so it is set
-// here, for that library alone, unless the user set it.
-process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
-export const native: Native = require(addonPath()) as Native;
+// a timeout of 2^4). OpenBLAS reads the setting once, when it loads with the addon: it is set for
+// that moment only (unless the user set it), so the process's environment is left as it was.
+function loadAddon(): Native {
+  const userSet = process.env.OPENBLAS_THREAD_TIMEOUT !== undefined;
+  if (!userSet) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
+  try {
+    return require(addonPath()) as Native;
+  } finally {
+    if (!userSet) delete process.env.OPENBLAS_THREAD_TIMEOUT;
+  }
+}
+export const native: Native = loadAddon();
+native.set_error_classes({ [ErrorCode.nonFiniteLogits]: NonFiniteLogitsError, [ErrorCode.native]: NativeError });

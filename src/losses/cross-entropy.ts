@@ -6,7 +6,7 @@
 // ignored positions add 0, and 'mean' divides by Σ w_y over the positions not ignored (PyTorch's
 // choice, so an all-ignored 'mean' is NaN). Probability targets t use t·(1 − ε) + ε/C and 'mean'
 // divides by the number of positions.
-import { type DType, F, type Reduction, type Tensor, ones, tidy } from '../engine/index.js';
+import { type DType, F, NonFiniteLogitsError, type Reduction, type Tensor, ones, tidy } from '../engine/index.js';
 
 export interface CrossEntropyOptions {
   /** One weight per class (shape [C]). */
@@ -178,7 +178,7 @@ function checkFiniteRows(input: Tensor, classDim: number, kept?: Tensor): void {
     if (kept) bad = bad.logicalAnd(kept);
     const position = firstTrue(bad);
     if (!position) return;
-    throw new Error(
+    throw new NonFiniteLogitsError(
       `crossEntropy: input at position [${position.join(', ')}] has NaN or +Inf logits, or all -Inf ` +
         `(input [${input.shape}])`,
     );
