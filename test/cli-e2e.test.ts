@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import * as L from '../src/index.js';
 import { io, training } from '../src/index.js';
 import { assertClose, distRoot } from './helpers.js';
+import { parseTrainArgs } from '../src/cli/specs.js';
 
 let root = '';
 let leaves = '';
@@ -65,16 +66,26 @@ describe('lsr train, eval, predict', () => {
     assert.match(r.stderr, /epoch 2\/2: train loss [\d.]+ acc [\d.]+% \| val loss/);
   });
 
-  test('eval writes metrics, confusions and a reliability diagram referenced by its HTML', () => {
+  test('eval writes metrics, confusions and a reliability diagram referenced by its HTML, in a folder per data and checkpoint', () => {
     const r = lsr('eval', '--run', run);
     assert.equal(r.status, 0, r.stderr);
-    const e = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const dir = join(run, 'eval', 'val-best');
+    const e = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     assert.equal(e.count, 6);
+    assert.equal(e.checkpoint, join(run, 'best.safetensors'));
     assert.ok(e.accuracy >= 0 && e.accuracy <= 1 && e.ece >= 0 && e.ece <= 1);
     assert.deepEqual(Object.keys(e.perClass), CLASSES);
-    const html = readFileSync(join(run, 'eval', 'eval.html'), 'utf8');
+    const html = readFileSync(join(dir, 'eval.html'), 'utf8');
     assert.match(html, /href="reliability\.svg"/);
-    assert.ok(existsSync(join(run, 'eval', 'reliability.png')));
+    assert.ok(existsSync(join(dir, 'reliability.png')));
+    // Another checkpoint and other data go to their own folders; the first eval stays.
+    const last = lsr('eval', '--run=' + run, '--checkpoint=last', '--data', leaves);
+    assert.equal(last.status, 0, last.stderr);
+    assert.equal(JSON.parse(readFileSync(join(run, 'eval', 'leaves-last', 'eval.json'), 'utf8')).checkpoint, join(run, 'last.safetensors'));
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')), e);
+    const wrong = lsr('eval', '--run', run, '--checkpoint', 'bset');
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /--checkpoint bset: .* has no bset\.safetensors \(it has: (best, last|last, best)\)/);
   });
 
   test('eval --data fashion-mnist-test refuses a run that was not trained on Fashion-MNIST', () => {
@@ -132,8 +143,26 @@ describe('lsr train, eval, predict', () => {
   });
 });
 
+test('an --out that holds a run is refused unless --resume or --overwrite; --resume with changed options warns and records them', () => {
+  const out = join(root, 'again');
+  const first = lsr('train', ...common(out), '--epochs', '1');
+  assert.equal(first.status, 0, first.stderr);
+  const again = lsr('train', ...common(out), '--epochs', '1');
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /--out .*again already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out/);
+  const resumed = lsr('train', ...common(out), '--epochs=2', '--lr', '0.02', '--resume');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /warning: --resume with options changed since the run started: --epochs 1 → 2, --lr 0\.01 → 0\.02 \(recorded in resumes\.jsonl\)/);
+  const recorded = readFileSync(join(out, 'resumes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; changed: Array<{ key: string; was: unknown; now: unknown }> });
+  assert.deepEqual(recorded, [{ epoch: 1, step: 0, changed: [{ key: 'epochs', was: 1, now: 2 }, { key: 'lr', was: 0.01, now: 0.02 }] }]);
+  const fresh = lsr('train', ...common(out), '--epochs', '1', '--overwrite');
+  assert.equal(fresh.status, 0, fresh.stderr);
+  assert.equal(training.readMetrics(join(out, 'metrics.jsonl')).length, 1);
+  assert.ok(!existsSync(join(out, 'resumes.jsonl')), 'a fresh start keeps no record of the old run');
+});
+
 describe('resume', () => {
-  const config = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--optimizer', 'sgd']).config;
+  const config = (out: string) => parseTrainArgs('train', [...common(out), '--epochs', '2', '--optimizer', 'sgd']).config;
   const weights = (out: string) => {
     const c = training.loadCheckpoint(join(out, 'last.safetensors'));
     const m = c.model;
@@ -162,7 +191,7 @@ describe('resume', () => {
   });
 
   test('with Online Label Smoothing, its state travels in the checkpoint and resume ends the same', async () => {
-    const ols = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--loss', 'online-label-smoothing', '--ols-alpha', '0.3']).config;
+    const ols = (out: string) => parseTrainArgs('train', [...common(out), '--epochs', '2', '--loss', 'online-label-smoothing', '--ols-alpha', '0.3']).config;
     const straight = join(root, 'ols-straight');
     const resumed = join(root, 'ols-resumed');
     (await training.train(ols(straight), { log: null })).model.dispose();
@@ -193,7 +222,7 @@ describe('resume', () => {
   });
 
   test('--scheduler onecycle steps per batch, and a run interrupted mid-epoch resumes to the same end', async () => {
-    const onecycle = (out: string) => training.parseTrainArgs([...common(out), '--epochs', '2', '--scheduler', 'onecycle']).config;
+    const onecycle = (out: string) => parseTrainArgs('train', [...common(out), '--epochs', '2', '--scheduler', 'onecycle']).config;
     const straight = join(root, 'onecycle-straight');
     (await training.train(onecycle(straight), { log: null })).model.dispose();
     // Each epoch's rate is that of its last batch under PyTorch's OneCycleLR, stepped once per batch.

@@ -1,7 +1,7 @@
 // The lsr command line, run as a user runs it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -40,4 +40,44 @@ test('lsr reports bad input and unknown commands with a message and a non-zero s
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command 'frobnicate'/);
   assert.match(lsr('weights', 'convert', 'a.pth', 'b.bin').stderr, /OUT must end in \.safetensors/);
+});
+
+test('every command takes -h/--help, and lsr --version names the package and libtorch', () => {
+  for (const command of ['train', 'compare', 'demo', 'distill', 'eval', 'predict']) {
+    for (const flag of ['--help', '-h']) {
+      const r = lsr(command, flag);
+      assert.equal(r.status, 0, `${command} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^usage: lsr ${command} \\[options\\]`), command);
+    }
+  }
+  const train = lsr('train', '--help').stdout;
+  // Every option that works is listed, --momentum and --config among them.
+  for (const o of ['--momentum M', '--config FILE', '--resume', '--weight-decay W', '--sync-bn', '--nproc N', '--precision P']) assert.ok(train.includes(o), `train --help lacks ${o}`);
+  assert.match(lsr('weights', 'info', '--help').stdout, /^usage: lsr weights info FILE/);
+  assert.match(lsr('help', 'eval').stdout, /^usage: lsr eval \[options\]/);
+  const v = lsr('--version');
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /^lsr(\S*)? \d+\.\d+\.\d+ \(libtorch \d+\.\d+/);
+});
+
+test('--k=v and --k v alike; unknown options say which known one is near; stray arguments are named', () => {
+  const bad = lsr('eval', '--run=/nonexistent/run');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--run \/nonexistent\/run: no config\.json/);
+  const typo = lsr('train', '--learning-rat', '0.1');
+  assert.equal(typo.status, 1);
+  assert.match(typo.stderr, /unknown option --learning-rat/);
+  const near = lsr('train', '--epoch', '3');
+  assert.match(near.stderr, /unknown option --epoch \(did you mean --epochs\?\)/);
+  assert.match(lsr('eval', '--run', 'a', 'b').stderr, /unexpected argument 'b'/);
+  // Names of Object.prototype are not options.
+  assert.match(lsr('train', '--to-string', 'x').stderr, /unknown option --to-string/);
+  assert.match(lsr('trian').stderr, /unknown command 'trian' \(did you mean 'train'\?\)/);
+});
+
+test('docs/cli.md is the reference generated from the option tables (lsr help --markdown)', () => {
+  const r = lsr('help', '--markdown');
+  assert.equal(r.status, 0, r.stderr);
+  const committed = readFileSync(join(distRoot, '..', 'docs', 'cli.md'), 'utf8');
+  assert.equal(committed, `${r.stdout.trimEnd()}\n`, 'docs/cli.md differs from the option tables: regenerate it with `node dist/src/cli/main.js help --markdown > docs/cli.md`');
 });

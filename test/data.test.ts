@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import * as L from '../src/index.js';
 import { data } from '../src/index.js';
 import { assertClose } from './helpers.js';
+import { parseTrainArgs } from '../src/cli/specs.js';
 
 const LABELS = ['quercus', 'acer', 'betula'];
 let root = '';
@@ -119,7 +120,7 @@ describe('splits', () => {
     assert.deepEqual(wide.train.samples.map((s) => s.name), proportional.train.samples.map((s) => s.name));
     const trainNames = new Set(wide.train.samples.map((s) => s.name));
     assert.ok(wide.val.samples.every((s) => !trainNames.has(s.name)), 'validation images are not training images');
-    assert.throws(() => L.training.parseTrainArgs(['--val-limit-per-class', '-1']), /--val-limit-per-class must be an integer ≥ 0, got -1/);
+    assert.throws(() => parseTrainArgs('train', ['--val-limit-per-class', '-1']), /--val-limit-per-class must be an integer ≥ 0, got -1/);
   });
 });
 

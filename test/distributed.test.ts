@@ -266,7 +266,7 @@ describe('eval and predict --nproc 2', () => {
     const [m] = training.readMetrics(join(run, 'metrics.jsonl'));
     const e = lsr('eval', '--run', run);
     assert.equal(e.status, 0, e.stderr);
-    const ev = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const ev = JSON.parse(readFileSync(join(run, 'eval', 'val-best', 'eval.json'), 'utf8'));
     assert.ok(Math.abs(ev.nll - m!.valNll) < 1e-9, `eval NLL ${ev.nll} vs the run's ${m!.valNll}`);
     assert.equal(ev.accuracy, m!.valAccuracy);
   });
@@ -276,10 +276,10 @@ describe('eval and predict --nproc 2', () => {
     assert.ok(existsSync(join(run, 'best.safetensors')), 'needs the 5-step run above');
     const a = lsr('eval', '--run', run);
     assert.equal(a.status, 0, a.stderr);
-    const evalOne = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const evalOne = JSON.parse(readFileSync(join(run, 'eval', 'val-best', 'eval.json'), 'utf8'));
     const b = lsr('eval', '--run', run, '--nproc', '2');
     assert.equal(b.status, 0, b.stderr);
-    const evalTwo = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const evalTwo = JSON.parse(readFileSync(join(run, 'eval', 'val-best', 'eval.json'), 'utf8'));
     assert.equal(evalTwo.count, evalOne.count);
     assert.deepEqual(evalTwo.perClass, evalOne.perClass);
     for (const k of ['accuracy', 'top5', 'nll', 'ece']) assert.ok(Math.abs(evalTwo[k] - evalOne[k]) < 1e-9, k);
@@ -290,7 +290,7 @@ describe('eval and predict --nproc 2', () => {
     assert.ok(existsSync(join(run, 'best.safetensors')), 'needs the 5-step run above');
     const r = lsr('eval', '--run', run, '--data', 'fashion-mnist-test', '--nproc', '2');
     assert.equal(r.status, 0, r.stderr);
-    const e = JSON.parse(readFileSync(join(run, 'eval', 'eval.json'), 'utf8'));
+    const e = JSON.parse(readFileSync(join(run, 'eval', 'fashion-mnist-test-best', 'eval.json'), 'utf8'));
     assert.equal(e.data, 'fashion-mnist-test');
     assert.equal(e.count, 10000);
     assert.deepEqual(Object.keys(e.perClass), [...data.FASHION_MNIST_CLASSES]);

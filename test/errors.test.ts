@@ -2,7 +2,9 @@
 // Each runs in a child process: a native crash fails the test instead of killing the runner.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import * as L from '../src/index.js';
 import { errorOf, nativeUrl, runIsolated } from './helpers.js';
+import { parseTrainArgs } from '../src/cli/specs.js';
 
 describe('errors become JS Errors, never crashes', () => {
   test('shape mismatch', () => {
@@ -82,5 +84,61 @@ describe('errors become JS Errors, never crashes', () => {
     const { calls, errors } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { calls: number; errors: number };
     assert.ok(calls > 1000);
     assert.ok(errors > calls * 0.9, `${errors} errors of ${calls} calls`);
+  });
+});
+
+describe('typed errors: a stable code and class, whatever the message says', () => {
+  test('non-finite logits from the fused kernel (C++) and from the per-class-ε path (TypeScript) are NonFiniteLogitsError', () => {
+    const y = L.tensor([0, 2]);
+    const fused = () => L.crossEntropy(L.tensor([[0, 1, 2], [0, NaN, 1]]), y);
+    const perClass = () => L.crossEntropy(L.tensor([[0, Infinity, 2], [0, 0, 1]]), y, { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) });
+    for (const run of [fused, perClass]) {
+      assert.throws(run, (e: unknown) => {
+        assert.ok(e instanceof L.NonFiniteLogitsError, String(e));
+        assert.ok(e instanceof L.LsrError);
+        assert.equal(e.code, 'LSR_NONFINITE_LOGITS');
+        assert.ok(L.hasErrorCode(e, L.ErrorCode.nonFiniteLogits));
+        return true;
+      });
+    }
+  });
+
+  test("libtorch's own errors are NativeError with code LSR_NATIVE, the op named in the message", () => {
+    assert.throws(() => L.tidy(() => L.ones([2, 3]).add(L.ones([4]))), (e: unknown) => {
+      assert.ok(e instanceof L.NativeError, String(e));
+      assert.equal((e as L.NativeError).code, 'LSR_NATIVE');
+      assert.match((e as Error).message, /^add: The size of tensor a/);
+      return true;
+    });
+  });
+
+  test('an option out of range is a BadInputError', () => {
+    assert.throws(() => parseTrainArgs('train', ['--epochs', '0']), (e: unknown) => e instanceof L.BadInputError && e.code === 'LSR_BAD_INPUT' && /--epochs/.test(e.message));
+  });
+});
+
+describe('a library that behaves as a guest', () => {
+  test("importing lsr leaves the process's settings alone; configureRuntime() makes them", () => {
+    const r = runIsolated(
+      `const before = L.getNumThreads();
+       const env = process.env.OPENBLAS_THREAD_TIMEOUT;
+       const set = L.configureRuntime({ threads: 2 });
+       console.log(JSON.stringify({ before, env: env ?? null, after: L.getNumThreads(), set }));`,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const { before, env, after, set } = JSON.parse(r.stdout.trim()) as { before: number; env: string | null; after: number; set: { threads: number; malloc: string } };
+    // libtorch's own default inside Node is one thread; the OpenBLAS setting was only there while the addon loaded.
+    assert.equal(before, Number(process.env.OMP_NUM_THREADS) || 1);
+    assert.equal(env, null);
+    assert.equal(after, 2);
+    assert.deepEqual(set, { threads: 2, malloc: 'keep' });
+    assert.equal(r.stderr, '');
+  });
+
+  test("libtorch's warnings reach stderr without glog's 'Logging before InitGoogleLogging' line", () => {
+    const r = runIsolated(`const x = L.ones([2], { requiresGrad: true }).mul(2); console.log(String(x.grad));`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /The \.grad attribute of a Tensor that is not a leaf Tensor is being accessed/);
+    assert.doesNotMatch(r.stderr, /InitGoogleLogging/);
   });
 });

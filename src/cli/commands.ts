@@ -1,15 +1,17 @@
 // The lsr commands: train, compare, eval, predict, demo. Each parses and checks its options
 // before any work, then calls the library.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
-import { type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
+import { BadInputError, type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type DistContext, collective, gatherRows } from '../distributed/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, loadCheckpoint, loadDataset, logitsIn, parseTrainArgs, pipelines, prepareData, train } from '../train/index.js';
+import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, loadCheckpoint, loadDataset, logitsIn, pipelines, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
+import { parseCommandLine, usage } from './options.js';
+import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 /** In a data-parallel run, rank 0 alone prints results and writes files. */
@@ -26,31 +28,39 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** Prints the command's usage when -h/--help was given; true if it did. */
+function helped(command: CommandName, help: boolean): boolean {
+  if (help) console.log(usage(COMMANDS[command]));
+  return help;
+}
+
 export async function trainCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const { config, extra } = parseTrainArgs(argv, { resume: 'boolean' });
-  const result = await train(config, { resume: extra.resume === true, signal: interruptSignal(), dist: ctx });
+  const { config, extra, help } = parseTrainArgs('train', argv);
+  if (helped('train', help)) return 0;
+  if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && config.data === 'fashion-mnist' && isLead(ctx)) log('no --data: training on Fashion-MNIST (its 60,000 training images, from Debian\'s dataset-fashion-mnist)');
+  const result = await train(config, { resume: extra.resume === true, overwrite: extra.overwrite === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
   if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
   return result.status === 'finished' ? 0 : 130;
 }
 
-/** --smoothing takes a list here ("0,0.1"). */
-function smoothingList(argv: string[]): { argv: string[]; smoothings: number[] } {
-  const i = argv.findIndex((a) => a === '--smoothing' || a.startsWith('--smoothing='));
-  if (i < 0) return { argv, smoothings: [0, 0.1] };
-  const value = argv[i]!.includes('=') ? argv[i]!.split('=')[1]! : argv[i + 1];
-  if (value === undefined) throw new Error('option --smoothing needs a value (a list such as 0,0.1)');
-  const smoothings = value.split(',').map((v) => Number(v.trim()));
-  if (smoothings.some((v) => !(v >= 0 && v <= 1)) || smoothings.length === 0) throw new Error(`--smoothing must be a list of values in [0, 1], got '${value}'`);
-  return { argv: [...argv.slice(0, i), ...argv.slice(i + (argv[i]!.includes('=') ? 1 : 2))], smoothings };
+/** --smoothing takes a list in compare and demo ("0,0.1"). */
+function smoothingList(value: string | boolean | undefined): number[] {
+  if (value === undefined) return [0, 0.1];
+  const smoothings = String(value).split(',').map((v) => (v.trim() === '' ? NaN : Number(v.trim())));
+  if (smoothings.some((v) => !(v >= 0 && v <= 1))) throw new BadInputError(`--smoothing must be a list of values in [0, 1], got '${String(value)}'`);
+  return smoothings;
 }
 
-export async function compareCommand(argv: string[], ctx: DistContext | null = null, base: TrainConfig = DEFAULTS, title?: string): Promise<number> {
-  const { argv: rest, smoothings } = smoothingList(argv);
-  const { config, extra } = parseTrainArgs(rest, { classes: 'string' }, base);
+export async function compareCommand(argv: string[], ctx: DistContext | null = null, command: 'compare' | 'demo' = 'compare', title?: string): Promise<number> {
+  const { config, extra, help } = parseTrainArgs(command, argv);
+  if (helped(command, help)) return 0;
+  const smoothings = smoothingList(extra.smoothing);
   const classes = typeof extra.classes === 'string' ? extra.classes.split(',').map((c) => c.trim()) : undefined;
   const t0 = performance.now();
-  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title, dist: ctx });
+  // The demo is the embedded default job: it starts afresh each time.
+  const overwrite = command === 'demo' || extra.overwrite === true;
+  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title, dist: ctx, overwrite });
   if (!isLead(ctx)) return 0;
   console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
   for (const r of results)
@@ -59,18 +69,8 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   return 0;
 }
 
-/**
- * The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. All 54,000
- * training images for 3 one-cycle epochs rather than a subset for longer: the runs end converged
- * enough that bf16 and fp32 agree to a few tenths of a point, and 6,000 validation images measure it.
- */
-export const DEMO: TrainConfig = {
-  ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 3, batchSize: 128, lr: 0.1, scheduler: 'onecycle',
-  valFraction: 0.1, workers: 1, out: 'runs/demo', weightDecay: 5e-4,
-};
-
 export async function demoCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  return compareCommand(argv, ctx, DEMO, 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
+  return compareCommand(argv, ctx, 'demo', 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
 }
 
 interface LoadedRun {
@@ -82,11 +82,14 @@ interface LoadedRun {
 /** A trained run's model from its folder (config.json, vocab.json, best or last checkpoint). */
 function loadRun(dir: string, which = 'best'): LoadedRun {
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new Error(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
+  if (!existsSync(configPath)) throw new BadInputError(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
   const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
   const vocab = data.ClassVocabulary.fromJSON(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')), join(dir, 'vocab.json'));
   const ckptPath = join(dir, `${which}.safetensors`);
-  if (!existsSync(ckptPath)) throw new Error(`--run ${dir}: no ${which}.safetensors`);
+  if (!existsSync(ckptPath)) {
+    const have = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.slice(0, -'.safetensors'.length));
+    throw new BadInputError(`--checkpoint ${which}: ${dir} has no ${which}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
+  }
   const model = buildModel(config, vocab.size);
   const { precision } = resolvePrecision(config.precision);
   // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
@@ -97,21 +100,6 @@ function loadRun(dir: string, which = 'best'): LoadedRun {
   model.eval();
   if (precision === 'bf16') model.to('channels_last');
   return { config, vocab, model };
-}
-
-function options(argv: string[], spec: Record<string, 'string' | 'boolean'>): Record<string, string | boolean> {
-  const out: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!.replace(/^--/, '');
-    if (!argv[i]!.startsWith('--') || !(name in spec)) throw new Error(`unknown option ${argv[i]} (expected ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
-    if (spec[name] === 'boolean') out[name] = true;
-    else {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`option --${name} needs a value`);
-      out[name] = v;
-    }
-  }
-  return out;
 }
 
 /** Logits of a dataset, flip-averaged when tta (as log-probabilities). */
@@ -154,8 +142,9 @@ function fashionMnistTest(run: LoadedRun): data.SampleList {
 }
 
 export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const o = options(argv, { run: 'string', data: 'string', tta: 'boolean', checkpoint: 'string' });
-  if (typeof o.run !== 'string') throw new Error('lsr eval needs --run DIR');
+  const { values: o, help } = parseCommandLine(COMMANDS.eval, argv);
+  if (helped('eval', help)) return 0;
+  if (typeof o.run !== 'string') throw new BadInputError('lsr eval needs --run DIR');
   const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
   const dataset = typeof o.data !== 'string' ? prepareData(run.config).val : o.data === 'fashion-mnist-test' ? fashionMnistTest(run) : loadDataset(o.data, { vocab: run.vocab }).dataset;
   const { logits, labels } = await predictLogits(run, dataset, o.tta === true, ctx);
@@ -165,13 +154,16 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   labels.dispose();
   run.model.dispose();
   if (!isLead(ctx)) return 0;
-  const dir = join(o.run, 'eval');
+  // One folder per data set and checkpoint: a second eval does not overwrite the first.
+  const checkpoint = typeof o.checkpoint === 'string' ? o.checkpoint : 'best';
+  const dataTag = typeof o.data !== 'string' ? 'val' : o.data === 'fashion-mnist-test' ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
+  const dir = join(o.run, 'eval', `${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
   const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
   writeFileAtomic(join(dir, 'reliability.svg'), svg);
   writeFileAtomic(join(dir, 'reliability.png'), png);
   const name = (k: number) => run.vocab.label(k);
   const result = {
-    data: typeof o.data === 'string' ? o.data : 'validation split', tta: o.tta === true, ...m,
+    data: typeof o.data === 'string' ? o.data : 'validation split', checkpoint: join(o.run, `${checkpoint}.safetensors`), tta: o.tta === true, ...m,
     perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
     topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
   };
@@ -186,8 +178,9 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
 }
 
 export async function predictCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const o = options(argv, { run: 'string', data: 'string', out: 'string', tta: 'boolean', checkpoint: 'string' });
-  for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new Error(`lsr predict needs --${k}`);
+  const { values: o, help } = parseCommandLine(COMMANDS.predict, argv);
+  if (helped('predict', help)) return 0;
+  for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
   const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
   const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab });
   const { logits, labels, indices } = await predictLogits(run, dataset, o.tta === true, ctx);
@@ -211,7 +204,8 @@ const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"`
  * the more accurate, tends to give the worse student.
  */
 export async function distillCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const { config, extra } = parseTrainArgs(argv, { temperature: 'string', beta: 'string' });
+  const { config, extra, help } = parseTrainArgs('distill', argv);
+  if (helped('distill', help)) return 0;
   const temperature = Number(extra.temperature ?? 4);
   const beta = Number(extra.beta ?? 0.5);
   if (!(temperature > 0)) throw new Error(`--temperature must be > 0, got ${String(extra.temperature)}`);
@@ -223,11 +217,12 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   for (const eps of [0, smoothing]) {
     const teacherOut = join(config.out, `teacher-smoothing-${eps}`);
     if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}: ${teacherOut}`);
-    const teacher = await train({ ...config, smoothing: eps, out: teacherOut }, { signal, dist: ctx });
+    const overwrite = extra.overwrite === true;
+    const teacher = await train({ ...config, smoothing: eps, out: teacherOut }, { signal, dist: ctx, overwrite });
     if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
     const studentOut = join(config.out, `student-of-${eps}`);
     if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
-    const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, dist: ctx, teacher: { model: teacher.model, temperature, beta } });
+    const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } });
     const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy;
     rows.push([`teacher ε = ${eps}`, last(teacher), teacherOut], [`student of teacher ε = ${eps}`, last(student), studentOut]);
     for (const [name, r] of [[`teacher ${eps}`, teacher], [`student of ${eps}`, student]] as const)

@@ -4,14 +4,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { tidy } from '../engine/index.js';
+import { BadInputError, tidy } from '../engine/index.js';
 import { chooseProjectionClasses, classificationMetrics, confusion, fitTemperature, meanFeatureNorm, templateProjection } from '../eval/index.js';
 import type { Metrics, Projection } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type Section, type Spec, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { resolvePrecision } from '../engine/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, train } from '../train/index.js';
+import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, loadDataset, train } from '../train/index.js';
 
 export interface SettingResult {
   smoothing: number;
@@ -58,7 +58,7 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 export async function runComparison(
   config: TrainConfig,
   smoothings: number[],
-  o: { classes?: string[]; log?: (line: string) => void; tty?: boolean; signal?: AbortSignal; title?: string; dist?: DistContext | null },
+  o: { classes?: string[]; log?: (line: string) => void; tty?: boolean; signal?: AbortSignal; title?: string; dist?: DistContext | null; overwrite?: boolean },
 ): Promise<{ results: SettingResult[]; report: string }> {
   const ctx = o.dist ?? null;
   const lead = !ctx || ctx.rank === 0;
@@ -66,19 +66,21 @@ export async function runComparison(
   if (lead) mkdirSync(config.out, { recursive: true });
   const results: SettingResult[] = [];
   let classes: [number, number, number] | null = null;
+  // --classes is checked against the data's labels before any training.
+  if (o.classes) {
+    if (o.classes.length !== 3) throw new BadInputError(`--classes needs three class names, got ${o.classes.length}`);
+    const { vocab } = loadDataset(config.data, { skipBadImages: config.skipBadImages }).dataset;
+    classes = o.classes.map((c) => vocab.index(c, '--classes')) as [number, number, number];
+  }
   let classNames: readonly string[] = [];
   let sizes = '';
   for (const smoothing of smoothings) {
     const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
-    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx });
+    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite });
     if (run.status === 'interrupted') throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
     classNames = run.data.vocab.classes;
     sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
-    if (o.classes && !classes) {
-      if (o.classes.length !== 3) throw new Error(`--classes needs three class names, got ${o.classes.length}`);
-      classes = o.classes.map((c) => run.data.vocab.index(c, '--classes')) as [number, number, number];
-    }
     const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
     classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
     results.push({ smoothing, status: run.status, epochs: run.epochs, ...a });

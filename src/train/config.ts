@@ -1,7 +1,7 @@
-// A training run's configuration: defaults, parsing from flags and a JSON file (flags win), and
-// validation that names the option at fault before any work starts.
+// A training run's configuration: defaults, what each option means, building one from option values
+// and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
-import type { Precision } from '../engine/index.js';
+import { BadInputError, type Precision } from '../engine/index.js';
 
 export const MODELS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'resnet20', 'resnet32', 'resnet56'] as const;
 export type ModelName = (typeof MODELS)[number];
@@ -74,56 +74,69 @@ export const DEFAULTS: TrainConfig = {
   syncBn: false,
 };
 
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** What each option means and its value's placeholder: the command line's help and reference are made from it. */
+export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string }> = {
+  data: { help: "a folder with train.csv (classify-leaves layout) or a folder per class, a CSV, or 'fashion-mnist'", value: 'DIR' },
+  model: { help: `the architecture: ${MODELS.join(', ')}`, value: 'NAME' },
+  weights: { help: 'pretrained weights (.pth or .safetensors); a head of another class count is replaced', value: 'FILE' },
+  smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS' },
+  epochs: { help: 'training epochs', value: 'N' },
+  batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N' },
+  lr: { help: 'learning rate (the peak of onecycle)', value: 'LR' },
+  optimizer: { help: 'sgd or adamw', value: 'NAME' },
+  scheduler: { help: 'cosine, step (×0.1 every third of the epochs), onecycle (per batch) or none', value: 'NAME' },
+  weightDecay: { help: 'weight decay', value: 'W' },
+  momentum: { help: "SGD's momentum", value: 'M' },
+  seed: { help: 'the seed of the initial weights, the split, the label noise and the batch order', value: 'N' },
+  imageSize: { help: 'the side of the square images the model sees', value: 'PX' },
+  valFraction: { help: 'the fraction of the labelled images held out for validation (stratified)', value: 'F' },
+  workers: { help: 'image-decoding worker threads', value: 'N' },
+  out: { help: 'the folder the run writes', value: 'DIR' },
+  limitPerClass: { help: 'use at most N training images per class (0: all)', value: 'N' },
+  valLimitPerClass: { help: 'use at most N validation images per class (0: in proportion, or all)', value: 'N' },
+  labelNoise: { help: 'the fraction of training labels replaced by another class (seeded)', value: 'P' },
+  skipBadImages: { help: 'skip unreadable images (listed in bad-images.txt) instead of stopping' },
+  threads: { help: 'intra-op threads (0: the cores this process may use)', value: 'N' },
+  loss: { help: 'cross-entropy, or online-label-smoothing (Zhang et al. 2021)', value: 'NAME' },
+  olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A' },
+  precision: { help: 'auto (bf16 autocast where the CPU computes bf16 natively), fp32, bf16 or fp64', value: 'P' },
+  syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
+};
+
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (k: string) => k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 
 /**
- * Parses `--key value` / `--flag` arguments (keys as in TrainConfig, kebab-case) over a JSON
- * `--config FILE` over the defaults. `extra` lists flags a command adds (their raw values are
- * returned apart). Unknown flags and bad values are errors naming the flag.
+ * A run's configuration from option values (kebab-case keys, raw strings or booleans, as a command
+ * line gives them) over a JSON file (`config`: its path) over `base`: values win over the file.
+ * Unknown keys and bad values are BadInputErrors naming the option.
  */
-export function parseTrainArgs(argv: string[], extra: Record<string, 'string' | 'boolean'> = {}, base: TrainConfig = DEFAULTS): { config: TrainConfig; extra: Record<string, string | boolean> } {
-  const raw: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}' (options start with --)`);
-    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const key = camel(name);
-    const isBool = key in base ? typeof base[key as keyof TrainConfig] === 'boolean' : extra[name] === 'boolean';
-    if (!(key in base) && !(name in extra) && key !== 'config') throw new Error(`unknown option --${name}`);
-    if (isBool && inline === undefined) raw[name] = true;
-    else {
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new Error(`option --${name} needs a value`);
-      raw[name] = value;
-    }
-  }
+export function configFrom(values: Record<string, string | boolean>, base: TrainConfig = DEFAULTS): TrainConfig {
   let config: TrainConfig = { ...base };
-  if (typeof raw.config === 'string') {
-    const file = raw.config;
-    if (!existsSync(file)) throw new Error(`--config: ${file} does not exist`);
+  if (typeof values.config === 'string') {
+    const file = values.config;
+    if (!existsSync(file)) throw new BadInputError(`--config: ${file} does not exist`);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new Error(`--config: ${file} is not valid JSON (${(e as Error).message})`);
+      throw new BadInputError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
     }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`--config: ${file} must hold a JSON object`);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadInputError(`--config: ${file} must hold a JSON object`);
     for (const [k, v] of Object.entries(json)) {
       const key = camel(k);
-      if (!(key in base)) throw new Error(`--config: ${file} has an unknown key '${k}'`);
+      if (!Object.hasOwn(base, key)) throw new BadInputError(`--config: ${file} has an unknown key '${k}'`);
       config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--config ${file}: '${k}'`) };
     }
   }
-  const extras: Record<string, string | boolean> = {};
-  for (const [name, v] of Object.entries(raw)) {
+  for (const [name, v] of Object.entries(values)) {
     if (name === 'config') continue;
     const key = camel(name);
-    if (key in base) config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--${name}`) };
-    else extras[name] = v;
+    if (!Object.hasOwn(base, key)) throw new BadInputError(`unknown option --${name}`);
+    config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--${name}`) };
   }
   validate(config);
-  return { config, extra: extras };
+  return config;
 }
 
 function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
@@ -131,20 +144,20 @@ function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
   if (key === 'weights') return v === null || v === '' ? null : String(v);
   if (kind === 'number') {
     const n = typeof v === 'number' ? v : Number(v);
-    if (typeof v === 'boolean' || !Number.isFinite(n)) throw new Error(`${what} must be a number, got '${String(v)}'`);
+    if (typeof v === 'boolean' || !Number.isFinite(n)) throw new BadInputError(`${what} must be a number, got '${String(v)}'`);
     return n;
   }
   if (kind === 'boolean') {
     if (typeof v === 'boolean') return v;
     if (v === 'true' || v === 'false') return v === 'true';
-    throw new Error(`${what} must be true or false, got '${String(v)}'`);
+    throw new BadInputError(`${what} must be true or false, got '${String(v)}'`);
   }
   return String(v);
 }
 
 export function validate(c: TrainConfig): void {
   const fail = (key: keyof TrainConfig, what: string): never => {
-    throw new Error(`--${kebab(key)} ${what}, got ${JSON.stringify(c[key])}`);
+    throw new BadInputError(`--${kebab(key)} ${what}, got ${JSON.stringify(c[key])}`);
   };
   const positiveInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 1) && fail(key, 'must be a positive integer');
   const nonNegativeInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 0) && fail(key, 'must be an integer ≥ 0');

@@ -1,16 +1,16 @@
 // A training run: epochs of SGD/AdamW on label-smoothed cross-entropy, validation metrics each
 // epoch, metrics.jsonl, `last` and `best` checkpoints, resume to the same end as a straight run,
 // an interrupt that saves where it stands, and a stop on a non-finite loss.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { type DistContext, DistributedDataParallel, collective, gatherRows, threadsPerProcess } from '../distributed/index.js';
-import { type ResolvedPrecision, type Tensor, autocast, cat, clearAutocastCache, dist, inferenceMode, manualSeed, noGrad, resolvePrecision, setNumThreads, tensor, tidy } from '../engine/index.js';
+import { BadInputError, ErrorCode, type ResolvedPrecision, type Tensor, autocast, cat, clearAutocastCache, dist, hasErrorCode, inferenceMode, manualSeed, noGrad, resolvePrecision, setNumThreads, tensor, tidy } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { OnlineLabelSmoothing, type OnlineLabelSmoothingState, crossEntropy, distillationLoss } from '../losses/index.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, OneCycleLR, type Optimizer, SGD, StepLR } from '../optim/index.js';
-import type { TrainConfig } from './config.js';
+import { type TrainConfig, kebab } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ProgressBar } from './progress.js';
 import { type Classifier, buildModel, prepareData } from './setup.js';
@@ -32,6 +32,8 @@ export interface EpochMetrics {
 export interface TrainOptions {
   /** Continue from `out`/last.safetensors. */
   resume?: boolean;
+  /** Start afresh in an `out` that already holds a run (otherwise an error: resume, or choose another folder). */
+  overwrite?: boolean;
   /** Stop (checkpointed) when aborted: Ctrl-C. */
   signal?: AbortSignal;
   /** Stop (checkpointed) after this many epochs in total; for tests of resume. */
@@ -136,6 +138,10 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   const log = !lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
   if (config.batchSize % world !== 0)
     throw new Error(`--batch-size ${config.batchSize} must be a multiple of the number of processes (${world}): it is the global batch, split evenly among them`);
+  const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(join(config.out, 'last.safetensors'));
+  // Rank 0 alone: the others may already see the config.json it writes.
+  if (lead && holdsRun && !o.resume && !o.overwrite)
+    throw new BadInputError(`--out ${config.out} already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out`);
   const threads = threadsPerProcess(ctx, config.threads);
   setNumThreads(threads);
   manualSeed(config.seed);
@@ -177,6 +183,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   let history: EpochMetrics[] = [];
   if (o.resume) {
     if (!existsSync(lastPath)) throw new Error(`--resume: ${lastPath} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`);
+    const changed = lead ? changedSince(join(config.out, 'config.json'), config) : [];
     const ckpt = loadCheckpoint(lastPath);
     ckpt.restore({ model, optimizer, scheduler, loss: lossState });
     progress = ckpt.meta.progress;
@@ -191,7 +198,12 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     }
     history = existsSync(metricsPath) ? readMetrics(metricsPath).filter((m) => m.epoch <= progress.epoch) : [];
     log?.(`resuming ${config.out} at epoch ${progress.epoch + 1}, batch ${progress.step}`);
+    if (changed.length) {
+      log?.(`warning: --resume with options changed since the run started: ${changed.map((c) => `--${kebab(c.key)} ${JSON.stringify(c.was)} → ${JSON.stringify(c.now)}`).join(', ')} (recorded in resumes.jsonl)`);
+      appendFileSync(join(config.out, 'resumes.jsonl'), `${JSON.stringify({ epoch: progress.epoch, step: progress.step, changed })}\n`);
+    }
   } else if (lead) {
+    rmSync(join(config.out, 'resumes.jsonl'), { force: true });
     // The run's config records the precision it ran in, not 'auto'.
     writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify({ ...config, precision }, null, 2)}\n`);
     writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(vocab.toJSON())}\n`);
@@ -247,7 +259,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
             else l = crossEntropy(logits, batch.y, { labelSmoothing: config.smoothing });
           } catch (e) {
             // Logits that PyTorch would turn into a NaN loss: the run has diverged.
-            if (!/NaN or \+Inf logits/.test((e as Error).message)) throw e;
+            if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
           }
           const value = l ? l.item() : NaN;
           const correctLocal = Number.isFinite(value) ? logits.argmax(1).eq(batch.y).sum().item() : 0;
@@ -331,6 +343,16 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     ols?.dispose();
   }
   return { status, epochs: history, model, data: prepared };
+}
+
+/** The options of `config` that differ from those the run recorded in config.json when it started. */
+function changedSince(path: string, config: TrainConfig): Array<{ key: string; was: unknown; now: unknown }> {
+  if (!existsSync(path)) return [];
+  const recorded = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const now = { ...config, precision: resolvePrecision(config.precision).precision } as unknown as Record<string, unknown>;
+  return Object.keys(now)
+    .filter((k) => k !== 'out' && k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
+    .map((k) => ({ key: k, was: recorded[k], now: now[k] }));
 }
 
 export function readMetrics(path: string): EpochMetrics[] {
