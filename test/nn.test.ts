@@ -4,21 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
-import { models, nn, optim } from '../src/index.js';
+import { models, nn, optim, training } from '../src/index.js';
 import { assertClose, fixtures } from './helpers.js';
 
 const torchvisionKeys = JSON.parse(readFileSync(join(fixtures, 'resnet-keys.json'), 'utf8')) as Record<string, Array<[string, number[]]>>;
 
 describe('ResNets have torchvision\'s state-dict keys and shapes', () => {
-  const builders: Record<string, () => models.ResNet> = {
-    resnet18: () => models.resnet18(),
-    resnet34: () => models.resnet34(),
-    resnet50: () => models.resnet50(),
-    resnet101: () => models.resnet101(),
-    resnet152: () => models.resnet152(),
-    resnext50_32x4d: () => models.resnext50_32x4d(),
-    wide_resnet50_2: () => models.wide_resnet50_2(),
-  };
+  // Every torchvision model in the fixture, built through the registry --model names.
+  const builders = Object.fromEntries(Object.keys(torchvisionKeys).map((name) => [name, () => training.MODELS.get(name).build({ numClasses: 1000, inChannels: 3 })]));
   for (const [name, build] of Object.entries(builders)) {
     test(name, () => {
       const m = build();

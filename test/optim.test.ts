@@ -26,6 +26,8 @@ const makers: Record<string, Make> = {
   adam: (p, o) => new optim.Adam(p, camel(o)),
   adam_amsgrad: (p, o) => new optim.Adam(p, camel(o)),
   adamw: (p, o) => new optim.AdamW(p, camel(o)),
+  rmsprop: (p, o) => new optim.RMSprop(p, camel(o)),
+  rmsprop_centered_momentum: (p, o) => new optim.RMSprop(p, camel(o)),
 };
 
 function trajectory(opt: optim.Optimizer<{ lr: number }>, p: Tensor, steps: number): number[][] {

@@ -2,6 +2,7 @@
 // order (so manualSeed gives torchvision's initial weights) and the same state-dict keys, so
 // torchvision's checkpoints load as they are. Plus He et al. 2016's CIFAR ResNets for small images.
 import { type Tensor } from '../engine/index.js';
+import type { Classifier } from './classifier.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, init } from '../nn/index.js';
 
 /** 3×3 convolution with padding, no bias. */
@@ -94,15 +95,13 @@ export interface ResNetOptions {
   widthPerGroup?: number;
   /** Channel widths of the stem and the four stages; torchvision's are [64, 128, 256, 512]. */
   widths?: [number, number, number, number];
-  /** 'imagenet': 7×7 stride-2 stem and a max-pool (torchvision); 'cifar': a 3×3 stride-1 stem, no max-pool. */
-  stem?: 'imagenet' | 'cifar';
 }
 
-export class ResNet extends Module {
+export class ResNet extends Module implements Classifier {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly relu: ReLU;
-  readonly maxpool: Module;
+  readonly maxpool: MaxPool2d;
   readonly layer1: Sequential;
   readonly layer2: Sequential;
   readonly layer3: Sequential;
@@ -119,13 +118,10 @@ export class ResNet extends Module {
     this.#inPlanes = widths[0];
     this.#groups = o.groups ?? 1;
     this.#baseWidth = o.widthPerGroup ?? 64;
-    const cifar = o.stem === 'cifar';
-    this.conv1 = this.registerModule('conv1', cifar
-      ? new Conv2d(3, this.#inPlanes, 3, { stride: 1, padding: 1, bias: false })
-      : new Conv2d(3, this.#inPlanes, 7, { stride: 2, padding: 3, bias: false }));
+    this.conv1 = this.registerModule('conv1', new Conv2d(3, this.#inPlanes, 7, { stride: 2, padding: 3, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(this.#inPlanes));
     this.relu = this.registerModule('relu', new ReLU(true));
-    this.maxpool = this.registerModule('maxpool', cifar ? new Sequential() : new MaxPool2d(3, { stride: 2, padding: 1 }));
+    this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
     this.layer1 = this.registerModule('layer1', this.#makeLayer(block, widths[0], layers[0]));
     this.layer2 = this.registerModule('layer2', this.#makeLayer(block, widths[1], layers[1], 2));
     this.layer3 = this.registerModule('layer3', this.#makeLayer(block, widths[2], layers[2], 2));
@@ -184,7 +180,7 @@ function initialiseResNet(model: Module, zeroInitResidual: boolean): void {
  * channels, three stages of n basic blocks at 16, 32, 64 channels, global pooling, a linear head.
  * Shortcuts that change shape are 1×1 convolutions with BatchNorm (the paper's option B).
  */
-export class CifarResNet extends Module {
+export class CifarResNet extends Module implements Classifier {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly relu: ReLU;
@@ -242,6 +238,7 @@ export const resnet101 = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 23, 
 export const resnet152 = (o: Options = {}) => new ResNet(Bottleneck, [3, 8, 36, 3], o);
 export const resnext50_32x4d = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 6, 3], { ...o, groups: 32, widthPerGroup: 4 });
 export const wide_resnet50_2 = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 6, 3], { ...o, widthPerGroup: 128 });
+export const wide_resnet101_2 = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 23, 3], { ...o, widthPerGroup: 128 });
 export const resnet20 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(20, o);
 export const resnet32 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(32, o);
 export const resnet56 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(56, o);

@@ -7,3 +7,5 @@ export { Adam, AdamW } from './adam.js';
 export type { AdamOptions } from './adam.js';
 export * from './lr-scheduler.js';
 export { clipGradNorm } from './clip.js';
+export { RMSprop } from './rmsprop.js';
+export type { RMSpropOptions } from './rmsprop.js';

@@ -2,14 +2,14 @@
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
 import { BadInputError, type Precision } from '../engine/index.js';
+import { MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
-export const MODELS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'resnext50_32x4d', 'wide_resnet50_2', 'resnet20', 'resnet32', 'resnet56'] as const;
-export type ModelName = (typeof MODELS)[number];
 
 export interface TrainConfig {
   /** A folder with train.csv (classify-leaves layout), an image folder per class, or 'fashion-mnist'. */
   data: string;
-  model: ModelName;
+  /** A registered model (MODELS in registry.ts). */
+  model: string;
   /** Pretrained weights (.pth or .safetensors); a head of another class count is replaced. */
   weights: string | null;
   smoothing: number;
@@ -17,9 +17,10 @@ export interface TrainConfig {
   /** The global batch: a data-parallel run splits it evenly over its processes. */
   batchSize: number;
   lr: number;
-  optimizer: 'sgd' | 'adamw';
+  /** A registered optimizer: sgd, adamw, rmsprop (OPTIMIZERS in registry.ts). */
+  optimizer: string;
   /** Per epoch: 'cosine' (CosineAnnealingLR over the epochs), 'step' (×0.1 every third of the epochs); per batch: 'onecycle' (PyTorch's OneCycleLR, peaking at --lr, momentum cycled 0.95 → 0.85 → 0.95). */
-  scheduler: 'cosine' | 'step' | 'onecycle' | 'none';
+  scheduler: string;
   weightDecay: number;
   momentum: number;
   seed: number;
@@ -77,13 +78,13 @@ export const DEFAULTS: TrainConfig = {
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
 export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string }> = {
   data: { help: "a folder with train.csv (classify-leaves layout) or a folder per class, a CSV, or 'fashion-mnist'", value: 'DIR' },
-  model: { help: `the architecture: ${MODELS.join(', ')}`, value: 'NAME' },
+  model: { help: `the architecture: ${MODELS.names.join(', ')}`, value: 'NAME' },
   weights: { help: 'pretrained weights (.pth or .safetensors); a head of another class count is replaced', value: 'FILE' },
   smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS' },
   epochs: { help: 'training epochs', value: 'N' },
   batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N' },
   lr: { help: 'learning rate (the peak of onecycle)', value: 'LR' },
-  optimizer: { help: 'sgd or adamw', value: 'NAME' },
+  optimizer: { help: `${OPTIMIZERS.names.join(', ')} (--momentum is SGD's)`, value: 'NAME' },
   scheduler: { help: 'cosine, step (×0.1 every third of the epochs), onecycle (per batch) or none', value: 'NAME' },
   weightDecay: { help: 'weight decay', value: 'W' },
   momentum: { help: "SGD's momentum", value: 'M' },
@@ -161,14 +162,14 @@ export function validate(c: TrainConfig): void {
   };
   const positiveInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 1) && fail(key, 'must be a positive integer');
   const nonNegativeInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 0) && fail(key, 'must be an integer ≥ 0');
-  if (!MODELS.includes(c.model)) fail('model', `must be one of ${MODELS.join(', ')}`);
+  if (!MODELS.has(c.model)) fail('model', `must be one of ${MODELS.names.join(', ')}`);
   if (!(c.smoothing >= 0 && c.smoothing <= 1)) fail('smoothing', 'must be in [0, 1]');
   positiveInt('epochs');
   positiveInt('batchSize');
   positiveInt('imageSize');
   if (!(c.lr > 0)) fail('lr', 'must be > 0');
-  if (!['sgd', 'adamw'].includes(c.optimizer)) fail('optimizer', 'must be sgd or adamw');
-  if (!['cosine', 'step', 'onecycle', 'none'].includes(c.scheduler)) fail('scheduler', 'must be cosine, step, onecycle or none');
+  if (!OPTIMIZERS.has(c.optimizer)) fail('optimizer', `must be one of ${OPTIMIZERS.names.join(', ')}`);
+  if (!SCHEDULERS.has(c.scheduler)) fail('scheduler', `must be one of ${SCHEDULERS.names.join(', ')}`);
   if (!(c.weightDecay >= 0)) fail('weightDecay', 'must be ≥ 0');
   if (!(c.momentum >= 0 && c.momentum < 1)) fail('momentum', 'must be in [0, 1)');
   nonNegativeInt('seed');

@@ -9,11 +9,12 @@ import { BadInputError, ErrorCode, type ResolvedPrecision, type Tensor, autocast
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { OnlineLabelSmoothing, type OnlineLabelSmoothingState, crossEntropy, distillationLoss } from '../losses/index.js';
-import { AdamW, CosineAnnealingLR, type LRScheduler, OneCycleLR, type Optimizer, SGD, StepLR } from '../optim/index.js';
 import { type TrainConfig, kebab } from './config.js';
 import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ProgressBar } from './progress.js';
-import { type Classifier, buildModel, prepareData } from './setup.js';
+import type { Classifier } from '../models/index.js';
+import { OPTIMIZERS, SCHEDULERS } from './registry.js';
+import { buildModel, prepareData } from './setup.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -152,10 +153,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   const model = buildModel(config, vocab.size);
   if (precision === 'bf16') model.to('channels_last');
   if (precision === 'fp64') model.to('float64');
-  const optimizer: Optimizer<{ lr: number }> =
-    config.optimizer === 'sgd'
-      ? new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay })
-      : new AdamW(model.parameters(), { lr: config.lr, weightDecay: config.weightDecay });
+  const optimizer = OPTIMIZERS.get(config.optimizer)(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   // Built before the scheduler, which counts its batches (its workers start with the first epoch).
   const perRank = config.batchSize / world;
   const trainLoader = new data.DataLoader(trainSet, {
@@ -163,12 +161,9 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
     shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
   });
-  const scheduler: LRScheduler | null =
-    config.scheduler === 'cosine' ? new CosineAnnealingLR(optimizer, config.epochs)
-    : config.scheduler === 'step' ? new StepLR(optimizer, Math.max(1, Math.round(config.epochs / 3)), 0.1)
-    : config.scheduler === 'onecycle' ? new OneCycleLR(optimizer, config.lr, { totalSteps: config.epochs * trainLoader.length })
-    : null;
-  const stepPerBatch = config.scheduler === 'onecycle';
+  const schedule = SCHEDULERS.get(config.scheduler);
+  const scheduler = schedule.build(optimizer, { epochs: config.epochs, batchesPerEpoch: trainLoader.length, lr: config.lr });
+  const stepPerBatch = schedule.perBatch;
 
   const ols = config.loss === 'online-label-smoothing' ? new OnlineLabelSmoothing(vocab.size, config.olsAlpha, config.smoothing) : null;
   const lossState = ols && {

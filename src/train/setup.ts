@@ -4,14 +4,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { loadWeights } from '../io/index.js';
-import * as models from '../models/index.js';
-import { CifarResNet, type ResNet } from '../models/index.js';
-import type { ModelName, TrainConfig } from './config.js';
+import type { Classifier } from '../models/index.js';
+import type { TrainConfig } from './config.js';
+import { MODELS } from './registry.js';
 
 type SampleList = data.SampleList;
 
-/** A classifier with a penultimate representation: what the analysis needs of a model. */
-export type Classifier = ResNet | CifarResNet;
 
 export interface RunData {
   vocab: data.ClassVocabulary;
@@ -23,7 +21,6 @@ export interface RunData {
 
 const FASHION_MEAN = [0.286];
 const FASHION_STD = [0.353];
-export const isCifarModel = (m: ModelName) => m === 'resnet20' || m === 'resnet32' || m === 'resnet56';
 
 /** The full labeled dataset a --data value names: 'fashion-mnist', a CSV (or a folder with train.csv), or a folder per class. */
 export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary } = {}): { dataset: SampleList; missing: string[] } {
@@ -35,7 +32,7 @@ export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?
 
 /** The pipelines for a config: small-image recipes for CIFAR models, torchvision's otherwise. */
 export function pipelines(c: TrainConfig): { train: data.Pipeline; eval: data.Pipeline } {
-  if (c.data === 'fashion-mnist' && isCifarModel(c.model)) {
+  if (c.data === 'fashion-mnist' && MODELS.get(c.model).smallImages) {
     const base = { channels: 1 as const, mean: FASHION_MEAN, std: FASHION_STD };
     return { train: { ...base, transforms: [{ op: 'randomCrop', size: 28, padding: 2 }, { op: 'hflip' }] }, eval: { ...base, transforms: [] } };
   }
@@ -90,15 +87,7 @@ export function withLabelNoise(ds: SampleList, p: number, seed: number): SampleL
  * is an error before training starts.
  */
 export function buildModel(c: TrainConfig, numClasses: number): Classifier {
-  const inChannels = pipelines(c).train.channels;
-  if (isCifarModel(c.model)) {
-    const depth = Number(c.model.slice('resnet'.length));
-    const model = new CifarResNet(depth, { numClasses, inChannels });
-    if (c.weights) loadInto(model, c.weights, numClasses);
-    return model;
-  }
-  if (inChannels !== 3) throw new Error(`--model ${c.model} takes 3-channel images`);
-  const model = models[c.model as Exclude<ModelName, 'resnet20' | 'resnet32' | 'resnet56'>]({ numClasses });
+  const model = MODELS.get(c.model).build({ numClasses, inChannels: pipelines(c).train.channels });
   if (c.weights) loadInto(model, c.weights, numClasses);
   return model;
 }
