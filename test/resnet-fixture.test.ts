@@ -18,12 +18,13 @@ const maxAbsDiff = (actual: Tensor, expected: Tensor): number =>
     return actual.to('float64').sub(expected.to('float64')).abs().max().item();
   });
 
-// Float32 against PyTorch's float64, measured on AMD EPYC Zen 4 and Intel Sapphire Rapids with 1 and
-// 2 threads, contiguous and channels_last (PyTorch 1.13 and lsr): logits at most 5.5e-6 off (magnitude
-// 4.8), the loss 3.9e-7, the head's gradients 7.4e-7. The tolerances are ~10× those. The other
-// gradients are not compared in float32: a ReLU or max-pool whose inputs nearly tie takes the other
-// branch under another summation order, and moves single elements of the early layers' gradients by
-// up to 1.6e-2; the float64 steps check them.
+// Float32 against PyTorch's float64, measured on AMD EPYC Zen 4 for PyTorch 1.13 (1 and 2 threads,
+// contiguous and channels_last) and lsr (1 and 2 threads), and on Intel Sapphire Rapids for
+// PyTorch (the float32 fixture it recorded before): logits at most 5.5e-6 off (magnitude 4.8), the loss 3.9e-7, the
+// head's gradients 7.4e-7. The tolerances are ~10× those. The other gradients are not compared in
+// float32: a ReLU or max-pool whose inputs nearly tie takes the other branch under another
+// summation order, and moves single elements of the early layers' gradients by up to 1.6e-2; the
+// float64 steps check them.
 const F32_LOGITS = 5e-5;
 const F32_LOSS = 5e-6;
 const F32_HEAD_GRAD = 5e-6;
