@@ -11,8 +11,8 @@ import { join } from 'node:path';
 
 const HELP = `libtorch was not found, so the lsr native addon cannot be built.
 Install it in one of these ways:
-  - Debian 12 / Ubuntu (as root):  apt-get install libtorch-dev libopenblas0-pthread
-    (or run: bash scripts/setup.sh, which installs everything lsr needs)
+  - Debian 12 / Ubuntu (as root):  apt-get install libtorch-dev libopenblas0-pthread libturbojpeg0-dev
+    (in lsr's own clone, bash scripts/setup.sh installs everything lsr needs)
   - another libtorch (e.g. a CUDA build):  export LIBTORCH=/path/to/libtorch   (with include/ and lib/ inside)
   - the libtorch inside a pip-installed PyTorch:  export LIBTORCH_USE_PYTORCH=1`;
 

@@ -269,7 +269,9 @@ function addonPath(): string {
   }
   throw new Error(
     'lsr: the native addon is not built (build/Release/lsr_native.node is missing). ' +
-      'Run `bash scripts/setup.sh` (installs libtorch and builds everything) or `npm run build:native`.',
+      'In a project that installed lsr-torch: `npm rebuild lsr-torch` (if npm skipped its install script, ' +
+      'allow it first: `npm install-scripts approve lsr-torch`, npm 11). It needs libtorch: as root, ' +
+      '`apt-get install libtorch-dev libopenblas0-pthread libturbojpeg0-dev`. In lsr\'s own clone: `bash scripts/setup.sh`.',
   );
 }
 
