@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { type DistContext, contextFromEnv, joinGroup, launch, leaveGroup, splitLaunchArgs } from '../distributed/index.js';
 import { compareCommand, demoCommand, distillCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
 import { BadInputError, buildInfo, configureRuntime } from '../engine/index.js';
-import { type CommandSpec, closest, parseCommandLine, reference, usage } from './options.js';
+import { type CommandSpec, closest, parseCommandLine, reference, synopsis, usage } from './options.js';
 import { COMMANDS, type CommandName } from './specs.js';
 import { weightsConvert, weightsInfo } from './weights.js';
 
 /** `lsr help`: every command in a line or two, generated from the option tables. */
 function overview(): string {
   const lines = ['usage: lsr <command> [options]        (lsr <command> --help lists its options)', '', 'commands:'];
-  for (const c of Object.values(COMMANDS) as CommandSpec[]) lines.push(`  ${`${c.name}${c.positionals ? ` ${c.positionals.join(' ')}` : ''}`.padEnd(26)}${c.summary}`);
+  for (const c of Object.values(COMMANDS) as CommandSpec[]) lines.push(`  ${synopsis(c).slice('lsr '.length).padEnd(26)}${c.summary}`);
   lines.push(`  ${'help [command]'.padEnd(26)}this text, or a command's options (--markdown: the CLI reference, docs/cli.md)`);
   lines.push(`  ${'--version'.padEnd(26)}lsr's version and the libtorch it runs on`);
   lines.push('', "train, compare, demo, distill, eval and predict take --nproc N (and --nnodes, --node-rank, --master-addr,", '--master-port, --dist-timeout) for data-parallel runs; a process started with torchrun\'s variables joins that run.');

@@ -110,15 +110,20 @@ function strayArgument(cmd: CommandSpec, argv: string[]): string | undefined {
   return undefined;
 }
 
+/** `lsr weights info FILE`: the command and its positional arguments. */
+export const synopsis = (cmd: CommandSpec): string => `lsr ${cmd.name}${cmd.positionals?.length ? ` ${cmd.positionals.join(' ')}` : ''}`;
+/** `--lr LR`: an option as written on the command line. */
+const optionHead = (k: string, o: OptionSpec): string => `--${k}${o.kind === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+
 function optionLines(options: OptionTable): string[] {
-  const heads = Object.entries(options).map(([k, o]) => [`--${k}${o.kind === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, `${o.help}${o.default !== undefined ? ` (default ${o.default})` : ''}`] as const);
+  const heads = Object.entries(options).map(([k, o]) => [optionHead(k, o), `${o.help}${o.default !== undefined ? ` (default ${o.default})` : ''}`] as const);
   const w = Math.min(34, Math.max(...heads.map(([h]) => h.length)) + 2);
   return heads.map(([h, text]) => (h.length + 2 > w ? `  ${h}\n  ${' '.repeat(w)}${text}` : `  ${h.padEnd(w)}${text}`));
 }
 
 /** `lsr <command> --help`. */
 export function usage(cmd: CommandSpec): string {
-  const lines = [`usage: lsr ${cmd.name}${cmd.positionals?.length ? ` ${cmd.positionals.join(' ')}` : ''} [options]`, '', cmd.summary];
+  const lines = [`usage: ${synopsis(cmd)} [options]`, '', cmd.summary];
   for (const g of cmd.groups) lines.push('', `${g.heading}:`, ...optionLines(g.options));
   lines.push('', 'Options take --name value or --name=value; -h or --help prints this text.');
   return lines.join('\n');
@@ -128,12 +133,12 @@ export function usage(cmd: CommandSpec): string {
 export function reference(commands: CommandSpec[]): string {
   const out = ['# lsr command-line reference', '', 'Generated from the option tables in src/cli (`lsr help --markdown`); a test fails when this file and the tables differ.', ''];
   for (const cmd of commands) {
-    out.push(`## lsr ${cmd.name}${cmd.positionals?.length ? ` ${cmd.positionals.join(' ')}` : ''}`, '', cmd.summary, '');
+    out.push(`## ${synopsis(cmd)}`, '', cmd.summary, '');
     for (const g of cmd.groups) {
       if (Object.keys(g.options).length === 0) continue;
       out.push(`${g.heading}:`, '', '| option | meaning |', '| --- | --- |');
       for (const [k, o] of Object.entries(g.options))
-        out.push(`| \`--${k}${o.kind === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}\` | ${o.help.replace(/\|/g, '\\|')}${o.default !== undefined ? ` (default \`${o.default}\`)` : ''} |`);
+        out.push(`| \`${optionHead(k, o)}\` | ${o.help.replace(/\|/g, '\\|')}${o.default !== undefined ? ` (default \`${o.default}\`)` : ''} |`);
       out.push('');
     }
   }

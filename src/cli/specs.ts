@@ -2,7 +2,7 @@
 // docs/cli.md all read them.
 import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
 import { CONFIG_HELP, DEFAULTS, type TrainConfig, configFrom, kebab } from '../train/index.js';
-import { type CommandSpec, type OptionTable, parseCommandLine } from './options.js';
+import { type CommandSpec, type OptionTable, optionsOf, parseCommandLine } from './options.js';
 
 /** The run's configuration as options, with `base`'s values as the defaults shown. */
 function configOptions(base: TrainConfig, o: { smoothingList?: boolean } = {}): OptionTable {
@@ -114,7 +114,7 @@ export function parseTrainArgs(command: 'train' | 'compare' | 'demo' | 'distill'
 
 /** `--lr -1` as `--lr=-1`: a value that is a negative number is the option's value, not an option. */
 export function withNegativeValues(spec: CommandSpec, argv: string[]): string[] {
-  const table = Object.assign({}, ...spec.groups.map((g) => g.options)) as OptionTable;
+  const table = optionsOf(spec);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
