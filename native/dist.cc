@@ -316,7 +316,12 @@ struct Reducer {
     if (!armed || got[i]) return;
     got[i] = true;
     at::NoGradGuard ng;
-    flats[bucketOf[i]].narrow(0, offsetOf[i], params[i].numel()).view(params[i].sizes()).copy_(grad);
+    at::Tensor slot = flats[bucketOf[i]].narrow(0, offsetOf[i], params[i].numel()).view(params[i].sizes());
+    slot.copy_(grad);
+    // A hook runs before the gradient is accumulated: what earlier backwards left (micro-batches
+    // under no_sync) joins this one, so that the average is of the whole batch's gradient.
+    const at::Tensor& accumulated = params[i].grad();
+    if (accumulated.defined()) slot.add_(accumulated);
     pending[bucketOf[i]]--;
     launchReady();
   }

@@ -60,7 +60,7 @@ describe('lsr train, eval, predict', () => {
     assert.equal(metrics.length, 2);
     for (const m of metrics) {
       for (const k of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'valTop5', 'valNll', 'valEce', 'lr', 'seconds', 'imagesPerSecond'] as const) assert.ok(Number.isFinite(m[k]), k);
-      for (const k of ['trainAccuracy', 'valAccuracy', 'valTop5', 'valEce'] as const) assert.ok(m[k] >= 0 && m[k] <= 1, k);
+      for (const k of ['trainAccuracy', 'valAccuracy', 'valTop5', 'valEce'] as const) assert.ok(m[k]! >= 0 && m[k]! <= 1, k);
       assert.equal(m.valTop5, 1); // 3 classes
     }
     assert.match(r.stderr, /epoch 2\/2: train loss [\d.]+ acc [\d.]+% \| val loss/);

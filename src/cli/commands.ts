@@ -1,13 +1,12 @@
 // The lsr commands: train, compare, eval, predict, demo. Each parses and checks its options
 // before any work, then calls the library.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
-import { BadInputError, type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
+import { BadInputError, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { type DistContext, collective, gatherRows } from '../distributed/index.js';
-import { type Classifier, DEFAULTS, type TrainConfig, buildModel, collectOutputs, evalLoader, loadCheckpoint, loadDataset, logitsIn, pipelines, prepareData, train } from '../train/index.js';
+import type { DistContext } from '../distributed/index.js';
+import { type LoadedRun, loadDataset, loadRun, predictLogits, prepareData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
@@ -73,68 +72,6 @@ export async function demoCommand(argv: string[], ctx: DistContext | null = null
   return compareCommand(argv, ctx, 'demo', 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
 }
 
-interface LoadedRun {
-  config: TrainConfig;
-  vocab: data.ClassVocabulary;
-  model: Classifier;
-}
-
-/** A trained run's model from its folder (config.json, vocab.json, best or last checkpoint). */
-function loadRun(dir: string, which = 'best'): LoadedRun {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new BadInputError(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
-  const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
-  const vocab = data.ClassVocabulary.fromJSON(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')), join(dir, 'vocab.json'));
-  const ckptPath = join(dir, `${which}.safetensors`);
-  if (!existsSync(ckptPath)) {
-    const have = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.slice(0, -'.safetensors'.length));
-    throw new BadInputError(`--checkpoint ${which}: ${dir} has no ${which}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
-  }
-  const model = buildModel(config, vocab.size);
-  const { precision } = resolvePrecision(config.precision);
-  // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
-  if (precision === 'fp64') model.to('float64');
-  const ckpt = loadCheckpoint(ckptPath);
-  ckpt.restore({ model });
-  ckpt.dispose();
-  model.eval();
-  if (precision === 'bf16') model.to('channels_last');
-  return { config, vocab, model };
-}
-
-/** Logits of a dataset, flip-averaged when tta (as log-probabilities). */
-async function predictLogits(run: LoadedRun, dataset: data.SampleList, tta: boolean, ctx: DistContext | null): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
-  // Data-parallel: each rank takes its share of the images; every rank gets all rows back.
-  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, pipelines(run.config).eval, ctx);
-  if (!tta) {
-    const out = await collectOutputs(run.model, loader, resolvePrecision(run.config.precision).precision, ctx);
-    out.features.dispose();
-    await loader.close();
-    return { logits: out.logits, labels: out.labels, indices: out.indices };
-  }
-  const logits: Tensor[] = [];
-  const labels: Tensor[] = [];
-  const indices: number[] = [];
-  for await (const b of loader.epoch(0)) {
-    const precision = resolvePrecision(run.config.precision).precision;
-    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(precision, run.model, x, { keepCache: true }), b.x));
-    logits.push(tidy(() => probs.log()));
-    probs.dispose();
-    labels.push(b.y);
-    indices.push(...b.indices);
-    b.x.dispose();
-  }
-  await loader.close();
-  clearAutocastCache();
-  const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
-  for (const t of [...logits, ...labels]) t.dispose();
-  if (!ctx) return { ...out, indices };
-  const gathered = collective(ctx, 'gathering predictions', () => gatherRows([out.logits, out.labels], indices, ctx));
-  out.logits.dispose();
-  out.labels.dispose();
-  return { logits: gathered.tensors[0]!, labels: gathered.tensors[1]!, indices: gathered.positions };
-}
-
 /** Fashion-MNIST's own 10,000 test images, for a run trained on Fashion-MNIST (which validates on a split of its training images). */
 function fashionMnistTest(run: LoadedRun): data.SampleList {
   if (run.config.data !== 'fashion-mnist') throw new Error(`--data fashion-mnist-test: the run was trained on ${run.config.data}, not fashion-mnist`);
@@ -145,9 +82,10 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   const { values: o, help } = parseCommandLine(COMMANDS.eval, argv);
   if (helped('eval', help)) return 0;
   if (typeof o.run !== 'string') throw new BadInputError('lsr eval needs --run DIR');
-  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
+  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
+  if (typeof o.data !== 'string' && run.config.valFraction === 0) throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
   const dataset = typeof o.data !== 'string' ? prepareData(run.config).val : o.data === 'fashion-mnist-test' ? fashionMnistTest(run) : loadDataset(o.data, { vocab: run.vocab }).dataset;
-  const { logits, labels } = await predictLogits(run, dataset, o.tta === true, ctx);
+  const { logits, labels } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);
   logits.dispose();
@@ -155,7 +93,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   run.model.dispose();
   if (!isLead(ctx)) return 0;
   // One folder per data set and checkpoint: a second eval does not overwrite the first.
-  const checkpoint = typeof o.checkpoint === 'string' ? o.checkpoint : 'best';
+  const checkpoint = basename(run.checkpoint, '.safetensors');
   const dataTag = typeof o.data !== 'string' ? 'val' : o.data === 'fashion-mnist-test' ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
   const dir = join(o.run, 'eval', `${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
   const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
@@ -163,7 +101,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   writeFileAtomic(join(dir, 'reliability.png'), png);
   const name = (k: number) => run.vocab.label(k);
   const result = {
-    data: typeof o.data === 'string' ? o.data : 'validation split', checkpoint: join(o.run, `${checkpoint}.safetensors`), tta: o.tta === true, ...m,
+    data: typeof o.data === 'string' ? o.data : 'validation split', checkpoint: run.checkpoint, tta: o.tta === true, ...m,
     perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
     topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
   };
@@ -181,9 +119,9 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
   const { values: o, help } = parseCommandLine(COMMANDS.predict, argv);
   if (helped('predict', help)) return 0;
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
-  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : 'best');
+  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
   const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab });
-  const { logits, labels, indices } = await predictLogits(run, dataset, o.tta === true, ctx);
+  const { logits, labels, indices } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const predicted = tidy(() => logits.argmax(1).toFlatArray());
   logits.dispose();
   labels.dispose();
@@ -210,6 +148,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   const beta = Number(extra.beta ?? 0.5);
   if (!(temperature > 0)) throw new Error(`--temperature must be > 0, got ${String(extra.temperature)}`);
   if (!(beta >= 0 && beta <= 1)) throw new Error(`--beta must be in [0, 1], got ${String(extra.beta)}`);
+  if (config.valFraction === 0) throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
   const smoothing = config.smoothing > 0 ? config.smoothing : 0.1;
   const signal = interruptSignal();
   const rows: Array<[string, number, string]> = [];
@@ -223,10 +162,10 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     const studentOut = join(config.out, `student-of-${eps}`);
     if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
     const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } });
-    const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy;
+    const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy!;
     rows.push([`teacher ε = ${eps}`, last(teacher), teacherOut], [`student of teacher ε = ${eps}`, last(student), studentOut]);
     for (const [name, r] of [[`teacher ${eps}`, teacher], [`student of ${eps}`, student]] as const)
-      for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy });
+      for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy! });
     teacher.model.dispose();
     student.model.dispose();
   }

@@ -63,6 +63,7 @@ export async function runComparison(
   const ctx = o.dist ?? null;
   const lead = !ctx || ctx.rank === 0;
   const log = lead ? (o.log ?? ((l: string) => process.stderr.write(`${l}\n`))) : () => {};
+  if (config.valFraction === 0) throw new BadInputError('--val-fraction 0: a comparison measures every setting on the validation split; give a fraction > 0');
   if (lead) mkdirSync(config.out, { recursive: true });
   const results: SettingResult[] = [];
   let classes: [number, number, number] | null = null;
@@ -92,7 +93,7 @@ export async function runComparison(
   if (!lead) return { results, report: join(dir, 'report.html') };
   const curves = await figure(dir, 'accuracy', accuracyCurves(results.flatMap((r) => r.epochs.flatMap((e) => [
     { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
-    { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy },
+    { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
   ]))), 'Train (dashed) and validation accuracy per epoch');
   const reliability = [];
   for (const r of results) reliability.push(await figure(dir, `reliability-${r.smoothing}`, reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins), `Reliability (15 bins), label smoothing ${r.smoothing}`));

@@ -6,7 +6,7 @@ import { type DistContext, contextFromEnv, joinGroup, launch, leaveGroup, splitL
 import { compareCommand, demoCommand, distillCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
 import { BadInputError, buildInfo, configureRuntime } from '../engine/index.js';
 import { type CommandSpec, closest, parseCommandLine, reference, synopsis, usage } from './options.js';
-import { COMMANDS, type CommandName } from './specs.js';
+import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 import { weightsConvert, weightsInfo } from './weights.js';
 
 /** `lsr help`: every command in a line or two, generated from the option tables. */
@@ -40,6 +40,13 @@ export async function main(argv: string[]): Promise<number> {
     const { launch: options, rest: args } = splitLaunchArgs(argv.slice(1));
     if (options && !args.some(asHelp)) {
       if (contextFromEnv()) throw new BadInputError('--nproc / --nnodes: this process is already a rank of a data-parallel run (WORLD_SIZE is set)');
+      if (command === 'train' || command === 'compare' || command === 'demo' || command === 'distill') {
+        // The options are checked here, before any worker starts: a bad one is one message, not one per rank.
+        const { config } = parseTrainArgs(command, args);
+        const world = options.nproc * options.nnodes;
+        if (config.batchSize % (world * config.accumulate) !== 0)
+          throw new BadInputError(`--batch-size ${config.batchSize} must be a multiple of the ${world} processes (--nproc ${options.nproc}${options.nnodes > 1 ? ` × --nnodes ${options.nnodes}` : ''})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`);
+      }
       return launch(fileURLToPath(import.meta.url), [command, ...args], options);
     }
     rank = contextFromEnv();

@@ -32,7 +32,7 @@ const CLASSES = { kind: 'string', help: 'the three classes of the penultimate-la
 
 const RUN_OPTIONS: OptionTable = {
   run: { kind: 'string', help: 'an lsr train output folder', value: 'DIR' },
-  checkpoint: { kind: 'string', help: 'which checkpoint of the run', value: 'NAME', default: 'best' },
+  checkpoint: { kind: 'string', help: 'which checkpoint of the run (default: best; last for a run without validation)', value: 'NAME' },
   tta: { kind: 'boolean', help: 'average the probabilities of each image and its mirror' },
 };
 

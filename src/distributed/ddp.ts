@@ -32,10 +32,14 @@ export class DistributedDataParallel {
     this.#reducer = new dist.GradientReducer(module.parameters(), { bucketBytes: o.bucketBytes ?? BUCKET_BYTES, firstBucketBytes: FIRST_BUCKET_BYTES });
   }
 
-  /** Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers); the next backward's gradients will be reduced as they come. */
-  beforeForward(): void {
+  /**
+   * Before a training forward: rank 0's BatchNorm running statistics (DDP's broadcast_buffers);
+   * the next backward's gradients will be reduced as they come, unless `reduce` is false
+   * (DDP's no_sync: gradients accumulate locally, and the next reduced backward averages the sum).
+   */
+  beforeForward(o: { reduce?: boolean } = {}): void {
     this.syncBuffers();
-    this.#reducer.prepare();
+    if (o.reduce ?? true) this.#reducer.prepare();
   }
 
   /**

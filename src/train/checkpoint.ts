@@ -26,20 +26,26 @@ export interface CheckpointMeta {
   vocab: { classes: string[] };
 }
 
-/** A loss with state of its own (Online Label Smoothing): saved under 'loss.'. */
-export interface StatefulLoss {
-  stateDict(): Record<string, Tensor>;
-  loadStateDict(state: Record<string, Tensor>): void;
-}
-
 export function saveCheckpoint(
   path: string,
-  parts: { model: Module; optimizer: Optimizer<{ lr: number }>; scheduler: LRScheduler | null; progress: Progress; config: unknown; vocab: { classes: string[] }; loss?: StatefulLoss | null },
+  parts: {
+    model: Module;
+    optimizer: Optimizer<{ lr: number }>;
+    scheduler: LRScheduler | null;
+    progress: Progress;
+    config: unknown;
+    vocab: { classes: string[] };
+    /** The state of a loss that keeps one (Online Label Smoothing): saved under 'loss.'. */
+    loss?: Record<string, Tensor> | null;
+    /** An average of the model's weights (--ema): saved under 'ema.'. */
+    ema?: Module | null;
+  },
 ): void {
   tidy(() => {
     const tensors = new Map<string, Tensor>();
     for (const [k, t] of parts.model.stateDict()) tensors.set(`model.${k}`, t);
-    if (parts.loss) for (const [k, t] of Object.entries(parts.loss.stateDict())) tensors.set(`loss.${k}`, t);
+    if (parts.ema) for (const [k, t] of parts.ema.stateDict()) tensors.set(`ema.${k}`, t);
+    if (parts.loss) for (const [k, t] of Object.entries(parts.loss)) tensors.set(`loss.${k}`, t);
     const sd = parts.optimizer.stateDict();
     const scalars: Record<string, Record<string, number>> = {};
     for (const [i, state] of sd.state)
@@ -65,7 +71,11 @@ export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   /** The model's state dict (keys without the 'model.' prefix). */
   model: Map<string, Tensor>;
-  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null; loss?: StatefulLoss | null }): void;
+  /** The averaged weights of a run with --ema (keys without 'ema.'); empty otherwise. */
+  ema: Map<string, Tensor>;
+  /** A loss's state (keys without 'loss.'); empty when the run's loss keeps none. */
+  loss: Record<string, Tensor>;
+  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null }): void;
   dispose(): void;
 }
 
@@ -80,11 +90,13 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     throw new Error(`${path}: corrupt checkpoint metadata (${(e as Error).message})`);
   }
   if (meta.format !== 'lsr-checkpoint-1') throw new Error(`${path}: unknown checkpoint format '${String(meta.format)}'`);
-  const model = new Map<string, Tensor>();
-  for (const [k, t] of file.tensors) if (k.startsWith('model.')) model.set(k.slice('model.'.length), t);
+  const prefixed = (prefix: string) => new Map([...file.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+  const model = prefixed('model.');
   return {
     meta,
     model,
+    ema: prefixed('ema.'),
+    loss: Object.fromEntries(prefixed('loss.')),
     restore(parts) {
       parts.model.loadStateDict(model);
       if (parts.optimizer) {
@@ -98,11 +110,6 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
         parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
       }
       if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);
-      if (parts.loss) {
-        const state = Object.fromEntries([...file.tensors].filter(([k]) => k.startsWith('loss.')).map(([k, t]) => [k.slice('loss.'.length), t]));
-        if (Object.keys(state).length === 0) throw new Error(`${path}: the checkpoint has no loss state, but the run's loss keeps one`);
-        parts.loss.loadStateDict(state);
-      }
       const rng = file.tensors.get('rng');
       if (rng) setRngState(rng);
     },

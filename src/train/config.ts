@@ -2,7 +2,7 @@
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
 import { BadInputError, type Precision } from '../engine/index.js';
-import { MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
+import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
 
 export interface TrainConfig {
@@ -37,14 +37,18 @@ export interface TrainConfig {
   skipBadImages: boolean;
   /** Intra-op threads (0: the cores this process may use). */
   threads: number;
-  /** 'cross-entropy' (with --smoothing), or 'online-label-smoothing' (Zhang et al. 2021; --smoothing is its first epoch's ε). */
-  loss: 'cross-entropy' | 'online-label-smoothing';
+  /** A registered loss (LOSSES in registry.ts): 'cross-entropy' (with --smoothing), or 'online-label-smoothing' (Zhang et al. 2021; --smoothing is its first epoch's ε). */
+  loss: string;
   /** Online Label Smoothing's weight of the hard-label term. */
   olsAlpha: number;
   /** 'auto': bf16 autocast (the classifier head kept in fp32) and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
   precision: Precision;
   /** Data-parallel runs: BatchNorm statistics over every rank's batch (PyTorch's SyncBatchNorm) rather than each rank's own. */
   syncBn: boolean;
+  /** Each batch as this many micro-batches whose gradients add up before the step: the same update in less memory (BatchNorm sees the micro-batches). */
+  accumulate: number;
+  /** An exponential moving average of the weights (timm's ModelEmaV2) with this decay, validated and saved as the run's model (0: none). */
+  ema: number;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -73,6 +77,8 @@ export const DEFAULTS: TrainConfig = {
   olsAlpha: 0.5,
   precision: 'auto',
   syncBn: false,
+  accumulate: 1,
+  ema: 0,
 };
 
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
@@ -90,7 +96,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   momentum: { help: "SGD's momentum", value: 'M' },
   seed: { help: 'the seed of the initial weights, the split, the label noise and the batch order', value: 'N' },
   imageSize: { help: 'the side of the square images the model sees', value: 'PX' },
-  valFraction: { help: 'the fraction of the labelled images held out for validation (stratified)', value: 'F' },
+  valFraction: { help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation', value: 'F' },
   workers: { help: 'image-decoding worker threads', value: 'N' },
   out: { help: 'the folder the run writes', value: 'DIR' },
   limitPerClass: { help: 'use at most N training images per class (0: all)', value: 'N' },
@@ -98,10 +104,12 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   labelNoise: { help: 'the fraction of training labels replaced by another class (seeded)', value: 'P' },
   skipBadImages: { help: 'skip unreadable images (listed in bad-images.txt) instead of stopping' },
   threads: { help: 'intra-op threads (0: the cores this process may use)', value: 'N' },
-  loss: { help: 'cross-entropy, or online-label-smoothing (Zhang et al. 2021)', value: 'NAME' },
+  loss: { help: `${LOSSES.names.join(', ')} (online-label-smoothing: Zhang et al. 2021)`, value: 'NAME' },
   olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A' },
   precision: { help: 'auto (bf16 autocast where the CPU computes bf16 natively), fp32, bf16 or fp64', value: 'P' },
   syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
+  accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
+  ema: { help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none", value: 'DECAY' },
 };
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -173,12 +181,15 @@ export function validate(c: TrainConfig): void {
   if (!(c.weightDecay >= 0)) fail('weightDecay', 'must be ≥ 0');
   if (!(c.momentum >= 0 && c.momentum < 1)) fail('momentum', 'must be in [0, 1)');
   nonNegativeInt('seed');
-  if (!(c.valFraction > 0 && c.valFraction < 1)) fail('valFraction', 'must be in (0, 1)');
+  if (!(c.valFraction >= 0 && c.valFraction < 1)) fail('valFraction', 'must be in [0, 1)');
   nonNegativeInt('workers');
   nonNegativeInt('limitPerClass');
   nonNegativeInt('valLimitPerClass');
   nonNegativeInt('threads');
-  if (!['cross-entropy', 'online-label-smoothing'].includes(c.loss)) fail('loss', 'must be cross-entropy or online-label-smoothing');
+  if (!LOSSES.has(c.loss)) fail('loss', `must be one of ${LOSSES.names.join(', ')}`);
+  positiveInt('accumulate');
+  if (c.batchSize % c.accumulate !== 0) fail('accumulate', `must divide --batch-size ${c.batchSize}`);
+  if (!(c.ema >= 0 && c.ema < 1)) fail('ema', 'must be in [0, 1) (0: no average)');
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');

@@ -1,8 +1,15 @@
-// The train layer: run configuration, data and model set-up, the training loop, checkpoints.
+// The train layer: run configuration, registries, data and model set-up, the Trainer, checkpoints,
+// inference over a dataset and trained runs loaded back.
 export * from './config.js';
 export * from './checkpoint.js';
 export { buildModel, loadDataset, pipelines, prepareData, withLabelNoise } from './setup.js';
+export type { RunData } from './setup.js';
 export type { Classifier } from '../models/index.js';
 export * from './registry.js';
-export { collectOutputs, evalLoader, forwardIn, logitsIn, readMetrics, train } from './run.js';
-export type { EpochMetrics, Outputs, TrainOptions, TrainResult } from './run.js';
+export * from './objectives.js';
+export { ModelEma } from './ema.js';
+export { forwardIn, logitsIn, placeFor } from './precision.js';
+export { collectOutputs, evalLoader, loadRun, predictLogits } from './inference.js';
+export type { LoadedRun, Outputs } from './inference.js';
+export { Trainer, progressLogger, readMetrics, train } from './trainer.js';
+export type { EpochMetrics, StepStats, TrainOptions, TrainResult, TrainerCallbacks } from './trainer.js';

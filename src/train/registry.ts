@@ -1,7 +1,9 @@
-// The models, optimizers and learning-rate schedules a run can name (--model, --optimizer,
-// --scheduler). Adding one is its own file in models/ or optim/ and one registration line here.
+// The models, optimizers, learning-rate schedules and losses a run can name (--model, --optimizer,
+// --scheduler, --loss). Adding one is its own file in models/, optim/ or losses/ and one
+// registration line here.
 import { BadInputError, type Tensor } from '../engine/index.js';
 import { type Classifier, CifarResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2 } from '../models/index.js';
+import { type Objective, type ObjectiveOptions, OnlineLabelSmoothingObjective, SmoothedCrossEntropy } from './objectives.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, OneCycleLR, type Optimizer, RMSprop, SGD, StepLR } from '../optim/index.js';
 
 export interface ModelEntry {
@@ -24,7 +26,7 @@ export interface SchedulerEntry {
   build(optimizer: Optimizer<{ lr: number }>, run: { epochs: number; batchesPerEpoch: number; lr: number }): LRScheduler | null;
 }
 
-class Registry<T> {
+export class Registry<T> {
   readonly #entries = new Map<string, T>();
   constructor(readonly option: string) {}
   register(name: string, entry: T): void {
@@ -44,9 +46,13 @@ class Registry<T> {
   }
 }
 
+/** A run's loss from its classes and options (a teacher's distillation is chosen by the command, not here). */
+export type LossFactory = (o: ObjectiveOptions) => Objective;
+
 export const MODELS = new Registry<ModelEntry>('--model');
 export const OPTIMIZERS = new Registry<OptimizerFactory>('--optimizer');
 export const SCHEDULERS = new Registry<SchedulerEntry>('--scheduler');
+export const LOSSES = new Registry<LossFactory>('--loss');
 
 // torchvision's ImageNet ResNets take 3-channel images.
 const imagenet = (make: (o: { numClasses: number }) => Classifier): ModelEntry => ({
@@ -78,3 +84,6 @@ SCHEDULERS.register('cosine', { perBatch: false, build: (o, r) => new CosineAnne
 SCHEDULERS.register('step', { perBatch: false, build: (o, r) => new StepLR(o, Math.max(1, Math.round(r.epochs / 3)), 0.1) });
 SCHEDULERS.register('onecycle', { perBatch: true, build: (o, r) => new OneCycleLR(o, r.lr, { totalSteps: r.epochs * r.batchesPerEpoch }) });
 SCHEDULERS.register('none', { perBatch: false, build: () => null });
+
+LOSSES.register('cross-entropy', (o) => new SmoothedCrossEntropy(o.smoothing));
+LOSSES.register('online-label-smoothing', (o) => new OnlineLabelSmoothingObjective(o));

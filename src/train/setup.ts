@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
+import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
@@ -50,6 +51,14 @@ export function pipelines(c: TrainConfig): { train: data.Pipeline; eval: data.Pi
 export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
   const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages });
   const split = data.stratifiedSplit(dataset.labels(), c.valFraction, c.seed);
+  // A class with labelled images must keep some for training.
+  const trainCounts = new Array<number>(dataset.vocab.size).fill(0);
+  for (const i of split.train) trainCounts[dataset.sample(i).label]!++;
+  const inVal = new Set(split.val.map((i) => dataset.sample(i).label));
+  const empty = trainCounts.flatMap((n, k) => (n === 0 && inVal.has(k) ? [dataset.vocab.label(k)] : []));
+  if (split.train.length === 0) throw new BadInputError(`--val-fraction ${c.valFraction} leaves no training image (${dataset.length} labelled images in ${c.data})`);
+  if (empty.length)
+    throw new BadInputError(`--val-fraction ${c.valFraction} leaves no training image of class${empty.length > 1 ? 'es' : ''} ${empty.slice(0, 5).map((l) => JSON.stringify(l)).join(', ')}${empty.length > 5 ? `, … (${empty.length} in all)` : ''} in ${c.data}: a lower fraction, or more images of ${empty.length > 1 ? 'them' : 'it'}`);
   let trainIdx = split.train;
   if (c.limitPerClass > 0) {
     const labels = trainIdx.map((i) => dataset.sample(i).label);

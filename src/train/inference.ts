@@ -1,0 +1,139 @@
+// A model's outputs over a dataset (logits, penultimate features, labels), in a run's precision and
+// across the ranks of a data-parallel run; a trained run loaded back from its folder.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as data from '../data/index.js';
+import { type DistContext, collective, gatherRows } from '../distributed/index.js';
+import { BadInputError, type ResolvedPrecision, type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
+import type { Classifier } from '../models/index.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { DEFAULTS, type TrainConfig } from './config.js';
+import { forwardIn, logitsIn } from './precision.js';
+import { buildModel, pipelines } from './setup.js';
+
+export interface Outputs {
+  logits: Tensor;
+  features: Tensor;
+  labels: Tensor;
+  /** The dataset position of each row. */
+  indices: number[];
+}
+
+/**
+ * Model outputs over a loader in inference mode: logits [N, C], penultimate features [N, D],
+ * labels [N]. In a data-parallel run, pass the context and a loader sharded without padding:
+ * every rank gets all rows, in dataset order.
+ */
+export async function collectOutputs(model: Classifier, loader: data.DataLoader, precision: ResolvedPrecision = 'fp32', ctx: DistContext | null = null): Promise<Outputs> {
+  model.eval();
+  const logits: Tensor[] = [];
+  const features: Tensor[] = [];
+  const labels: Tensor[] = [];
+  const indices: number[] = [];
+  try {
+    for await (const b of loader.epoch(0)) {
+      // The weights do not change between batches: their bf16 copies are made once.
+      const [f, z] = tidy(() => inferenceMode(() => {
+        const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
+        return [feat, model.fc.forward(feat)];
+      }));
+      features.push(f!);
+      logits.push(z!);
+      labels.push(b.y);
+      indices.push(...b.indices);
+      b.x.dispose();
+    }
+  } finally {
+    clearAutocastCache();
+  }
+  // cat outside inference mode: the results are ordinary tensors again.
+  const out = tidy(() => ({ logits: cat(logits), features: cat(features), labels: cat(labels) }));
+  for (const t of [...logits, ...features, ...labels]) t.dispose();
+  if (!ctx) return { ...out, indices };
+  const gathered = collective(ctx, 'gathering evaluation outputs', () => gatherRows([out.logits, out.features, out.labels], indices, ctx));
+  for (const t of Object.values(out)) t.dispose();
+  const [l, f, y] = gathered.tensors as [Tensor, Tensor, Tensor];
+  return { logits: l, features: f, labels: y, indices: gathered.positions };
+}
+
+/** An evaluation loader: in a data-parallel run, this rank's unpadded share. */
+export function evalLoader(dataset: data.SampleList, config: TrainConfig, pipeline: data.Pipeline, ctx: DistContext | null = null): data.DataLoader {
+  return new data.DataLoader(dataset, {
+    batchSize: config.batchSize, pipeline, workers: config.workers, skipBadImages: config.skipBadImages,
+    shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
+  });
+}
+
+export interface LoadedRun {
+  config: TrainConfig;
+  vocab: data.ClassVocabulary;
+  model: Classifier;
+  /** The checkpoint file the weights came from. */
+  checkpoint: string;
+  precision: ResolvedPrecision;
+}
+
+/**
+ * A trained run's model from its folder (config.json, vocab.json and a checkpoint: `best`, or
+ * `last` for a run without validation). A run trained with --ema gives its averaged weights, the
+ * ones its validation metrics measured.
+ */
+export function loadRun(dir: string, which?: string): LoadedRun {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new BadInputError(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
+  const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
+  const vocab = data.ClassVocabulary.fromJSON(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')), join(dir, 'vocab.json'));
+  const name = which ?? (config.valFraction === 0 ? 'last' : 'best');
+  const checkpoint = join(dir, `${name}.safetensors`);
+  if (!existsSync(checkpoint)) {
+    const have = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.slice(0, -'.safetensors'.length));
+    throw new BadInputError(`--checkpoint ${name}: ${dir} has no ${name}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
+  }
+  const model = buildModel(config, vocab.size);
+  const { precision } = resolvePrecision(config.precision);
+  // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
+  if (precision === 'fp64') model.to('float64');
+  const ckpt = loadCheckpoint(checkpoint);
+  try {
+    if (ckpt.ema.size) model.loadStateDict(ckpt.ema);
+    else ckpt.restore({ model });
+  } finally {
+    ckpt.dispose();
+  }
+  model.eval();
+  if (precision === 'bf16') model.to('channels_last');
+  return { config, vocab, model, checkpoint, precision };
+}
+
+/** A loaded run's logits over a dataset, flip-averaged when tta (then log-probabilities); every rank gets all rows. */
+export async function predictLogits(run: LoadedRun, dataset: data.SampleList, o: { tta?: boolean; ctx?: DistContext | null } = {}): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
+  const ctx = o.ctx ?? null;
+  // Data-parallel: each rank takes its share of the images.
+  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, pipelines(run.config).eval, ctx);
+  if (!o.tta) {
+    const out = await collectOutputs(run.model, loader, run.precision, ctx);
+    out.features.dispose();
+    await loader.close();
+    return { logits: out.logits, labels: out.labels, indices: out.indices };
+  }
+  const logits: Tensor[] = [];
+  const labels: Tensor[] = [];
+  const indices: number[] = [];
+  for await (const b of loader.epoch(0)) {
+    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(run.precision, run.model, x, { keepCache: true }), b.x));
+    logits.push(tidy(() => probs.log()));
+    probs.dispose();
+    labels.push(b.y);
+    indices.push(...b.indices);
+    b.x.dispose();
+  }
+  await loader.close();
+  clearAutocastCache();
+  const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
+  for (const t of [...logits, ...labels]) t.dispose();
+  if (!ctx) return { ...out, indices };
+  const gathered = collective(ctx, 'gathering predictions', () => gatherRows([out.logits, out.labels], indices, ctx));
+  out.logits.dispose();
+  out.labels.dispose();
+  return { logits: gathered.tensors[0]!, labels: gathered.tensors[1]!, indices: gathered.positions };
+}

@@ -1,0 +1,31 @@
+// A run's precision policy: bf16 autocast with channels_last input where it pays, the classifier
+// head and everything after it in float32; fp64 for exactness checks.
+import { type ResolvedPrecision, type Tensor, autocast, tidy } from '../engine/index.js';
+import type { Classifier } from '../models/index.js';
+
+/**
+ * fn in a run's precision: under bf16 autocast with channels_last input (the model's weights
+ * stay float32), its output returned in float32 so that what follows (the head, the loss) runs in fp32.
+ */
+export function forwardIn(precision: ResolvedPrecision, fn: (x: Tensor) => Tensor, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
+  if (precision === 'fp32') return fn(x);
+  if (precision === 'fp64') return tidy(() => fn(x.to('float64')));
+  return tidy(() => autocast({ dtype: 'bfloat16', keepCache: o.keepCache }, () => fn(x.ndim === 4 ? x.contiguous('channels_last') : x)).to('float32'));
+}
+
+/**
+ * A classifier's logits in a run's precision. Under bf16 only the feature extractor runs in
+ * autocast: the head (fc) runs in float32 on float32 features, since bf16 logits carry an
+ * absolute error of ~0.03 at magnitude 8, which is what the (smoothed) loss reads.
+ */
+export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
+  if (precision !== 'bf16') return forwardIn(precision, (v) => model.forward(v), x, o);
+  return tidy(() => model.fc.forward(forwardIn(precision, (v) => model.features(v), x, o)));
+}
+
+/** A model in the memory format and dtype of a run's precision (its weights float32 under bf16). */
+export function placeFor<M extends Classifier>(precision: ResolvedPrecision, model: M): M {
+  if (precision === 'bf16') model.to('channels_last');
+  if (precision === 'fp64') model.to('float64');
+  return model;
+}

@@ -1,0 +1,431 @@
+// A training run in parts that can be read and replaced one at a time: set-up (constructor),
+// step(batch), validate(), saveCheckpoint(), and fit() running the epochs, with callbacks for what
+// watches a run (the progress bar). It writes metrics.jsonl, `last` and `best` checkpoints,
+// resumes to the same end as a straight run, saves where it stands when interrupted and stops on
+// a non-finite loss.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as data from '../data/index.js';
+import { type DistContext, DistributedDataParallel, collective, threadsPerProcess } from '../distributed/index.js';
+import { BadInputError, ErrorCode, type ResolvedPrecision, type Tensor, dist, getRngState, hasErrorCode, manualSeed, resolvePrecision, setNumThreads, setRngState, tensor, tidy } from '../engine/index.js';
+import { classificationMetrics } from '../eval/index.js';
+import { writeFileAtomic } from '../io/index.js';
+import { crossEntropy } from '../losses/index.js';
+import type { Classifier } from '../models/index.js';
+import type { LRScheduler, Optimizer } from '../optim/index.js';
+import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainConfig, kebab } from './config.js';
+import { ModelEma } from './ema.js';
+import { collectOutputs, evalLoader } from './inference.js';
+import { Distillation, type Objective } from './objectives.js';
+import { logitsIn, placeFor } from './precision.js';
+import { ProgressBar } from './progress.js';
+import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
+import { type RunData, buildModel, prepareData } from './setup.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  /** Validation metrics (of the averaged weights with --ema); null without validation (--val-fraction 0). */
+  valLoss: number | null;
+  valAccuracy: number | null;
+  valTop5: number | null;
+  valNll: number | null;
+  valEce: number | null;
+  /** With --ema: the validation accuracy of the weights being trained, for comparison with the average. */
+  modelValAccuracy?: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+/** What watches a run. Rank 0 alone calls them in a data-parallel run. */
+export interface TrainerCallbacks {
+  /** Before an epoch's first batch. */
+  onEpochStart?(trainer: Trainer, epoch: number): void;
+  /** After each optimizer step: the epoch's running sums. */
+  onStep?(trainer: Trainer, s: { epoch: number; step: number; steps: number; sums: Progress['sums'] }): void;
+  /** After an epoch's validation and checkpoints. */
+  onEpochEnd?(trainer: Trainer, m: EpochMetrics): void;
+  /** When the run stops early, saved (interrupted: resume it with --resume). */
+  onInterrupt?(trainer: Trainer, checkpoint: string): void;
+}
+
+export interface TrainOptions {
+  /** Continue from `out`/last.safetensors. */
+  resume?: boolean;
+  /** Start afresh in an `out` that already holds a run (otherwise an error: resume, or choose another folder). */
+  overwrite?: boolean;
+  /** Stop (checkpointed) when aborted: Ctrl-C. */
+  signal?: AbortSignal;
+  /** Stop (checkpointed) after this many epochs in total; for tests of resume. */
+  stopAfterEpochs?: number;
+  /** Where progress goes (stderr by default); null for silence. */
+  log?: ((line: string) => void) | null;
+  /** A TTY progress bar redrawn in place (default: process.stderr.isTTY). */
+  tty?: boolean;
+  /** Knowledge distillation: the loss becomes (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T). */
+  teacher?: { model: Classifier; temperature: number; beta: number };
+  /**
+   * This process's place in a data-parallel run (its process group joined). Each rank trains on
+   * its share of every global batch; rank 0 alone logs and writes files.
+   */
+  dist?: DistContext | null;
+  /** More watchers of the run, after the progress bar. */
+  callbacks?: TrainerCallbacks[];
+}
+
+export interface TrainResult {
+  status: 'finished' | 'interrupted' | 'stopped';
+  epochs: EpochMetrics[];
+  /** The run's model: the averaged weights with --ema (the ones validated and saved). */
+  model: Classifier;
+  data: RunData & { missing: string[] };
+}
+
+/** One optimizer step's sums: Σ loss, correct predictions and images (over every rank), and whether a stop was asked. */
+export interface StepStats {
+  lossSum: number;
+  correct: number;
+  count: number;
+  stop: boolean;
+}
+
+/** The progress bar and the epoch's summary line, as a callback. */
+export function progressLogger(log: ((line: string) => void) | null, tty?: boolean): TrainerCallbacks {
+  let bar: ProgressBar | null = null;
+  const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
+  return {
+    onEpochStart: (t, epoch) => (bar = new ProgressBar(`epoch ${epoch + 1}/${t.config.epochs}`, t.trainLoader.length, log, tty)),
+    onStep: (_, s) => bar?.update(s.step, { loss: s.sums.loss / s.sums.count, acc: s.sums.correct / s.sums.count, imagesPerSecond: s.sums.count / s.sums.seconds }),
+    onInterrupt: (_, path) => bar?.finish(`interrupted: saved ${path} (resume with --resume)`),
+    onEpochEnd: (_, m) =>
+      bar?.finish(
+        `train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} | ` +
+          (m.valLoss === null ? 'no validation' : `val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} NLL ${m.valNll!.toFixed(4)} ECE ${pct(m.valEce)}`) +
+          (m.modelValAccuracy !== undefined ? ` (EMA; the trained weights ${pct(m.modelValAccuracy)})` : '') +
+          ` | ${m.imagesPerSecond.toFixed(0)} img/s`,
+      ),
+  };
+}
+
+const emptySums = (): Progress['sums'] => ({ loss: 0, correct: 0, count: 0, seconds: 0 });
+
+export class Trainer {
+  readonly ctx: DistContext | null;
+  /** Rank 0 (or the only process): it alone logs and writes files. */
+  readonly lead: boolean;
+  readonly precision: ResolvedPrecision;
+  readonly data: RunData & { missing: string[] };
+  readonly model: Classifier;
+  readonly optimizer: Optimizer<{ lr: number }>;
+  readonly scheduler: LRScheduler | null;
+  /** The scheduler steps after every batch (true) or every epoch. */
+  readonly schedulerPerBatch: boolean;
+  readonly objective: Objective;
+  readonly ema: ModelEma | null;
+  readonly trainLoader: data.DataLoader;
+  /** null without validation (--val-fraction 0). */
+  readonly valLoader: data.DataLoader | null;
+  readonly ddp: DistributedDataParallel | null;
+  readonly callbacks: TrainerCallbacks[];
+  readonly log: ((line: string) => void) | null;
+  progress: Progress = { epoch: 0, step: 0, sums: emptySums(), bestAccuracy: -1 };
+  history: EpochMetrics[] = [];
+  readonly paths: { last: string; best: string; metrics: string };
+
+  /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
+  constructor(readonly config: TrainConfig, readonly o: TrainOptions = {}) {
+    this.ctx = o.dist && dist.processGroup() ? o.dist : null;
+    const ctx = this.ctx;
+    const world = ctx?.worldSize ?? 1;
+    this.lead = !ctx || ctx.rank === 0;
+    this.log = !this.lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
+    this.callbacks = this.lead ? [progressLogger(this.log, o.tty), ...(o.callbacks ?? [])] : [];
+    if (config.batchSize % (world * config.accumulate) !== 0)
+      throw new BadInputError(`--batch-size ${config.batchSize} must be a multiple of the number of processes (${world})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`);
+    this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
+    const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(this.paths.last);
+    // Rank 0 alone: the others may already see the config.json it writes.
+    if (this.lead && holdsRun && !o.resume && !o.overwrite)
+      throw new BadInputError(`--out ${config.out} already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out`);
+    const threads = threadsPerProcess(ctx, config.threads);
+    setNumThreads(threads);
+    manualSeed(config.seed);
+    const { precision, reason } = resolvePrecision(config.precision);
+    this.precision = precision;
+    this.log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`);
+    if (config.accumulate > 1) this.log?.(`gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`);
+    this.data = prepareData(config);
+    const { vocab, train: trainSet, val: valSet } = this.data;
+    if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
+    this.model = placeFor(precision, buildModel(config, vocab.size));
+    this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    // Built before the scheduler, which counts its batches (its workers start with the first epoch).
+    this.trainLoader = new data.DataLoader(trainSet, {
+      batchSize: config.batchSize / world, pipeline: this.data.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
+      seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
+      shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
+    });
+    const schedule = SCHEDULERS.get(config.scheduler);
+    this.scheduler = schedule.build(this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
+    this.schedulerPerBatch = schedule.perBatch;
+    this.objective = o.teacher
+      ? new Distillation(placeFor(precision, o.teacher.model), { temperature: o.teacher.temperature, beta: o.teacher.beta, smoothing: config.smoothing, precision })
+      : LOSSES.get(config.loss)({ numClasses: vocab.size, smoothing: config.smoothing, olsAlpha: config.olsAlpha });
+    if (this.lead) mkdirSync(config.out, { recursive: true });
+    const resumed = o.resume ? this.#resume() : null;
+    if (!o.resume && this.lead) this.#writeRunFiles();
+    // Every rank starts from rank 0's weights: broadcast after any resume.
+    this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
+    this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
+    resumed?.dispose();
+    this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx) : null;
+  }
+
+  #resume(): { ema: Map<string, Tensor>; dispose(): void } {
+    const { config, lead, ctx, paths } = this;
+    if (!existsSync(paths.last))
+      throw new Error(`--resume: ${paths.last} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`);
+    const changed = lead ? changedSince(join(config.out, 'config.json'), config) : [];
+    const ckpt = loadCheckpoint(paths.last);
+    try {
+      ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler });
+      if (this.objective.loadStateDict) {
+        if (Object.keys(ckpt.loss).length === 0) throw new Error(`${paths.last}: the checkpoint has no loss state, but the run's loss (${config.loss}) keeps one`);
+        this.objective.loadStateDict(ckpt.loss, ctx);
+      }
+      if (config.ema > 0 && ckpt.ema.size === 0) throw new Error(`${paths.last}: the checkpoint has no averaged weights, but the run has --ema ${config.ema}`);
+    } catch (e) {
+      ckpt.dispose();
+      throw e;
+    }
+    this.progress = ckpt.meta.progress;
+    this.history = existsSync(paths.metrics) ? readMetrics(paths.metrics).filter((m) => m.epoch <= this.progress.epoch) : [];
+    this.log?.(`resuming ${config.out} at epoch ${this.progress.epoch + 1}, batch ${this.progress.step}`);
+    if (changed.length) {
+      this.log?.(`warning: --resume with options changed since the run started: ${changed.map((c) => `--${kebab(c.key)} ${JSON.stringify(c.was)} → ${JSON.stringify(c.now)}`).join(', ')} (recorded in resumes.jsonl)`);
+      appendFileSync(join(config.out, 'resumes.jsonl'), `${JSON.stringify({ epoch: this.progress.epoch, step: this.progress.step, changed })}\n`);
+    }
+    return { ema: ckpt.ema, dispose: () => ckpt.dispose() };
+  }
+
+  #writeRunFiles(): void {
+    const { config, data: d } = this;
+    rmSync(join(config.out, 'resumes.jsonl'), { force: true });
+    // The run's config records the precision it ran in, not 'auto'.
+    writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify({ ...config, precision: this.precision }, null, 2)}\n`);
+    writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(d.vocab.toJSON())}\n`);
+    if (d.missing.length) writeFileAtomic(join(config.out, 'bad-images.txt'), d.missing.map((l) => `${l}\n`).join(''));
+  }
+
+  /** A copy of the model that becomes the average: the same weights, or a resumed run's average. */
+  #makeEma(saved: Map<string, Tensor> | null): ModelEma {
+    // Building a model draws initial weights: the generator is put back, so that --ema changes no other number.
+    const rng = getRngState();
+    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size));
+    setRngState(rng);
+    rng.dispose();
+    copy.loadStateDict(saved ?? this.model.stateDict());
+    return new ModelEma(copy, this.model, this.config.ema);
+  }
+
+  /**
+   * One optimizer step on a batch (this rank's share of the global batch), in --accumulate
+   * micro-batches: forward, loss, backward (gradients averaged over ranks), the optimizer and a
+   * per-batch schedule, the average of the weights. A loss that is not finite stops the run.
+   */
+  step(batch: { x: Tensor; y: Tensor }, where: { epoch: number; step: number }): StepStats {
+    const { ctx, ddp, config } = this;
+    const at = `at epoch ${where.epoch + 1}, batch ${where.step}`;
+    const n = batch.x.shape[0]!;
+    const parts = config.accumulate;
+    // Micro-batch bounds: as even as the batch allows (a short last batch included).
+    const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * n) / parts));
+    const total: StepStats = { lossSum: 0, correct: 0, count: 0, stop: false };
+    this.optimizer.zeroGrad();
+    for (let k = 0; k < parts; k++) {
+      const start = bounds[k]!;
+      const size = bounds[k + 1]! - start;
+      const last = k === parts - 1;
+      // DDP's no_sync: gradients are reduced once, in the last micro-batch's backward.
+      if (ddp) collective(ctx, at, () => ddp.beforeForward({ reduce: last }));
+      // [Σ loss, correct, images, stop requested]: this rank's, then (data-parallel) all ranks'.
+      const stats = tidy(() => {
+        const micro = parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size) };
+        const logits = logitsIn(this.precision, this.model, micro.x);
+        let l: Tensor | null = null;
+        try {
+          l = this.objective.loss(logits, micro);
+        } catch (e) {
+          // Logits that PyTorch would turn into a NaN loss: the run has diverged.
+          if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
+        }
+        const value = l ? l.item() : NaN;
+        const correct = Number.isFinite(value) ? logits.argmax(1).eq(micro.y).sum().item() : 0;
+        let s = [value * size, correct, size, this.o.signal?.aborted ? 1 : 0];
+        if (ctx) {
+          // Before backward, so that a rank whose loss is not finite stops together with the others.
+          const t = tensor(s, { dtype: 'float64' });
+          collective(ctx, at, () => dist.allReduce([t], 'sum'));
+          s = t.toFlatArray();
+        }
+        if (!Number.isFinite(s[0]!)) return s;
+        // The batch's mean loss is the size-weighted sum of the micro-batches' means.
+        (parts === 1 ? l! : l!.mul(size / n)).backward();
+        if (ddp && last) collective(ctx, at, () => ddp.averageGradients());
+        return s;
+      }) as [number, number, number, number];
+      total.lossSum += stats[0];
+      total.correct += stats[1];
+      total.count += stats[2];
+      total.stop ||= stats[3] > 0;
+      if (!Number.isFinite(stats[0])) break;
+    }
+    const loss = total.lossSum / total.count;
+    if (!Number.isFinite(loss)) {
+      const kept = existsSync(this.paths.last) ? `the last good checkpoint is ${this.paths.last}` : 'no epoch had finished, so there is no checkpoint';
+      throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept} (try a lower --lr)`);
+    }
+    this.optimizer.step();
+    if (this.schedulerPerBatch) this.scheduler?.step();
+    this.ema?.update();
+    return total;
+  }
+
+  /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
+  async validate(): Promise<Omit<EpochMetrics, 'epoch' | 'trainLoss' | 'trainAccuracy' | 'lr' | 'seconds' | 'imagesPerSecond'> | null> {
+    if (!this.valLoader) return null;
+    if (this.ddp) collective(this.ctx, `before validating epoch ${this.progress.epoch + 1}`, () => this.ddp!.syncBuffers());
+    const measure = async (model: Classifier) => {
+      const val = await collectOutputs(model, this.valLoader!, this.precision, this.ctx);
+      const m = classificationMetrics(val.logits, val.labels);
+      const loss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: this.config.smoothing }).item());
+      for (const t of [val.logits, val.features, val.labels]) t.dispose();
+      return { valLoss: loss, valAccuracy: m.accuracy, valTop5: m.top5, valNll: m.nll, valEce: m.ece };
+    };
+    if (!this.ema) return measure(this.model);
+    const trained = await measure(this.model);
+    return { ...(await measure(this.ema.module)), modelValAccuracy: trained.valAccuracy };
+  }
+
+  /** Writes a checkpoint (rank 0; every rank takes part in gathering a loss's state). */
+  saveCheckpoint(path: string): void {
+    const loss = this.objective.stateDict?.(this.ctx) ?? null;
+    try {
+      if (this.lead)
+        saveCheckpoint(path, {
+          model: this.model, optimizer: this.optimizer, scheduler: this.scheduler, progress: this.progress,
+          config: this.config, vocab: this.data.vocab.toJSON(), loss, ema: this.ema?.module ?? null,
+        });
+    } finally {
+      for (const t of Object.values(loss ?? {})) t.dispose();
+    }
+  }
+
+  /** Runs the epochs left. */
+  async fit(): Promise<TrainResult> {
+    const { config, callbacks: cbs, paths } = this;
+    const result = (status: TrainResult['status']): TrainResult => ({ status, epochs: this.history, model: this.#finalModel(), data: this.data });
+    try {
+      for (let epoch = this.progress.epoch; epoch < config.epochs; epoch++) {
+        if (this.o.stopAfterEpochs !== undefined && epoch >= this.o.stopAfterEpochs) return result('interrupted');
+        this.model.train();
+        for (const c of cbs) c.onEpochStart?.(this, epoch);
+        let step = 0;
+        for await (const batch of this.trainLoader.epoch(epoch)) {
+          if (step++ < this.progress.step) {
+            batch.dispose();
+            continue; // batches done before an interrupt
+          }
+          const t0 = performance.now();
+          let stats: StepStats;
+          try {
+            stats = this.step(batch, { epoch, step });
+          } finally {
+            batch.dispose();
+          }
+          const s = this.progress.sums;
+          s.loss += stats.lossSum;
+          s.correct += stats.correct;
+          s.count += stats.count;
+          s.seconds += (performance.now() - t0) / 1000;
+          this.progress.step = step;
+          for (const c of cbs) c.onStep?.(this, { epoch, step, steps: this.trainLoader.length, sums: s });
+          // Let the event loop run (a Ctrl-C handler) even when batches are decoded on this thread.
+          await new Promise((resolve) => setImmediate(resolve));
+          if (stats.stop) {
+            this.saveCheckpoint(paths.last);
+            for (const c of cbs) c.onInterrupt?.(this, paths.last);
+            return result('interrupted');
+          }
+        }
+        await this.#endEpoch(epoch);
+      }
+      const bad = [...this.data.missing, ...this.trainLoader.badImages, ...(this.valLoader?.badImages ?? [])];
+      if (bad.length && this.lead) {
+        writeFileAtomic(join(config.out, 'bad-images.txt'), bad.map((l) => `${l}\n`).join(''));
+        this.log?.(`skipped ${bad.length} unreadable image${bad.length > 1 ? 's' : ''}, listed in ${join(config.out, 'bad-images.txt')}`);
+      }
+      return result('finished');
+    } finally {
+      await this.close();
+    }
+  }
+
+  async #endEpoch(epoch: number): Promise<void> {
+    const { scheduler } = this;
+    // The rate of the epoch's last batch (a per-batch schedule has already stepped past it).
+    const lr = this.schedulerPerBatch && scheduler ? scheduler.lrAt(scheduler.lastEpoch - 1, 0) : this.optimizer.paramGroups[0]!.lr;
+    const val = await this.validate();
+    const s = this.progress.sums;
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1, trainLoss: s.loss / s.count, trainAccuracy: s.correct / s.count,
+      ...(val ?? { valLoss: null, valAccuracy: null, valTop5: null, valNll: null, valEce: null }),
+      lr, seconds: s.seconds, imagesPerSecond: s.count / s.seconds,
+    };
+    this.history.push(metrics);
+    if (this.lead) writeFileAtomic(this.paths.metrics, this.history.map((h) => `${JSON.stringify(h)}\n`).join(''));
+    if (!this.schedulerPerBatch) scheduler?.step();
+    this.objective.endEpoch?.(this.ctx);
+    const accuracy = val?.valAccuracy ?? null;
+    this.progress = { epoch: epoch + 1, step: 0, sums: emptySums(), bestAccuracy: accuracy === null ? this.progress.bestAccuracy : Math.max(this.progress.bestAccuracy, accuracy) };
+    this.saveCheckpoint(this.paths.last);
+    if (accuracy !== null && accuracy >= this.progress.bestAccuracy) this.saveCheckpoint(this.paths.best);
+    for (const c of this.callbacks) c.onEpochEnd?.(this, metrics);
+  }
+
+  /** The model a run hands on: the average with --ema (the trained weights are freed), else the trained one. */
+  #finalModel(): Classifier {
+    if (!this.ema) return this.model;
+    this.model.dispose();
+    return this.ema.module;
+  }
+
+  /** Stops the loaders' workers and frees the loss's state (fit does it at its end). */
+  async close(): Promise<void> {
+    await this.trainLoader.close();
+    await this.valLoader?.close();
+    this.objective.dispose?.();
+  }
+}
+
+/** A training run from its configuration: `new Trainer(config, o).fit()`. */
+export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
+  return new Trainer(config, o).fit();
+}
+
+/** The options of `config` that differ from those the run recorded in config.json when it started. */
+function changedSince(path: string, config: TrainConfig): Array<{ key: string; was: unknown; now: unknown }> {
+  if (!existsSync(path)) return [];
+  const recorded = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const now = { ...config, precision: resolvePrecision(config.precision).precision } as unknown as Record<string, unknown>;
+  return Object.keys(now)
+    .filter((k) => k !== 'out' && k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
+    .map((k) => ({ key: k, was: recorded[k], now: now[k] }));
+}
+
+export function readMetrics(path: string): EpochMetrics[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
+}

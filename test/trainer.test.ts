@@ -1,0 +1,221 @@
+// The Trainer's seams: a model registered from outside, gradient accumulation (the same update as
+// the whole batch), the weights' moving average (timm's ModelEmaV2, by hand), callbacks, training
+// without validation, and a split that would leave a class without training images.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import * as L from '../src/index.js';
+import { io, nn, training } from '../src/index.js';
+import { parseTrainArgs } from '../src/cli/specs.js';
+import { distRoot } from './helpers.js';
+
+/** A classifier without BatchNorm (so that micro-batches change nothing): 8×8×3 pixels → 16 → classes. */
+class TinyMlp extends nn.Module implements training.Classifier {
+  readonly hidden: nn.Linear;
+  fc: nn.Linear;
+  constructor(numClasses: number) {
+    super();
+    this.hidden = this.registerModule('hidden', new nn.Linear(8 * 8 * 3, 16));
+    this.fc = this.registerModule('fc', new nn.Linear(16, numClasses));
+  }
+  features(x: L.Tensor): L.Tensor {
+    return L.tidy(() => this.hidden.forward(x.flatten(1)).relu());
+  }
+  forward(x: L.Tensor): L.Tensor {
+    return L.tidy(() => this.fc.forward(this.features(x)));
+  }
+  resetClassifier(numClasses: number): nn.Linear {
+    return this.replaceModule('fc', new nn.Linear(16, numClasses));
+  }
+}
+
+let root = '';
+let leaves = '';
+const CLASSES = ['acer', 'betula', 'quercus'];
+
+before(async () => {
+  training.MODELS.register('test-mlp', { build: ({ numClasses }) => new TinyMlp(numClasses) });
+  root = mkdtempSync(join(tmpdir(), 'lsr-trainer-'));
+  leaves = join(root, 'leaves');
+  mkdirSync(join(leaves, 'images'), { recursive: true });
+  let csv = 'image,label\n';
+  for (let i = 0; i < 36; i++) {
+    const px = Buffer.alloc(16 * 16 * 3);
+    for (let k = 0; k < px.length; k++) px[k] = (k % 3 === i % 3 ? 190 : 50) + ((k * 7 + i * 13) % 50);
+    await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(leaves, 'images', `${i}.png`));
+    csv += `images/${i}.png,${CLASSES[i % 3]}\n`;
+  }
+  writeFileSync(join(leaves, 'train.csv'), csv);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const config = (out: string, ...more: string[]) =>
+  parseTrainArgs('train', ['--data', leaves, '--model', 'test-mlp', '--image-size', '8', '--batch-size', '6', '--epochs', '2', '--lr', '0.1', '--precision', 'fp64', '--workers', '0', '--threads', '1', '--val-fraction', '0.25', '--out', out, ...more]).config;
+
+const weightsOf = (path: string, prefix = 'model.') => {
+  const file = io.loadSafetensors(path);
+  const out = new Map<string, number[]>();
+  for (const [k, t] of file.tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), t.toFlatArray());
+  for (const t of file.tensors.values()) t.dispose();
+  return out;
+};
+const worstDifference = (a: Map<string, number[]>, b: Map<string, number[]>) => {
+  assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
+  let worst = 0;
+  for (const [k, v] of a) v.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - b.get(k)![i]!))));
+  return worst;
+};
+
+describe('gradient accumulation', () => {
+  test('--accumulate 2 and 3 give the weights and metrics of whole batches (float64, no BatchNorm)', async () => {
+    const runs = [1, 2, 3].map((n) => join(root, `accumulate-${n}`));
+    for (const [i, out] of runs.entries()) (await training.train(config(out, '--accumulate', String(i + 1)), { log: null })).model.dispose();
+    const whole = weightsOf(join(runs[0]!, 'last.safetensors'));
+    for (const out of runs.slice(1)) {
+      const worst = worstDifference(whole, weightsOf(join(out, 'last.safetensors')));
+      assert.ok(worst < 1e-12, `${out}: max weight difference ${worst}`);
+      const [a, b] = [runs[0]!, out].map((r) => training.readMetrics(join(r, 'metrics.jsonl')));
+      for (const k of ['trainLoss', 'trainAccuracy', 'valNll'] as const) assert.ok(Math.abs(a![1]![k]! - b![1]![k]!) < 1e-12, k);
+    }
+    // The runs moved: equal weights are not two untouched initialisations.
+    L.manualSeed(0);
+    const init = new TinyMlp(3);
+    const moved = Math.max(...init.stateDict().get('hidden.weight')!.toFlatArray().map((v, i) => Math.abs(v - whole.get('hidden.weight')![i]!)));
+    init.dispose();
+    assert.ok(moved > 1e-3, `moved ${moved}`);
+  });
+
+  test('--accumulate must divide the batch, checked before training', () => {
+    assert.throws(() => config(join(root, 'x'), '--accumulate', '4'), /--accumulate must divide --batch-size 6, got 4/);
+    assert.throws(() => config(join(root, 'x'), '--accumulate', '0'), /--accumulate must be a positive integer, got 0/);
+  });
+});
+
+describe('--ema: a moving average of the weights', () => {
+  test("after every step the average is decay·ema + (1 − decay)·weights (timm's ModelEmaV2), and it is what validation and eval measure", async () => {
+    const decay = 0.7;
+    const out = join(root, 'ema');
+    const steps: Array<Map<string, number[]>> = [];
+    const snapshot = (t: training.Trainer) => new Map([...t.model.stateDict()].map(([k, v]) => [k, v.toFlatArray()]));
+    const watcher: training.TrainerCallbacks = {
+      onEpochStart: (t, epoch) => void (epoch === 0 && steps.push(snapshot(t))),
+      onStep: (t) => void steps.push(snapshot(t)),
+    };
+    const run = await training.train(config(out, '--ema', String(decay)), { log: null, callbacks: [watcher] });
+    run.model.dispose();
+    assert.equal(steps.length, 1 + 2 * 4); // the initial weights, then 27 images in 4 batches of 6 (the last part dropped), twice
+    const expected = new Map([...steps[0]!].map(([k, v]) => [k, [...v]]));
+    for (const w of steps.slice(1)) for (const [k, e] of expected) e.forEach((x, i) => (e[i] = decay * x + (1 - decay) * w.get(k)![i]!));
+    const saved = weightsOf(join(out, 'last.safetensors'), 'ema.');
+    assert.ok(worstDifference(expected, saved) < 1e-15, `ema off by ${worstDifference(expected, saved)}`);
+    // The average is not the trained weights.
+    assert.ok(worstDifference(saved, weightsOf(join(out, 'last.safetensors'))) > 1e-3);
+    // The epoch's validation metrics are the average's; the trained weights' accuracy is beside them.
+    const [, last] = training.readMetrics(join(out, 'metrics.jsonl'));
+    assert.equal(typeof last!.modelValAccuracy, 'number');
+    const loaded = training.loadRun(out, 'last');
+    const val = training.prepareData(loaded.config).val;
+    const { logits, labels } = await training.predictLogits(loaded, val);
+    const nll = L.tidy(() => L.crossEntropy(logits, labels).item());
+    for (const t of [logits, labels]) t.dispose();
+    loaded.model.dispose();
+    assert.ok(Math.abs(nll - last!.valNll!) < 1e-12, `eval of the run's model: NLL ${nll} vs the epoch's ${last!.valNll}`);
+  });
+
+  test('the average travels in the checkpoint: stopped after epoch 1 and resumed, the same end', async () => {
+    const straight = join(root, 'ema-straight');
+    const resumed = join(root, 'ema-resumed');
+    (await training.train(config(straight, '--ema', '0.9'), { log: null })).model.dispose();
+    (await training.train(config(resumed, '--ema', '0.9'), { log: null, stopAfterEpochs: 1 })).model.dispose();
+    (await training.train(config(resumed, '--ema', '0.9'), { log: null, resume: true })).model.dispose();
+    assert.equal(worstDifference(weightsOf(join(straight, 'last.safetensors'), 'ema.'), weightsOf(join(resumed, 'last.safetensors'), 'ema.')), 0);
+  });
+
+  test('--ema changes no other number: the trained weights are those of a run without it', async () => {
+    const plain = join(root, 'no-ema');
+    (await training.train(config(plain), { log: null })).model.dispose();
+    assert.equal(worstDifference(weightsOf(join(plain, 'last.safetensors')), weightsOf(join(root, 'ema-straight', 'last.safetensors'))), 0);
+  });
+});
+
+describe('the Trainer as parts', () => {
+  test('set-up, then step() by hand, then validate(): what fit() does, one piece at a time', async () => {
+    const t = new training.Trainer(config(join(root, 'by-hand')), { log: null });
+    try {
+      t.model.train();
+      let images = 0;
+      for await (const batch of t.trainLoader.epoch(0)) {
+        const s = t.step(batch, { epoch: 0, step: 1 });
+        batch.dispose();
+        assert.ok(Number.isFinite(s.lossSum) && s.count === batch.indices.length);
+        images += s.count;
+      }
+      assert.equal(images, t.data.train.length - (t.data.train.length % 6));
+      const v = await t.validate();
+      assert.ok(v && v.valAccuracy! >= 0 && v.valAccuracy! <= 1);
+    } finally {
+      await t.close();
+      t.model.dispose();
+    }
+  });
+
+  test('a loss registered from outside is chosen by --loss', async () => {
+    let calls = 0;
+    training.LOSSES.register('test-counting', (o) => {
+      const ce = new training.SmoothedCrossEntropy(o.smoothing);
+      return { loss: (logits, b) => (calls++, ce.loss(logits, b)) };
+    });
+    (await training.train(config(join(root, 'own-loss'), '--loss', 'test-counting', '--epochs', '1'), { log: null })).model.dispose();
+    assert.equal(calls, 4);
+    assert.throws(() => config(join(root, 'x'), '--loss', 'nope'), /--loss must be one of cross-entropy, online-label-smoothing, test-counting/);
+  });
+});
+
+const lsr = (...args: string[]) => spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+const cliRun = ['--data', '', '--model', 'resnet18', '--image-size', '32', '--batch-size', '6', '--epochs', '1', '--workers', '0', '--threads', '1'];
+
+describe('--val-fraction 0: a final fit on every labelled image', () => {
+  test('trains on all of them, says validation is skipped, writes last and no best; eval and predict use last', () => {
+    const out = join(root, 'final-fit');
+    const r = lsr('train', ...cliRun.map((a) => a || leaves), '--val-fraction', '0', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /no validation \(--val-fraction 0\): every labelled image trains/);
+    assert.match(r.stderr, /epoch 1\/1: train loss [\d.]+ acc [\d.]+% \| no validation/);
+    assert.ok(existsSync(join(out, 'last.safetensors')) && !existsSync(join(out, 'best.safetensors')));
+    const [m] = training.readMetrics(join(out, 'metrics.jsonl'));
+    assert.equal(m!.valAccuracy, null);
+    assert.ok(Number.isFinite(m!.trainLoss));
+    const e = lsr('eval', '--run', out);
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /trained without validation \(--val-fraction 0\): name labelled images with --data/);
+    const e2 = lsr('eval', `--run=${out}`, '--data', leaves);
+    assert.equal(e2.status, 0, e2.stderr);
+    const ev = JSON.parse(readFileSync(join(out, 'eval', 'leaves-last', 'eval.json'), 'utf8'));
+    assert.equal(ev.count, 36);
+    assert.equal(ev.checkpoint, join(out, 'last.safetensors'));
+    const c = lsr('compare', ...cliRun.map((a) => a || leaves), '--val-fraction', '0', '--out', join(root, 'cmp0'));
+    assert.equal(c.status, 1);
+    assert.match(c.stderr, /--val-fraction 0: a comparison measures every setting on the validation split/);
+  });
+
+  test('a split that leaves a class without training images is refused before training, naming the class', () => {
+    const data = join(root, 'lopsided');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'train.csv'), `image,label\n${Array.from({ length: 12 }, (_, i) => `../leaves/images/${i}.png,${i < 11 ? CLASSES[i % 2] : 'rare'}`).join('\n')}\n`);
+    const r = lsr('train', ...cliRun.map((a) => a || data), '--val-fraction', '0.5', '--out', join(root, 'lopsided-run'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--val-fraction 0.5 leaves no training image of class "rare" in .*lopsided/);
+    assert.ok(!existsSync(join(root, 'lopsided-run', 'config.json')));
+  });
+
+  test('--nproc that does not divide --batch-size is refused before any worker starts', () => {
+    const r = lsr('train', '--nproc', '4', '--batch-size', '6', '--out', join(root, 'np'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^lsr: --batch-size 6 must be a multiple of the 4 processes \(--nproc 4\)/);
+    assert.doesNotMatch(r.stderr, /rank/);
+  });
+});
