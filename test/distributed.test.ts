@@ -73,7 +73,7 @@ describe('options and environment', () => {
   test('the global batch must split evenly', () => {
     const r = lsr('train', '--nproc', '2', '--batch-size', '15', '--epochs', '1', '--limit-per-class', '4', '--workers', '0', '--out', join(tmpdir(), 'lsr-never'));
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /--batch-size 15 must be a multiple of the number of processes \(2\)/);
+    assert.match(r.stderr, /--batch-size 15 must be a multiple of the 2 processes \(--nproc 2\)/);
   });
 
   test('a rank whose peers never arrive stops after the timeout with a message', () => {

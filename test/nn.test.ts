@@ -145,3 +145,44 @@ describe('layers', () => {
     });
   });
 });
+
+describe('norm layers: torchvision norm_layer and convert_sync_batchnorm', () => {
+  test('a ResNet built with another norm layer has the same keys and initial weights', () => {
+    L.manualSeed(3);
+    const plain = models.resnet18({ numClasses: 4 });
+    L.manualSeed(3);
+    const synced = models.resnet18({ numClasses: 4, normLayer: (c) => new nn.SyncBatchNorm(c) });
+    try {
+      assert.ok(synced.bn1 instanceof nn.SyncBatchNorm);
+      const bns = [...synced.modules()].filter((m) => m instanceof nn.BatchNorm2d);
+      assert.equal(bns.length, 20);
+      assert.ok(bns.every((m) => m instanceof nn.SyncBatchNorm));
+      const [a, b] = [plain.stateDict(), synced.stateDict()];
+      assert.deepEqual([...b.keys()], [...a.keys()]);
+      for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
+    } finally {
+      plain.dispose();
+      synced.dispose();
+    }
+  });
+
+  test('convertSyncBatchNorm swaps every BatchNorm2d in place, keeping its tensors and mode', () => {
+    const m = models.resnet20({ numClasses: 3 });
+    try {
+      m.eval();
+      const before = m.stateDict();
+      const bn1 = m.bn1;
+      assert.equal(nn.convertSyncBatchNorm(m), 21);
+      assert.ok(m.bn1 instanceof nn.SyncBatchNorm && m.bn1 !== bn1);
+      assert.ok([...m.modules()].filter((x) => x instanceof nn.BatchNorm2d).every((x) => x instanceof nn.SyncBatchNorm && !x.training));
+      const after = m.stateDict();
+      assert.deepEqual([...after.keys()], [...before.keys()]);
+      for (const [k, t] of before) assert.equal(after.get(k), t, `${k} is the same tensor`);
+      assert.equal(nn.convertSyncBatchNorm(m), 0); // already converted
+      // Evaluation reads the running statistics: no process group needed.
+      L.tidy(() => assert.deepEqual(m.forward(L.zeros([1, 3, 8, 8])).shape, [1, 3]));
+    } finally {
+      m.dispose();
+    }
+  });
+});

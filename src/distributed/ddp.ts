@@ -3,29 +3,18 @@
 // all-reduces that start during backward, BatchNorm buffers broadcast from rank 0 before each
 // forward unless the statistics are synchronised (SyncBatchNorm), where they stay equal.
 import { dist } from '../engine/index.js';
-import { BatchNorm2d, type Module } from '../nn/index.js';
+import { type Module, convertSyncBatchNorm } from '../nn/index.js';
 
 /** PyTorch's default bucket caps: 25 MiB, and 1 MiB for the first bucket (communication starts early). */
 export const BUCKET_BYTES = 25 * 1024 * 1024;
 export const FIRST_BUCKET_BYTES = 1024 * 1024;
-
-/** Switches every BatchNorm2d to statistics over all ranks' batches; returns how many. */
-export function convertSyncBatchNorm(model: Module): number {
-  let n = 0;
-  model.apply((m) => {
-    if (m instanceof BatchNorm2d) {
-      m.syncStats = true;
-      n++;
-    }
-  });
-  return n;
-}
 
 export class DistributedDataParallel {
   readonly #synced: boolean;
   readonly #reducer: dist.GradientReducer;
 
   constructor(readonly module: Module, readonly o: { syncBatchNorm: boolean; bucketBytes?: number }) {
+    // In place, as convert_sync_batchnorm: the same parameters and statistics, normalised over every rank's batch.
     this.#synced = o.syncBatchNorm && convertSyncBatchNorm(module) > 0;
     // Every rank starts from rank 0's weights and buffers (a resumed rank 0 included).
     dist.broadcast([...module.parameters(), ...module.buffers()], 0);

@@ -14,7 +14,12 @@ function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
 }
 
+/** torchvision's norm_layer: the normalisation after each convolution (BatchNorm2d, or SyncBatchNorm for data-parallel runs). */
+export type NormLayer = (numFeatures: number) => BatchNorm2d;
+const batchNorm: NormLayer = (n) => new BatchNorm2d(n);
+
 interface BlockOptions {
+  normLayer: NormLayer;
   stride: number;
   downsample: Sequential | null;
   groups: number;
@@ -36,10 +41,10 @@ export class BasicBlock extends Module {
     if (o.groups !== 1 || o.baseWidth !== 64) throw new Error('BasicBlock only supports groups=1 and baseWidth=64');
     if (o.dilation > 1) throw new Error('Dilation > 1 not supported in BasicBlock');
     this.conv1 = this.registerModule('conv1', conv3x3(inPlanes, planes, o.stride));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes));
+    this.bn1 = this.registerModule('bn1', o.normLayer(planes));
     this.relu = this.registerModule('relu', new ReLU(true));
     this.conv2 = this.registerModule('conv2', conv3x3(planes, planes));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes));
+    this.bn2 = this.registerModule('bn2', o.normLayer(planes));
     this.downsample = this.registerModule('downsample', o.downsample);
   }
 
@@ -67,11 +72,11 @@ export class Bottleneck extends Module {
     super();
     const width = Math.floor(planes * (o.baseWidth / 64)) * o.groups;
     this.conv1 = this.registerModule('conv1', conv1x1(inPlanes, width));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(width));
+    this.bn1 = this.registerModule('bn1', o.normLayer(width));
     this.conv2 = this.registerModule('conv2', conv3x3(width, width, o.stride, o.groups, o.dilation));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(width));
+    this.bn2 = this.registerModule('bn2', o.normLayer(width));
     this.conv3 = this.registerModule('conv3', conv1x1(width, planes * Bottleneck.expansion));
-    this.bn3 = this.registerModule('bn3', new BatchNorm2d(planes * Bottleneck.expansion));
+    this.bn3 = this.registerModule('bn3', o.normLayer(planes * Bottleneck.expansion));
     this.relu = this.registerModule('relu', new ReLU(true));
     this.downsample = this.registerModule('downsample', o.downsample);
   }
@@ -95,6 +100,8 @@ export interface ResNetOptions {
   widthPerGroup?: number;
   /** Channel widths of the stem and the four stages; torchvision's are [64, 128, 256, 512]. */
   widths?: [number, number, number, number];
+  /** The normalisation layer (torchvision's norm_layer); BatchNorm2d by default. */
+  normLayer?: NormLayer;
 }
 
 export class ResNet extends Module implements Classifier {
@@ -111,15 +118,17 @@ export class ResNet extends Module implements Classifier {
   #inPlanes: number;
   readonly #groups: number;
   readonly #baseWidth: number;
+  readonly #norm: NormLayer;
 
   constructor(block: Block, layers: [number, number, number, number], o: ResNetOptions = {}) {
     super();
+    this.#norm = o.normLayer ?? batchNorm;
     const widths = o.widths ?? [64, 128, 256, 512];
     this.#inPlanes = widths[0];
     this.#groups = o.groups ?? 1;
     this.#baseWidth = o.widthPerGroup ?? 64;
     this.conv1 = this.registerModule('conv1', new Conv2d(3, this.#inPlanes, 7, { stride: 2, padding: 3, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(this.#inPlanes));
+    this.bn1 = this.registerModule('bn1', this.#norm(this.#inPlanes));
     this.relu = this.registerModule('relu', new ReLU(true));
     this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, { stride: 2, padding: 1 }));
     this.layer1 = this.registerModule('layer1', this.#makeLayer(block, widths[0], layers[0]));
@@ -134,8 +143,8 @@ export class ResNet extends Module implements Classifier {
   #makeLayer(block: Block, planes: number, blocks: number, stride = 1): Sequential {
     let downsample: Sequential | null = null;
     if (stride !== 1 || this.#inPlanes !== planes * block.expansion)
-      downsample = new Sequential(conv1x1(this.#inPlanes, planes * block.expansion, stride), new BatchNorm2d(planes * block.expansion));
-    const o = { groups: this.#groups, baseWidth: this.#baseWidth, dilation: 1 };
+      downsample = new Sequential(conv1x1(this.#inPlanes, planes * block.expansion, stride), this.#norm(planes * block.expansion));
+    const o = { groups: this.#groups, baseWidth: this.#baseWidth, dilation: 1, normLayer: this.#norm };
     const layers: Module[] = [new block(this.#inPlanes, planes, { ...o, stride, downsample })];
     this.#inPlanes = planes * block.expansion;
     for (let i = 1; i < blocks; i++) layers.push(new block(this.#inPlanes, planes, { ...o, stride: 1, downsample: null }));
@@ -175,6 +184,13 @@ function initialiseResNet(model: Module, zeroInitResidual: boolean): void {
     }
 }
 
+export interface CifarResNetOptions {
+  numClasses?: number;
+  inChannels?: number;
+  /** The normalisation layer (torchvision's norm_layer); BatchNorm2d by default. */
+  normLayer?: NormLayer;
+}
+
 /**
  * He et al. 2016's CIFAR ResNets (resnet20/32/56/110) for 28–64 px images: a 3×3 stem with 16
  * channels, three stages of n basic blocks at 16, 32, 64 channels, global pooling, a linear head.
@@ -190,8 +206,9 @@ export class CifarResNet extends Module implements Classifier {
   readonly avgpool: AdaptiveAvgPool2d;
   fc: Linear;
 
-  constructor(depth: number, o: { numClasses?: number; inChannels?: number } = {}) {
+  constructor(depth: number, o: CifarResNetOptions = {}) {
     super();
+    const norm = o.normLayer ?? batchNorm;
     if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`CifarResNet: depth must be 6n + 2 (20, 32, 44, 56, 110), got ${depth}`);
     const n = (depth - 2) / 6;
     let inPlanes = 16;
@@ -199,14 +216,14 @@ export class CifarResNet extends Module implements Classifier {
       const blocks: Module[] = [];
       for (let i = 0; i < n; i++) {
         const s = i === 0 ? stride : 1;
-        const downsample = s !== 1 || inPlanes !== planes ? new Sequential(conv1x1(inPlanes, planes, s), new BatchNorm2d(planes)) : null;
-        blocks.push(new BasicBlock(inPlanes, planes, { stride: s, downsample, groups: 1, baseWidth: 64, dilation: 1 }));
+        const downsample = s !== 1 || inPlanes !== planes ? new Sequential(conv1x1(inPlanes, planes, s), norm(planes)) : null;
+        blocks.push(new BasicBlock(inPlanes, planes, { stride: s, downsample, groups: 1, baseWidth: 64, dilation: 1, normLayer: norm }));
         inPlanes = planes;
       }
       return new Sequential(...blocks);
     };
     this.conv1 = this.registerModule('conv1', conv3x3(o.inChannels ?? 3, 16));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));
+    this.bn1 = this.registerModule('bn1', norm(16));
     this.relu = this.registerModule('relu', new ReLU(true));
     this.layer1 = this.registerModule('layer1', stage(16, 1));
     this.layer2 = this.registerModule('layer2', stage(32, 2));
@@ -239,6 +256,6 @@ export const resnet152 = (o: Options = {}) => new ResNet(Bottleneck, [3, 8, 36, 
 export const resnext50_32x4d = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 6, 3], { ...o, groups: 32, widthPerGroup: 4 });
 export const wide_resnet50_2 = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 6, 3], { ...o, widthPerGroup: 128 });
 export const wide_resnet101_2 = (o: Options = {}) => new ResNet(Bottleneck, [3, 4, 23, 3], { ...o, widthPerGroup: 128 });
-export const resnet20 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(20, o);
-export const resnet32 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(32, o);
-export const resnet56 = (o: { numClasses?: number; inChannels?: number } = {}) => new CifarResNet(56, o);
+export const resnet20 = (o: CifarResNetOptions = {}) => new CifarResNet(20, o);
+export const resnet32 = (o: CifarResNetOptions = {}) => new CifarResNet(32, o);
+export const resnet56 = (o: CifarResNetOptions = {}) => new CifarResNet(56, o);

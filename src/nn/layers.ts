@@ -75,44 +75,66 @@ export class BatchNorm2d extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
-  /** Training statistics over every rank's batch (SyncBatchNorm); needs a process group. */
-  syncStats = false;
 
-  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+  /** `o.from`: take over another BatchNorm's parameters and statistics (the tensors themselves, not copies). */
+  constructor(readonly numFeatures: number, o: BatchNormOptions & { from?: BatchNorm2d } = {}) {
     super();
-    this.eps = o.eps ?? 1e-5;
-    this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
-    const affine = o.affine ?? true;
-    const track = o.trackRunningStats ?? true;
-    this.weight = this.registerParameter('weight', affine ? ones([numFeatures]) : null);
-    this.bias = this.registerParameter('bias', affine ? zeros([numFeatures]) : null);
-    this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
-    this.runningVar = this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
-    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? tensor(0, { dtype: 'int64' }) : null);
+    const src = o.from;
+    this.eps = src?.eps ?? o.eps ?? 1e-5;
+    this.momentum = src ? src.momentum : o.momentum === undefined ? 0.1 : o.momentum;
+    const affine = src ? src.weight !== null : (o.affine ?? true);
+    const track = src ? src.runningMean !== null : (o.trackRunningStats ?? true);
+    this.weight = this.registerParameter('weight', src ? src.weight : affine ? ones([numFeatures]) : null);
+    this.bias = this.registerParameter('bias', src ? src.bias : affine ? zeros([numFeatures]) : null);
+    this.runningMean = this.registerBuffer('running_mean', src ? src.runningMean : track ? zeros([numFeatures]) : null);
+    this.runningVar = this.registerBuffer('running_var', src ? src.runningVar : track ? ones([numFeatures]) : null);
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', src ? src.numBatchesTracked : track ? tensor(0, { dtype: 'int64' }) : null);
+    if (src) this.train(src.training);
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim !== 4) throw new Error(`BatchNorm2d: expected 4D input (got ${x.ndim}D input of shape [${x.shape}])`);
+    if (x.ndim !== 4) throw new Error(`${this.name}: expected 4D input (got ${x.ndim}D input of shape [${x.shape}])`);
     if (x.shape[1] !== this.numFeatures)
-      throw new Error(`BatchNorm2d: expected ${this.numFeatures} channels, got input of shape [${x.shape}]`);
+      throw new Error(`${this.name}: expected ${this.numFeatures} channels, got input of shape [${x.shape}]`);
     let factor = this.momentum ?? 0;
     if (this.training && this.numBatchesTracked) {
       this.numBatchesTracked.add_(1);
       factor = this.momentum ?? 1 / this.numBatchesTracked.item();
     }
     // Batch statistics in training, or always when no running statistics are kept.
-    const useBatchStats = this.training || !this.runningMean;
-    const updateOrUse = !this.training || this.runningMean ? [this.runningMean, this.runningVar] : [null, null];
-    if (this.syncStats && useBatchStats)
-      return F.syncBatchNorm(x, updateOrUse[0]!, updateOrUse[1]!, { weight: this.weight, bias: this.bias, momentum: factor, eps: this.eps });
-    return F.batchNorm(x, updateOrUse[0]!, updateOrUse[1]!, {
-      weight: this.weight,
-      bias: this.bias,
-      training: useBatchStats,
-      momentum: factor,
-      eps: this.eps,
-    });
+    if (this.training || !this.runningMean) return this.normalizeOverBatch(x, this.training ? this.runningMean : null, this.training ? this.runningVar : null, factor);
+    return F.batchNorm(x, this.runningMean, this.runningVar!, { weight: this.weight, bias: this.bias, training: false, momentum: factor, eps: this.eps });
   }
+
+  /** Normalises with the batch's statistics, folding them into the running ones when given. */
+  protected normalizeOverBatch(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number): Tensor {
+    return F.batchNorm(x, runningMean!, runningVar!, { weight: this.weight, bias: this.bias, training: true, momentum, eps: this.eps });
+  }
+}
+
+/**
+ * BatchNorm whose training statistics are over every rank's batch of a data-parallel run
+ * (PyTorch's SyncBatchNorm); it needs a process group. Evaluation uses the running statistics.
+ */
+export class SyncBatchNorm extends BatchNorm2d {
+  protected override normalizeOverBatch(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number): Tensor {
+    return F.syncBatchNorm(x, runningMean!, runningVar!, { weight: this.weight, bias: this.bias, momentum, eps: this.eps });
+  }
+}
+
+/**
+ * Every BatchNorm2d below `model` replaced by a SyncBatchNorm that holds its parameters and
+ * statistics (PyTorch's SyncBatchNorm.convert_sync_batchnorm, in place); returns how many.
+ */
+export function convertSyncBatchNorm(model: Module): number {
+  let n = 0;
+  for (const parent of [...model.modules()])
+    for (const [name, child] of [...parent.namedChildren()])
+      if (child instanceof BatchNorm2d && !(child instanceof SyncBatchNorm)) {
+        parent.replaceModule(name, new SyncBatchNorm(child.numFeatures, { from: child }), { dispose: false });
+        n++;
+      }
+  return n;
 }
 
 export class ReLU extends Module {

@@ -61,14 +61,14 @@ export abstract class Module {
 
   /**
    * Replaces the child `name` (e.g. a classifier head) and the field of the same name, disposing
-   * the old child's tensors.
+   * the old child's tensors unless `dispose` is false (the new child holds them).
    */
-  replaceModule<M extends Module>(name: string, m: M): M {
+  replaceModule<M extends Module>(name: string, m: M, o: { dispose?: boolean } = {}): M {
     const old = this.#modules.get(name);
     if (old === undefined) throw new Error(`${this.name}.replaceModule: no child module '${name}'`);
     this.#modules.set(name, m);
     if (name in this) Reflect.set(this, name, m);
-    old?.dispose();
+    if (o.dispose ?? true) old?.dispose();
     return m;
   }
 
