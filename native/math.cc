@@ -13,9 +13,7 @@ OP(div) {
 }
 END
 TENSOR_OP(remainder, at::remainder(a.operand(0), a.operand(1)))
-TENSOR_OP(fmod, at::fmod(a.operand(0), a.operand(1)))
 TENSOR_OP(pow, at::pow(a.operand(0), a.operand(1)))
-TENSOR_OP(atan2, at::atan2(a.operand(0), a.operand(1)))
 TENSOR_OP(maximum, at::maximum(a.operand(0), a.operand(1)))
 TENSOR_OP(minimum, at::minimum(a.operand(0), a.operand(1)))
 TENSOR_OP(eq, at::eq(a.operand(0), a.operand(1)))
@@ -26,7 +24,6 @@ TENSOR_OP(gt, at::gt(a.operand(0), a.operand(1)))
 TENSOR_OP(ge, at::ge(a.operand(0), a.operand(1)))
 TENSOR_OP(logical_and, at::logical_and(a.operand(0), a.operand(1)))
 TENSOR_OP(logical_or, at::logical_or(a.operand(0), a.operand(1)))
-TENSOR_OP(logical_xor, at::logical_xor(a.operand(0), a.operand(1)))
 TENSOR_OP(where, at::where(a.tensor(0), a.operand(1), a.operand(2)))
 OP(allclose) {
   return Napi::Boolean::New(a.env(), at::allclose(a.tensor(0), a.tensor(1), a.number(2), a.number(3), a.boolean(4)));
@@ -52,7 +49,6 @@ UNARY(relu)
 UNARY(silu)
 UNARY(erf)
 UNARY(sin)
-UNARY(cos)
 UNARY(square)
 UNARY(reciprocal)
 UNARY(floor)
@@ -65,11 +61,7 @@ UNARY(isinf)
 UNARY(isfinite)
 #undef UNARY
 TENSOR_OP(gelu, at::gelu(a.tensor(0), a.absent(1) ? "none" : a.string(1)))  // approximate: none | tanh
-TENSOR_OP(leaky_relu, at::leaky_relu(a.tensor(0), a.scalar(1)))
 TENSOR_OP(clamp, at::clamp(a.tensor(0), a.optScalar(1), a.optScalar(2)))
-TENSOR_OP(nan_to_num, at::nan_to_num(a.tensor(0), a.absent(1) ? c10::nullopt : c10::optional<double>(a.number(1)),
-                                     a.absent(2) ? c10::nullopt : c10::optional<double>(a.number(2)),
-                                     a.absent(3) ? c10::nullopt : c10::optional<double>(a.number(3))))
 
 // ---- in place (for optimizers; return undefined, the TypeScript side returns `this`) ----
 INPLACE_OP(add_, a.tensor(0).add_(a.operand(1), a.absent(2) ? at::Scalar(1) : a.scalar(2)))
@@ -168,11 +160,8 @@ OP(sort) {
 }
 END
 TENSOR_OP(argsort, at::argsort(a.tensor(0), a.absent(1) ? -1 : a.integer(1), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(bincount, at::bincount(a.tensor(0), a.optTensor(1), a.absent(2) ? 0 : a.integer(2)))
 
 // ---- matrix products ----
 TENSOR_OP(mm, at::mm(a.tensor(0), a.tensor(1)))
 TENSOR_OP(bmm, at::bmm(a.tensor(0), a.tensor(1)))
 TENSOR_OP(matmul, at::matmul(a.tensor(0), a.tensor(1)))
-TENSOR_OP(outer, at::outer(a.tensor(0), a.tensor(1)))
-TENSOR_OP(dot, at::dot(a.tensor(0), a.tensor(1)))

@@ -114,11 +114,6 @@ OP(device) { return Napi::String::New(a.env(), a.tensor(0).device().str()); } EN
 OP(numel) { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).numel())); } END
 OP(dim) { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).dim())); } END
 OP(is_contiguous) { return Napi::Boolean::New(a.env(), a.tensor(0).is_contiguous(a.memoryFormat(1))); } END
-OP(is_disposed) {
-  bool valid;
-  return Napi::Boolean::New(a.env(), lsr::lookup(a.handle(0), valid) == nullptr);
-}
-END
 
 // ---- creation ----
 // Arguments end with (dtype, device); both optional (float32, cpu).
@@ -152,7 +147,6 @@ TENSOR_OP(randint_like, at::randint_like(a.tensor(0), a.integer(1), a.integer(2)
 // In-place random fills, for initialisation.
 INPLACE_OP(uniform_, a.tensor(0).uniform_(a.number(1), a.number(2)))
 INPLACE_OP(normal_, a.tensor(0).normal_(a.number(1), a.number(2)))
-INPLACE_OP(bernoulli_, a.tensor(0).bernoulli_(a.number(1)))
 
 // ---- conversion and copies ----
 
@@ -167,7 +161,6 @@ END
 TENSOR_OP(contiguous, a.tensor(0).contiguous(a.memoryFormat(1)))
 TENSOR_OP(clone, a.tensor(0).clone(a.absent(1) ? at::MemoryFormat::Preserve : a.memoryFormat(1)))
 TENSOR_OP(detach, a.tensor(0).detach())
-TENSOR_OP(alias, a.tensor(0))  // a second handle to the same tensor (shares storage and autograd identity)
 
 // ---- autograd ----
 

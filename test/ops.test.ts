@@ -292,3 +292,13 @@ describe('composite formulas agree with libtorch kernels (random float64 data)',
     assertTensorClose(bn, x.sub(mean).div(x.var(0, true, 0).add(1e-5).sqrt()), 1e-10);
   });
 });
+
+describe('one op table', () => {
+  test("the addon exports exactly the ops Native declares (NATIVE_OPS, which the compiler checks against Native)", async () => {
+    const { NATIVE_OPS, native } = await import('../src/engine/native.js');
+    const exported = Object.keys(native).sort();
+    const declared = [...NATIVE_OPS].sort();
+    assert.deepEqual(exported.filter((k) => !declared.includes(k as never)), [], 'exported by the addon but not declared');
+    assert.deepEqual(declared.filter((k) => !exported.includes(k)), [], 'declared but not exported by the addon');
+  });
+});

@@ -44,7 +44,6 @@ export interface Native {
   numel(t: Handle): number;
   dim(t: Handle): number;
   is_contiguous(t: Handle, mf?: MemoryFormat): boolean;
-  is_disposed(t: Handle): boolean;
   // creation: (..., dtype?, device?)
   zeros(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
   ones(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
@@ -67,14 +66,12 @@ export interface Native {
   randint_like(t: Handle, low: number, high: number, dtype?: Opt<DType>): Handle;
   uniform_(t: Handle, from: number, to: number): void;
   normal_(t: Handle, mean: number, std: number): void;
-  bernoulli_(t: Handle, p: number): void;
   // conversion
   to_dtype(t: Handle, dtype: DType, copy?: boolean): Handle;
   to_device(t: Handle, device: string, copy?: boolean): Handle;
   contiguous(t: Handle, mf?: MemoryFormat): Handle;
   clone(t: Handle, mf?: MemoryFormat): Handle;
   detach(t: Handle): Handle;
-  alias(t: Handle): Handle;
   // autograd
   requires_grad(t: Handle): boolean;
   set_requires_grad(t: Handle, on: boolean): void;
@@ -113,9 +110,7 @@ export interface Native {
   mul(a: Operand, b: Operand): Handle;
   div(a: Operand, b: Operand, roundingMode?: 'trunc' | 'floor'): Handle;
   remainder(a: Operand, b: Operand): Handle;
-  fmod(a: Operand, b: Operand): Handle;
   pow(a: Operand, b: Operand): Handle;
-  atan2(a: Operand, b: Operand): Handle;
   maximum(a: Operand, b: Operand): Handle;
   minimum(a: Operand, b: Operand): Handle;
   eq(a: Operand, b: Operand): Handle;
@@ -126,7 +121,6 @@ export interface Native {
   ge(a: Operand, b: Operand): Handle;
   logical_and(a: Operand, b: Operand): Handle;
   logical_or(a: Operand, b: Operand): Handle;
-  logical_xor(a: Operand, b: Operand): Handle;
   where(cond: Handle, a: Operand, b: Operand): Handle;
   allclose(a: Handle, b: Handle, rtol: number, atol: number, equalNan: boolean): boolean;
   equal(a: Handle, b: Handle): boolean;
@@ -135,13 +129,11 @@ export interface Native {
   log1p(t: Handle): Handle; log2(t: Handle): Handle; sqrt(t: Handle): Handle; rsqrt(t: Handle): Handle;
   abs(t: Handle): Handle; sign(t: Handle): Handle; sigmoid(t: Handle): Handle; tanh(t: Handle): Handle;
   relu(t: Handle): Handle; silu(t: Handle): Handle; erf(t: Handle): Handle; sin(t: Handle): Handle;
-  cos(t: Handle): Handle; square(t: Handle): Handle; reciprocal(t: Handle): Handle; floor(t: Handle): Handle;
+  square(t: Handle): Handle; reciprocal(t: Handle): Handle; floor(t: Handle): Handle;
   ceil(t: Handle): Handle; round(t: Handle): Handle; trunc(t: Handle): Handle; logical_not(t: Handle): Handle;
   isnan(t: Handle): Handle; isinf(t: Handle): Handle; isfinite(t: Handle): Handle;
   gelu(t: Handle, approximate?: 'none' | 'tanh'): Handle;
-  leaky_relu(t: Handle, slope: number): Handle;
   clamp(t: Handle, min?: Opt<number>, max?: Opt<number>): Handle;
-  nan_to_num(t: Handle, nan?: Opt<number>, posinf?: Opt<number>, neginf?: Opt<number>): Handle;
   // in place
   add_(t: Handle, other: Operand, alpha?: number): void;
   sub_(t: Handle, other: Operand, alpha?: number): void;
@@ -179,12 +171,9 @@ export interface Native {
   topk(t: Handle, k: number, dim?: number, largest?: boolean, sorted?: boolean): Pair;
   sort(t: Handle, dim?: number, descending?: boolean): Pair;
   argsort(t: Handle, dim?: number, descending?: boolean): Handle;
-  bincount(t: Handle, weights?: Opt<Handle>, minlength?: number): Handle;
   mm(a: Handle, b: Handle): Handle;
   bmm(a: Handle, b: Handle): Handle;
   matmul(a: Handle, b: Handle): Handle;
-  outer(a: Handle, b: Handle): Handle;
-  dot(a: Handle, b: Handle): Handle;
   // shape
   reshape(t: Handle, shape: number[]): Handle;
   view(t: Handle, shape: number[]): Handle;
@@ -257,6 +246,42 @@ export interface Native {
   ddp_reducer_finish(id: number): void;
   sync_batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, momentum: number, eps: number): Handle;
 }
+
+/**
+ * Every op the addon exports, by name. The compiler checks that it names every member of Native
+ * (and nothing else); a test checks that it is exactly what the built addon exports.
+ */
+export const NATIVE_OPS = [
+  'abs', 'adaptive_avg_pool2d', 'add', 'add_', 'addcdiv_', 'addcmul_', 'all', 'allclose', 'amax', 'amin',
+  'any', 'arange', 'argmax', 'argmin', 'argsort', 'as_strided', 'autocast_clear_cache', 'autocast_enter',
+  'autocast_exit', 'avg_pool2d', 'backward', 'batch_norm', 'bmm', 'build_info', 'cat', 'ceil', 'chunk',
+  'clamp', 'clamp_', 'clone', 'contiguous', 'conv2d', 'copy_', 'cross_entropy', 'cumsum',
+  'ddp_reducer_create', 'ddp_reducer_finish', 'ddp_reducer_prepare', 'decode_jpeg', 'detach', 'device',
+  'diagonal', 'dim', 'dispose', 'dist_allgather', 'dist_allreduce', 'dist_available', 'dist_barrier',
+  'dist_broadcast', 'dist_destroy', 'dist_init', 'dist_liveness', 'div', 'div_', 'dropout', 'dtype', 'empty',
+  'empty_like', 'eq', 'equal', 'erf', 'exp', 'exp_', 'expand', 'expm1', 'external_memory_stats', 'eye',
+  'fill_', 'flatten', 'flip', 'floor', 'from_buffer', 'full', 'full_like', 'gather', 'ge', 'gelu',
+  'get_num_threads', 'get_rng_state', 'grad', 'grad_fn_name', 'gt', 'index', 'index_add_', 'index_select',
+  'inference_mode_enter', 'inference_mode_exit', 'interpolate', 'is_contiguous', 'is_grad_enabled',
+  'is_leaf', 'isfinite', 'isinf', 'isnan', 'item', 'keep_freed_memory', 'kl_div',
+  'label_smoothed_cross_entropy', 'layer_norm', 'le', 'lerp_', 'linear', 'linspace', 'log', 'log1p', 'log2',
+  'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logsumexp', 'lt', 'manual_seed',
+  'mark_external', 'masked_fill', 'masked_fill_', 'masked_select', 'matmul', 'max', 'max_pool2d', 'maximum',
+  'mean', 'memory_stats', 'min', 'minimum', 'mm', 'mse_loss', 'mul', 'mul_', 'narrow', 'ne', 'neg', 'neg_',
+  'nll_loss', 'nonzero', 'norm', 'normal_', 'normalize_chw', 'numel', 'one_hot', 'ones', 'ones_like', 'pad',
+  'permute', 'pow', 'pow_', 'prod', 'rand', 'rand_like', 'randint', 'randint_like', 'randn', 'randn_like',
+  'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'repeat', 'requires_grad', 'resample', 'reshape',
+  'retain_grad', 'roll', 'round', 'rsqrt', 'scalar_tensor', 'scatter', 'scatter_', 'scatter_add',
+  'scatter_add_', 'select', 'set_data', 'set_error_classes', 'set_grad', 'set_grad_enabled',
+  'set_num_threads', 'set_requires_grad', 'set_rng_state', 'set_thread_nice', 'shape', 'sigmoid', 'sign',
+  'silu', 'sin', 'slice', 'softmax', 'sort', 'split', 'sqrt', 'sqrt_', 'square', 'squeeze', 'stack', 'std',
+  'strides', 'sub', 'sub_', 'sum', 'sync_batch_norm', 'tanh', 'to_buffer', 'to_bytes', 'to_device',
+  'to_dtype', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unbind', 'uniform_', 'unsqueeze', 'var', 'view',
+  'where', 'zero_', 'zeros', 'zeros_like',
+] as const satisfies ReadonlyArray<keyof Native>;
+type Unlisted = Exclude<keyof Native, (typeof NATIVE_OPS)[number]>;
+// A member of Native missing from NATIVE_OPS makes this line an error that names it.
+export const everyOpListed: [Unlisted] extends [never] ? true : Unlisted = true;
 
 function addonPath(): string {
   if (process.env.LSR_NATIVE) return resolve(process.env.LSR_NATIVE);
