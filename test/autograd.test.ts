@@ -6,7 +6,7 @@ import * as L from '../src/index.js';
 import { F, type Tensor } from '../src/index.js';
 import { gradcheck, values } from './helpers.js';
 
-const labels = (v: number[]) => L.tensor(v);
+const labels = (v: number[]) => L.tensor(v, { dtype: 'int64' });
 const positive = { lo: 0.2, hi: 2 };
 
 describe('autograd matches finite differences (float64)', () => {

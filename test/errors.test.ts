@@ -23,14 +23,14 @@ describe('errors become JS Errors, never crashes', () => {
   });
 
   test('out-of-range indices', () => {
-    assert.match(errorOf('', 'L.ones([2, 3]).gather(1, L.tensor([[5], [0]]))'), /^gather: index 5 is out of bounds for dimension 1 with size 3/);
-    assert.match(errorOf('', 'L.F.oneHot(L.tensor([0, 4]), 3)'), /^one_hot: Class values must be smaller than num_classes/);
-    assert.match(errorOf('', 'L.F.oneHot(L.tensor([-1]), 3)'), /^one_hot: Class values must be non-negative/);
-    assert.match(errorOf('', 'L.F.crossEntropy(L.ones([2, 3]), L.tensor([0, 3]))'), /^cross_entropy: Target 3 is out of bounds/);
-    assert.match(errorOf('', 'L.ones([3]).indexSelect(0, L.tensor([7]))'), /^index_select: .*(out of range|out of bounds)/);
+    assert.match(errorOf('', 'L.ones([2, 3]).gather(1, L.tensor([[5n], [0n]]))'), /^gather: index 5 is out of bounds for dimension 1 with size 3/);
+    assert.match(errorOf('', 'L.F.oneHot(L.tensor([0n, 4n]), 3)'), /^one_hot: Class values must be smaller than num_classes/);
+    assert.match(errorOf('', 'L.F.oneHot(L.tensor([-1n]), 3)'), /^one_hot: Class values must be non-negative/);
+    assert.match(errorOf('', 'L.F.crossEntropy(L.ones([2, 3]), L.tensor([0n, 3n]))'), /^cross_entropy: Target 3 is out of bounds/);
+    assert.match(errorOf('', 'L.ones([3]).indexSelect(0, L.tensor([7n]))'), /^index_select: .*(out of range|out of bounds)/);
     assert.match(errorOf('', 'L.ones([3]).select(0, 3)'), /^select: .*out of range/);
     assert.match(errorOf('', 'L.ones([3]).narrow(0, 2, 5)'), /^narrow: /);
-    assert.match(errorOf('', 'L.zeros([3]).scatter(0, L.tensor([9]), 1)'), /^scatter: index 9 is out of bounds/);
+    assert.match(errorOf('', 'L.zeros([3]).scatter(0, L.tensor([9n]), 1)'), /^scatter: index 9 is out of bounds/);
   });
 
   test('backward of a non-scalar without a gradient, and of a tensor without grad', () => {
@@ -89,7 +89,7 @@ describe('errors become JS Errors, never crashes', () => {
 
 describe('typed errors: a stable code and class, whatever the message says', () => {
   test('non-finite logits from the fused kernel (C++) and from the per-class-ε path (TypeScript) are NonFiniteLogitsError', () => {
-    const y = L.tensor([0, 2]);
+    const y = L.tensor([0n, 2n]);
     const fused = () => L.crossEntropy(L.tensor([[0, 1, 2], [0, NaN, 1]]), y);
     const perClass = () => L.crossEntropy(L.tensor([[0, Infinity, 2], [0, 0, 1]]), y, { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) });
     for (const run of [fused, perClass]) {

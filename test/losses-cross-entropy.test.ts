@@ -184,7 +184,7 @@ describe('crossEntropy rejects bad input with the argument and shapes', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['class out of range', () => crossEntropy(x, L.tensor([0, 3], { dtype: 'int64' })), /target\[1\] = 3 is not a class index in \[0, 3\) nor ignoreIndex \(-100\)/],
     ['negative class', () => crossEntropy(x, L.tensor([-1, 0], { dtype: 'int64' }), { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) }), /target\[0\] = -1 is not a class index/],
-    ['float targets of the index shape', () => crossEntropy(x, L.tensor([0, 2], { dtype: 'float32' })), /target has dtype float32: probabilities must have the input's shape \[2,3\]; class indices must be an integer tensor of shape \[2\] \(input \[2,3\], target \[2\]\)/],
+    ['float targets of the index shape', () => crossEntropy(x, L.tensor([0, 2], { dtype: 'float32' })), /target has dtype float32: probabilities must have the input's shape \[2,3\]; class indices must be an integer tensor of shape \[2\] \(a number array makes float32: tensor\(labels, \{ dtype: 'int64' \}\), or bigints\) \(input \[2,3\], target \[2\]\)/],
     ['target shape', () => crossEntropy(x, L.tensor([0, 1, 2], { dtype: 'int64' })), /class-index target must have shape \[2\] for this input \(input \[2,3\], target \[3\]\)/],
     ['empty batch', () => crossEntropy(L.randn([0, 3]), L.tensor([], { dtype: 'int64' })), /empty batch: the input has no logits \(input \[0,3\]/],
     ['NaN logit', () => crossEntropy(L.tensor([[0, 1, 2], [0, NaN, 1]]), y), /input at position \[1\] has NaN or \+Inf logits, or all -Inf/],

@@ -42,11 +42,11 @@ describe('the seed losses', () => {
   });
 
   test('LSR2 gradient matches finite differences', () => {
-    gradcheck('LSR2', (x) => new LSR2(0.2).forward(x!, L.tensor([2, 0, 1])), [{ shape: [3, 4] }]);
+    gradcheck('LSR2', (x) => new LSR2(0.2).forward(x!, L.tensor([2n, 0n, 1n])), [{ shape: [3, 4] }]);
   });
 
   test('LSR2 input checks have the seed\'s messages', () => {
-    const y = L.tensor([0, 1]);
+    const y = L.tensor([0n, 1n]);
     assert.throws(() => new LSR2().forward(L.randn([3, 4]), y), /expected input batch size \(3\) to match target batch size \(2\)/);
     assert.throws(() => new LSR2().forward(L.randn([2]), y), /expected input to have at least 2 dimensions \(got 1\)/);
     assert.throws(() => new LSR2().forward(L.randn([2, 3, 4]), y), /only 2-dimensional input is implemented \(got shape \[2,3,4\]\)/);

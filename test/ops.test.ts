@@ -30,7 +30,7 @@ describe('elementwise', () => {
   });
 
   test('type promotion follows PyTorch: int tensor × float scalar is float32', () => {
-    const i = L.tensor([1, 2, 3]);
+    const i = L.tensor([1n, 2n, 3n]);
     assert.equal(i.mul(2).dtype, 'int64');
     assert.equal(i.mul(0.5).dtype, 'float32');
     assert.equal(i.div(2).dtype, 'float32');
@@ -160,19 +160,19 @@ describe('shape ops', () => {
     assert.deepEqual(a.slice(1, 0, 3, 2).toArray(), [[0, 2], [3, 5]]);
   });
   test('indexSelect, gather, scatter, scatterAdd, maskedFill, flip, repeat, index', () => {
-    const idx = L.tensor([2, 0]);
+    const idx = L.tensor([2n, 0n]);
     assert.deepEqual(a.indexSelect(1, idx).toArray(), [[2, 0], [5, 3]]);
-    assert.deepEqual(a.gather(1, L.tensor([[0], [2]])).toArray(), [[0], [5]]);
-    assert.deepEqual(L.zeros([2, 3]).scatter(1, L.tensor([[1], [0]]), 1).toArray(), [[0, 1, 0], [1, 0, 0]]);
+    assert.deepEqual(a.gather(1, L.tensor([[0n], [2n]])).toArray(), [[0], [5]]);
+    assert.deepEqual(L.zeros([2, 3]).scatter(1, L.tensor([[1n], [0n]]), 1).toArray(), [[0, 1, 0], [1, 0, 0]]);
     assert.deepEqual(
-      L.zeros([3], { dtype: 'float64' }).scatterAdd(0, L.tensor([0, 0, 2]), t([1, 2, 3])).toArray(),
+      L.zeros([3], { dtype: 'float64' }).scatterAdd(0, L.tensor([0n, 0n, 2n]), t([1, 2, 3])).toArray(),
       [3, 0, 3],
     );
     assert.deepEqual(a.maskedFill(a.gt(3), -1).toArray(), [[0, 1, 2], [3, -1, -1]]);
     assert.deepEqual(a.flip(1).toArray(), [[2, 1, 0], [5, 4, 3]]);
     assert.deepEqual(t([1, 2]).repeat(2).toArray(), [1, 2, 1, 2]);
-    assert.deepEqual(a.index([L.tensor([1, 0]), L.tensor([2, 2])]).toArray(), [5, 2]);
-    assert.deepEqual(a.index([null, L.tensor([0])]).toArray(), [[0], [3]]);
+    assert.deepEqual(a.index([L.tensor([1n, 0n]), L.tensor([2n, 2n])]).toArray(), [5, 2]);
+    assert.deepEqual(a.index([null, L.tensor([0n])]).toArray(), [[0], [3]]);
   });
 });
 
@@ -216,7 +216,7 @@ describe('nn functional ops', () => {
   });
   test('nllLoss, native crossEntropy and oneHot against hand computation', () => {
     const logits = t([[2, 0, 0], [0, 1, 3]]);
-    const target = L.tensor([0, 2]);
+    const target = L.tensor([0n, 2n]);
     const lse = (r: number[]) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0));
     const l0 = lse([2, 0, 0]) - 2;
     const l1 = lse([0, 1, 3]) - 3;
@@ -227,8 +227,8 @@ describe('nn functional ops', () => {
     const smooth0 = (3 * lse([2, 0, 0]) - 2) / 3;
     const smooth1 = (3 * lse([0, 1, 3]) - 4) / 3;
     assertClose(F.crossEntropy(logits, target, { labelSmoothing: eps, reduction: 'none' }).toFlatArray(), [(1 - eps) * l0 + eps * smooth0, (1 - eps) * l1 + eps * smooth1], 1e-12);
-    assertClose(F.crossEntropy(logits, L.tensor([0, -100])).item(), l0, 1e-12);
-    assert.deepEqual(F.oneHot(L.tensor([0, 2]), 3).toArray(), [[1, 0, 0], [0, 0, 1]]);
+    assertClose(F.crossEntropy(logits, L.tensor([0n, -100n])).item(), l0, 1e-12);
+    assert.deepEqual(F.oneHot(L.tensor([0n, 2n]), 3).toArray(), [[1, 0, 0], [0, 0, 1]]);
   });
   test('interpolate bilinear against hand computation, klDiv, mseLoss', () => {
     const x = t([[[[0, 1], [2, 3]]]]);
@@ -273,7 +273,7 @@ describe('composite formulas agree with libtorch kernels (random float64 data)',
     assertTensorClose(F.softmax(x, 0), x.exp().div(x.exp().sum(0, true)), 1e-12);
   });
   test('label-smoothed crossEntropy equals (1-ε)·NLL + ε·mean(-log p)', () => {
-    const y = L.tensor([0, 4, 2, 1, 3, 3]);
+    const y = L.tensor([0n, 4n, 2n, 1n, 3n, 3n]);
     const logp = F.logSoftmax(x, 1);
     const nll = logp.gather(1, y.unsqueeze(1)).squeeze(1).neg();
     const smooth = logp.mean(1).neg();

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { inspect } from 'node:util';
 import * as L from '../src/index.js';
 import { assertClose } from './helpers.js';
 
 describe('creation and data', () => {
-  test('tensor() infers shape and PyTorch default dtypes', () => {
+  test('tensor() infers shape, and the dtype: float32 for numbers (as torch.tensor([1.0, 2.0])), int64 for bigints, bool for booleans', () => {
     const f = L.tensor([[1, 2.5], [3, 4]]);
     assert.deepEqual(f.shape, [2, 2]);
     assert.equal(f.dtype, 'float32');
     assert.deepEqual(f.toArray(), [[1, 2.5], [3, 4]]);
-    assert.equal(L.tensor([1, 2, 3]).dtype, 'int64');
+    assert.equal(L.tensor([1.0, 2.0]).dtype, 'float32');
+    assert.equal(L.tensor([1, 2, 3]).dtype, 'float32');
+    assert.equal(L.tensor([1n, 2n, 3n]).dtype, 'int64');
+    assert.deepEqual(L.tensor([2n ** 60n + 1n]).data(), BigInt64Array.of(2n ** 60n + 1n)); // exact beyond 2^53
+    assert.equal(L.tensor([1n, 2]).dtype, 'int64');
     assert.equal(L.tensor([true, false]).dtype, 'bool');
     assert.deepEqual(L.tensor([true, false]).toArray(), [true, false]);
     assert.deepEqual(L.tensor(7.5).shape, []);
@@ -26,6 +31,20 @@ describe('creation and data', () => {
     }
     assert.ok(L.tensor([1], { dtype: 'int64' }).data() instanceof BigInt64Array);
     assert.ok(L.tensor([1], { dtype: 'bfloat16' }).data() instanceof Float32Array);
+  });
+
+  test('integer dtypes refuse what PyTorch refuses: out of range, NaN, ±Infinity; they truncate toward zero', () => {
+    assert.throws(() => L.tensor([300], { dtype: 'uint8' }), /element 0 \(flattened\) is 300, outside uint8's range \[0, 255\]/);
+    assert.throws(() => L.tensor([0, 1e20], { dtype: 'int32' }), /element 1 \(flattened\) is 100000000000000000000, outside int32's range/);
+    assert.throws(() => L.tensor([NaN], { dtype: 'int32' }), /element 0 \(flattened\) is NaN, which int32 cannot hold/);
+    assert.throws(() => L.tensor([-Infinity], { dtype: 'int64' }), /is -Infinity, which int64 cannot hold/);
+    assert.throws(() => L.tensor([2n ** 63n], { dtype: 'int64' }), /outside int64's range/);
+    assert.deepEqual(L.tensor([-1.7, 2.9, 255], { dtype: 'int16' }).toFlatArray(), [-1, 2, 255]);
+    assert.deepEqual(L.tensor([-128, 127], { dtype: 'int8' }).toFlatArray(), [-128, 127]);
+  });
+
+  test('a float32 label tensor given to crossEntropy says how to make class indices', () => {
+    assert.throws(() => L.crossEntropy(L.zeros([2, 3]), L.tensor([0, 2])), /a number array makes float32: tensor\(labels, \{ dtype: 'int64' \}\), or bigints/);
   });
 
   test('fromTypedArray copies and checks the length against the shape', () => {
@@ -102,4 +121,31 @@ describe('creation and data', () => {
     assert.equal(L.getNumThreads(), before);
     assert.ok(L.availableCores() >= 1);
   });
+});
+
+describe('console.log(tensor) as PyTorch prints it', () => {
+  // Each expected string is torch 1.13's repr() of the same tensor.
+  const cases: Array<[string, () => L.Tensor, string]> = [
+    ['floats', () => L.tensor([[1, 2.5], [3, 4]]), 'tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])'],
+    ['integer-valued floats', () => L.tensor([1, 2, 3]), 'tensor([1., 2., 3.])'],
+    ['int64, right-aligned', () => L.tensor([1n, -20n, 3n]), 'tensor([  1, -20,   3])'],
+    ['bool', () => L.tensor([true, false]), 'tensor([ True, False])'],
+    ['0-d', () => L.tensor(7.5), 'tensor(7.5000)'],
+    ['float64 says its dtype', () => L.tensor([0.1, 0.25], { dtype: 'float64' }), 'tensor([0.1000, 0.2500], dtype=torch.float64)'],
+    ['scientific when magnitudes span > 10³', () => L.tensor([1e-5, 1, 3e5]), 'tensor([1.0000e-05, 1.0000e+00, 3.0000e+05])'],
+    ['nan and inf', () => L.tensor([NaN, 1.5, Infinity]), 'tensor([   nan, 1.5000,    inf])'],
+    ['empty', () => L.zeros([0, 3]), 'tensor([], size=(0, 3))'],
+    ['summarised past 1000 elements, 80-column lines', () => L.arange(2000).to('float32').reshape([2, 1000]),
+      'tensor([[0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 9.9700e+02, 9.9800e+02,\n         9.9900e+02],\n        [1.0000e+03, 1.0010e+03, 1.0020e+03,  ..., 1.9970e+03, 1.9980e+03,\n         1.9990e+03]])'],
+    ['requires_grad', () => L.ones([2]).requiresGrad_(), 'tensor([1., 1.], requires_grad=True)'],
+    ['3-d blocks', () => L.arange(8).reshape([2, 2, 2]), 'tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])'],
+    ['int32', () => L.tensor([1, 2], { dtype: 'int32' }), 'tensor([1, 2], dtype=torch.int32)'],
+    ['negative', () => L.tensor([-1.5, 2.25]), 'tensor([-1.5000,  2.2500])'],
+  ];
+  for (const [name, make, expected] of cases)
+    test(name, () => {
+      const t = make();
+      assert.equal(inspect(t), expected);
+      t.dispose();
+    });
 });

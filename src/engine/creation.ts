@@ -38,49 +38,61 @@ function shapeOf(data: NestedArray, path: string): number[] {
   return [data.length, ...inner];
 }
 
-function bufferFor(dtype: DType, values: (number | boolean)[]): ArrayBufferView {
-  const nums = values.map(Number);
+const INTEGER_RANGES: Partial<Record<DType, [bigint, bigint]>> = {
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  int16: [-(2n ** 15n), 2n ** 15n - 1n],
+  int8: [-128n, 127n],
+  uint8: [0n, 255n],
+};
+
+/** v as an integer of `dtype`: truncated toward zero as PyTorch converts, an error where PyTorch raises (NaN, ±Inf, overflow). */
+function integerOf(v: number | bigint | boolean, dtype: DType, i: number): bigint {
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new RangeError(`tensor: element ${i} (flattened) is ${v}, which ${dtype} cannot hold`);
+  const n = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+  const [lo, hi] = INTEGER_RANGES[dtype]!;
+  if (n < lo || n > hi) throw new RangeError(`tensor: element ${i} (flattened) is ${String(v)}, outside ${dtype}'s range [${lo}, ${hi}]`);
+  return n;
+}
+
+function bufferFor(dtype: DType, values: (number | bigint | boolean)[]): ArrayBufferView {
   switch (dtype) {
-    case 'float64':
-      return Float64Array.from(nums);
     case 'int64':
-      return BigInt64Array.from(nums, (v) => BigInt(Math.trunc(v)));
+      return BigInt64Array.from(values, (v, i) => integerOf(v, dtype, i));
     case 'int32':
-      return Int32Array.from(nums);
+      return Int32Array.from(values, (v, i) => Number(integerOf(v, dtype, i)));
     case 'int16':
-      return Int16Array.from(nums);
+      return Int16Array.from(values, (v, i) => Number(integerOf(v, dtype, i)));
     case 'int8':
-      return Int8Array.from(nums);
+      return Int8Array.from(values, (v, i) => Number(integerOf(v, dtype, i)));
     case 'uint8':
+      return Uint8Array.from(values, (v, i) => Number(integerOf(v, dtype, i)));
     case 'bool':
-      return Uint8Array.from(nums, (v) => (dtype === 'bool' ? (v !== 0 ? 1 : 0) : v));
+      return Uint8Array.from(values, (v) => (Number(v) !== 0 ? 1 : 0));
+    case 'float64':
+      return Float64Array.from(values, Number);
     default:
-      return Float32Array.from(nums);
+      return Float32Array.from(values, Number);
   }
 }
 
 /**
- * A tensor from nested arrays. The dtype defaults as in PyTorch: bool for booleans, int64 for
- * integers, float32 otherwise.
+ * A tensor from nested arrays. The dtype, unless given: bool for booleans, int64 when any element
+ * is a bigint (`tensor([0n, 2n])`), float32 for numbers, as `torch.tensor([1.0, 2.0])` is (a
+ * JavaScript number cannot say whether it was written 1 or 1.0). Integer dtypes truncate toward
+ * zero and refuse NaN, ±Infinity and values out of range, as PyTorch does.
  */
 export function tensor(data: NestedArray, opts: CreateOptions = {}): Tensor {
   const shape = shapeOf(data, 'data');
   const flat: unknown[] = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
   for (let i = 0; i < flat.length; i++) {
     const v = flat[i];
-    if (typeof v !== 'number' && typeof v !== 'boolean')
-      throw new TypeError(`tensor: element ${i} (flattened) is ${typeof v}, not a number or boolean`);
+    if (typeof v !== 'number' && typeof v !== 'boolean' && typeof v !== 'bigint')
+      throw new TypeError(`tensor: element ${i} (flattened) is ${typeof v}, not a number, bigint or boolean`);
   }
-  const values = flat as (number | boolean)[];
+  const values = flat as (number | bigint | boolean)[];
   const dtype: DType =
-    opts.dtype ??
-    (values.length > 0 && values.every((v) => typeof v === 'boolean')
-      ? 'bool'
-      : values.every((v) => typeof v === 'boolean' || Number.isInteger(v))
-        ? values.length > 0
-          ? 'int64'
-          : 'float32'
-        : 'float32');
+    opts.dtype ?? (values.length > 0 && values.every((v) => typeof v === 'boolean') ? 'bool' : values.some((v) => typeof v === 'bigint') ? 'int64' : 'float32');
   const staging: DType = dtype === 'bfloat16' || dtype === 'float16' ? 'float32' : dtype;
   return finished(new Tensor(native.from_buffer(bufferFor(staging, values), shape, staging)), dtype, opts);
 }

@@ -1,5 +1,6 @@
 // The Tensor class: a JS owner of one native handle, with PyTorch's method names in camelCase.
 import { type DType, type Handle, type MemoryFormat, native } from './native.js';
+import { tensorRepr } from './repr.js';
 import { type Owned, keep, track } from './scope.js';
 
 export type { DType, MemoryFormat } from './native.js';
@@ -8,7 +9,7 @@ export type TensorLike = Tensor | number | boolean;
 export type Device = 'cpu' | `cuda:${number}` | 'cuda';
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 /** Nested JS arrays, as toArray() returns them. */
-export type NestedArray = number | boolean | NestedArray[];
+export type NestedArray = number | bigint | boolean | NestedArray[];
 
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float64', 'bfloat16', 'float16'];
 
@@ -104,6 +105,14 @@ export class Tensor implements Owned {
   }
   toString(): string {
     return this.#h === null ? 'Tensor(disposed)' : `Tensor(shape=[${this.shape}], dtype=${this.dtype}, device=${this.device})`;
+  }
+  /** console.log and util.inspect show the values as PyTorch's repr does. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    if (this.#h === null) return 'Tensor(disposed)';
+    return tensorRepr({
+      shape: this.shape, dtype: this.dtype, values: this.toFlatArray().map(Number), device: this.device,
+      requiresGrad: this.requiresGrad, isLeaf: this.isLeaf, gradFn: this.gradFn,
+    });
   }
 
   // ---- data out ----

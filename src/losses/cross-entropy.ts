@@ -149,7 +149,8 @@ function checkArguments(input: Tensor, target: Tensor, o: CrossEntropyOptions): 
     if (!sameShape(target.shape, input.shape))
       fail(
         `target has dtype ${target.dtype}: probabilities must have the input's shape [${input.shape}]; ` +
-          `class indices must be an integer tensor of shape [${indexShape}]`,
+          `class indices must be an integer tensor of shape [${indexShape}]` +
+          (sameShape(target.shape, indexShape) ? " (a number array makes float32: tensor(labels, { dtype: 'int64' }), or bigints)" : ''),
       );
     if (typeof eps !== 'number') fail('a per-class labelSmoothing tensor needs class-index targets');
     if (o.smoothingMass === 'others') fail("smoothingMass 'others' needs class-index targets");
