@@ -21,7 +21,9 @@ async function writeJpegs(root: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
     const px = Buffer.alloc(224 * 224 * 3);
     for (let k = 0; k < px.length; k++) px[k] = ((k % 672) * 3 + Math.floor(k / 672) * 5 + i * 11 + ((k * 2654435761) >>> 28)) & 255;
-    await sharp(px, { raw: { width: 224, height: 224, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(dir, `${i}.jpg`));
+    await sharp(px, { raw: { width: 224, height: 224, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(dir, `${i}.jpg`));
   }
 }
 
@@ -73,14 +75,42 @@ try {
   row(`torchvision DataLoader, 1 worker`, py.imgPerSec['1']!);
   row(`torchvision DataLoader, 2 workers`, py.imgPerSec['2']!);
   row('resnet50 training (fp32, batch 16)', train);
-  console.log(`\nloader / training consumption: ${(lsr1 / train).toFixed(1)}× (1 worker), ${(lsr2 / train).toFixed(1)}× (2 workers) (target ≥ 2: ${Math.min(lsr1, lsr2) / train >= 2 ? 'met' : 'NOT met'})`);
+  console.log(
+    `\nloader / training consumption: ${(lsr1 / train).toFixed(1)}× (1 worker), ${(lsr2 / train).toFixed(1)}× (2 workers) (target ≥ 2: ${Math.min(lsr1, lsr2) / train >= 2 ? 'met' : 'NOT met'})`,
+  );
   const r1 = lsr1 / py.imgPerSec['1']!;
   const r2 = lsr2 / py.imgPerSec['2']!;
-  console.log(`lsr / torchvision: ${r1.toFixed(2)} (1 worker), ${r2.toFixed(2)} (2 workers) (target ≥ 1: ${Math.min(r1, r2) >= 1 ? 'met' : 'NOT met'}); PyTorch ${py.torch}`);
+  console.log(
+    `lsr / torchvision: ${r1.toFixed(2)} (1 worker), ${r2.toFixed(2)} (2 workers) (target ≥ 1: ${Math.min(r1, r2) >= 1 ? 'met' : 'NOT met'}); PyTorch ${py.torch}`,
+  );
   emitRows([
-    { bench: 'data', measure: 'loader img/s, 1 worker, vs torchvision', lsr: lsr1.toFixed(0), pytorch: py.imgPerSec['1']!.toFixed(0), ratio: r1, target: '≥ 1', met: r1 >= 1 },
-    { bench: 'data', measure: 'loader img/s, 2 workers, vs torchvision', lsr: lsr2.toFixed(0), pytorch: py.imgPerSec['2']!.toFixed(0), ratio: r2, target: '≥ 1', met: r2 >= 1 },
-    { bench: 'data', measure: "loader (1 worker) vs resnet50's training consumption, img/s", lsr: lsr1.toFixed(0), pytorch: train.toFixed(1), ratio: lsr1 / train, target: '≥ 2', met: lsr1 / train >= 2 },
+    {
+      bench: 'data',
+      measure: 'loader img/s, 1 worker, vs torchvision',
+      lsr: lsr1.toFixed(0),
+      pytorch: py.imgPerSec['1']!.toFixed(0),
+      ratio: r1,
+      target: '≥ 1',
+      met: r1 >= 1,
+    },
+    {
+      bench: 'data',
+      measure: 'loader img/s, 2 workers, vs torchvision',
+      lsr: lsr2.toFixed(0),
+      pytorch: py.imgPerSec['2']!.toFixed(0),
+      ratio: r2,
+      target: '≥ 1',
+      met: r2 >= 1,
+    },
+    {
+      bench: 'data',
+      measure: "loader (1 worker) vs resnet50's training consumption, img/s",
+      lsr: lsr1.toFixed(0),
+      pytorch: train.toFixed(1),
+      ratio: lsr1 / train,
+      target: '≥ 2',
+      met: lsr1 / train >= 2,
+    },
   ]);
 } finally {
   rmSync(root, { recursive: true, force: true });

@@ -45,14 +45,28 @@ function worker(): void {
 /** Runs `argv` as `n` ranks (n = 1: a plain process) and returns rank 0's images/s. */
 async function ranks(argv: string[], n: number): Promise<number> {
   const port = await freePort();
-  const outputs = await Promise.all(Array.from({ length: n }, (_, r) => new Promise<string>((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', LSR_DDP_BENCH_WORKER: '1' };
-    if (n > 1) Object.assign(env, { RANK: String(r), WORLD_SIZE: String(n), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: String(n), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port) });
-    const p = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} (rank ${r} of ${n}) exited with ${code}`))));
-  })));
+  const outputs = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, r) =>
+        new Promise<string>((resolve, reject) => {
+          const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', LSR_DDP_BENCH_WORKER: '1' };
+          if (n > 1)
+            Object.assign(env, {
+              RANK: String(r),
+              WORLD_SIZE: String(n),
+              LOCAL_RANK: String(r),
+              LOCAL_WORLD_SIZE: String(n),
+              MASTER_ADDR: '127.0.0.1',
+              MASTER_PORT: String(port),
+            });
+          const p = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')} (rank ${r} of ${n}) exited with ${code}`))));
+        }),
+    ),
+  );
   return (JSON.parse(outputs[0]!.trim().split('\n').pop()!) as { imagesPerSecond: number }).imagesPerSecond;
 }
 
@@ -62,13 +76,29 @@ async function main(): Promise<void> {
   console.log(`bench/ddp: resnet18 ${size}×${size}, batch ${batch} per process, 1 thread per process, ${steps} timed steps`);
   const r = { lsr1: await ranks(self, 1), lsrN: await ranks(self, nproc), py1: await ranks(py, 1), pyN: await ranks(py, nproc) };
   const eff = (one: number, many: number) => many / (nproc * one);
-  console.log('            | 1 process | ' + `${nproc} processes | scaling efficiency`);
+  console.log(`            | 1 process | ${nproc} processes | scaling efficiency`);
   console.log(`lsr         | ${r.lsr1.toFixed(1).padStart(9)} | ${r.lsrN.toFixed(1).padStart(11)} | ${(eff(r.lsr1, r.lsrN) * 100).toFixed(1)}%`);
   console.log(`PyTorch DDP | ${r.py1.toFixed(1).padStart(9)} | ${r.pyN.toFixed(1).padStart(11)} | ${(eff(r.py1, r.pyN) * 100).toFixed(1)}%`);
   console.log(`lsr / PyTorch with ${nproc} processes: ${(r.lsrN / r.pyN).toFixed(3)} (images/s)`);
   emitRows([
-    { bench: 'ddp', measure: `resnet18 ${size}² train, ${nproc} processes × 1 thread, img/s`, lsr: r.lsrN.toFixed(1), pytorch: r.pyN.toFixed(1), ratio: r.lsrN / r.pyN, target: '≥ 0.95', met: r.lsrN / r.pyN >= 0.95 },
-    { bench: 'ddp', measure: `scaling efficiency 1 → ${nproc} processes (lsr ${(eff(r.lsr1, r.lsrN) * 100).toFixed(1)}%, PyTorch ${(eff(r.py1, r.pyN) * 100).toFixed(1)}%)`, lsr: `${(eff(r.lsr1, r.lsrN) * 100).toFixed(1)}%`, pytorch: `${(eff(r.py1, r.pyN) * 100).toFixed(1)}%`, ratio: eff(r.lsr1, r.lsrN) / eff(r.py1, r.pyN), target: 'printed', met: true },
+    {
+      bench: 'ddp',
+      measure: `resnet18 ${size}² train, ${nproc} processes × 1 thread, img/s`,
+      lsr: r.lsrN.toFixed(1),
+      pytorch: r.pyN.toFixed(1),
+      ratio: r.lsrN / r.pyN,
+      target: '≥ 0.95',
+      met: r.lsrN / r.pyN >= 0.95,
+    },
+    {
+      bench: 'ddp',
+      measure: `scaling efficiency 1 → ${nproc} processes (lsr ${(eff(r.lsr1, r.lsrN) * 100).toFixed(1)}%, PyTorch ${(eff(r.py1, r.pyN) * 100).toFixed(1)}%)`,
+      lsr: `${(eff(r.lsr1, r.lsrN) * 100).toFixed(1)}%`,
+      pytorch: `${(eff(r.py1, r.pyN) * 100).toFixed(1)}%`,
+      ratio: eff(r.lsr1, r.lsrN) / eff(r.py1, r.pyN),
+      target: 'printed',
+      met: true,
+    },
   ]);
 }
 

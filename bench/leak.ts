@@ -22,11 +22,25 @@ for (let s = 1; s <= steps; s++) {
     const rss = process.memoryUsage.rss();
     samples.push({ step: s, rss });
     const m = memoryStats();
-    console.log(`  step ${String(s).padStart(6)}  RSS ${mib(rss)} MiB  live tensors ${m.liveTensors}  tensor bytes ${mib(m.bytes)} MiB  ${((s * batch) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`);
+    console.log(
+      `  step ${String(s).padStart(6)}  RSS ${mib(rss)} MiB  live tensors ${m.liveTensors}  tensor bytes ${mib(m.bytes)} MiB  ${((s * batch) / ((performance.now() - t0) / 1000)).toFixed(0)} img/s`,
+    );
   }
 }
 const base = samples.find((p) => p.step >= 2000) ?? samples[0]!;
 const last = samples[samples.length - 1]!;
 const growth = (last.rss - base.rss) / base.rss;
-console.log(`RSS at step ${base.step}: ${mib(base.rss)} MiB; at step ${last.step}: ${mib(last.rss)} MiB; growth ${(100 * growth).toFixed(2)}%  (target < 5%: ${growth < 0.05 ? 'met' : 'NOT met'})`);
-emitRows([{ bench: 'leak', measure: `RSS growth from step ${base.step} to ${last.step}`, lsr: `${(100 * growth).toFixed(2)}%`, pytorch: '—', ratio: growth, target: '< 5%', met: growth < 0.05 }]);
+console.log(
+  `RSS at step ${base.step}: ${mib(base.rss)} MiB; at step ${last.step}: ${mib(last.rss)} MiB; growth ${(100 * growth).toFixed(2)}%  (target < 5%: ${growth < 0.05 ? 'met' : 'NOT met'})`,
+);
+emitRows([
+  {
+    bench: 'leak',
+    measure: `RSS growth from step ${base.step} to ${last.step}`,
+    lsr: `${(100 * growth).toFixed(2)}%`,
+    pytorch: '—',
+    ratio: growth,
+    target: '< 5%',
+    met: growth < 0.05,
+  },
+]);

@@ -45,7 +45,14 @@ const variants: Record<string, (x: Tensor, y: Tensor) => Tensor> = {
   LSR2: (x, y) => lsr2.forward(x, y),
 };
 
-const kib = (field: string) => Number(/(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field))!)![1]) * 1024;
+const kib = (field: string) =>
+  Number(
+    /(\d+) kB/.exec(
+      readFileSync('/proc/self/status', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(field))!,
+    )![1],
+  ) * 1024;
 
 /** One forward + backward: [ms, peak extra bytes]. */
 function step(f: (x: Tensor, y: Tensor) => Tensor, x: Tensor, y: Tensor): [number, number] {
@@ -60,14 +67,27 @@ function step(f: (x: Tensor, y: Tensor) => Tensor, x: Tensor, y: Tensor): [numbe
 }
 
 const py = runPython<{ torch: string; ms: Record<string, number> }>('loss.py', [
-  '--threads', String(threads), '--sizes', sizes.map(([n, c]) => `${n}x${c}`).join(','), '--reps', String(reps),
+  '--threads',
+  String(threads),
+  '--sizes',
+  sizes.map(([n, c]) => `${n}x${c}`).join(','),
+  '--reps',
+  String(reps),
 ]);
 
 console.log(`bench/loss: label-smoothed cross-entropy (ε = ${eps}), forward + backward, float32, ${threads} threads, median of ${reps}`);
 console.log(`(peak extra memory in units of one N×C float32 tensor; the input's gradient is one of them)\n`);
 const names = Object.keys(variants);
 const rows: BenchRow[] = [];
-console.log(['N × C'.padEnd(13), ...names.map((n) => `${n} ms`.padStart(10)), 'python ms'.padStart(10), ...names.map((n) => `${n} mem`.padStart(9)), '  native/fused  python/fused'].join(' '));
+console.log(
+  [
+    'N × C'.padEnd(13),
+    ...names.map((n) => `${n} ms`.padStart(10)),
+    'python ms'.padStart(10),
+    ...names.map((n) => `${n} mem`.padStart(9)),
+    '  native/fused  python/fused',
+  ].join(' '),
+);
 for (const [n, c] of sizes) {
   const x = randn([n, c]).requiresGrad_();
   const y = randint(0, c, [n]);
@@ -99,8 +119,24 @@ for (const [n, c] of sizes) {
   );
   const small = c < 32000;
   const speedup = ms.native! / ms.fused!;
-  rows.push({ bench: 'loss', measure: `label-smoothed CE fwd+bwd ${n}×${c} (ms; PyTorch = libtorch's native CE)`, lsr: ms.fused!.toFixed(2), pytorch: ms.native!.toFixed(2), ratio: speedup, target: small ? '≥ 1×' : '≥ 3×', met: speedup >= (small ? 1 : 3) });
-  rows.push({ bench: 'loss', measure: `peak extra memory ${n}×${c} (N×C tensors, the gradient included)`, lsr: mem.fused!.toFixed(2), pytorch: mem.native!.toFixed(2), ratio: mem.fused! / mem.native!, target: 'lsr ≤ 2', met: mem.fused! <= 2 });
+  rows.push({
+    bench: 'loss',
+    measure: `label-smoothed CE fwd+bwd ${n}×${c} (ms; PyTorch = libtorch's native CE)`,
+    lsr: ms.fused!.toFixed(2),
+    pytorch: ms.native!.toFixed(2),
+    ratio: speedup,
+    target: small ? '≥ 1×' : '≥ 3×',
+    met: speedup >= (small ? 1 : 3),
+  });
+  rows.push({
+    bench: 'loss',
+    measure: `peak extra memory ${n}×${c} (N×C tensors, the gradient included)`,
+    lsr: mem.fused!.toFixed(2),
+    pytorch: mem.native!.toFixed(2),
+    ratio: mem.fused! / mem.native!,
+    target: 'lsr ≤ 2',
+    met: mem.fused! <= 2,
+  });
   x.dispose();
   y.dispose();
 }

@@ -4,7 +4,21 @@
 // 176 classes). Prints img/s and the bf16/fp32 ratio; auto picks bf16 where the CPU computes it
 // natively (see resolvePrecision), and this bench says whether that rule holds here.
 //   node dist/bench/precision.js [--threads N] [--steps S] [--rounds R]
-import { type ResolvedPrecision, availableCores, configureRuntime, cpuFeatures, crossEntropy, manualSeed, models, optim, randint, randn, resolvePrecision, tidy, training } from '../src/index.js';
+import {
+  type ResolvedPrecision,
+  availableCores,
+  configureRuntime,
+  cpuFeatures,
+  crossEntropy,
+  manualSeed,
+  models,
+  optim,
+  randint,
+  randn,
+  resolvePrecision,
+  tidy,
+  training,
+} from '../src/index.js';
 import { emitRows, flag, median } from './common.js';
 
 const threads = flag('threads', Math.min(2, availableCores()));
@@ -47,7 +61,9 @@ function trainRate(c: Case, precision: ResolvedPrecision): number {
 }
 
 const features = cpuFeatures();
-console.log(`bench/precision: ${features.model}; flags ${features.bf16Flags.join(', ') || 'no bf16 flags'}; ${threads} threads, median of ${steps} steps after ${warmup}, ${rounds} round(s)`);
+console.log(
+  `bench/precision: ${features.model}; flags ${features.bf16Flags.join(', ') || 'no bf16 flags'}; ${threads} threads, median of ${steps} steps after ${warmup}, ${rounds} round(s)`,
+);
 const rates: Record<string, { fp32: number[]; bf16: number[] }> = {};
 for (let r = 0; r < rounds; r++) {
   for (const c of cases) {
@@ -65,7 +81,14 @@ const rows = cases.map((c) => {
   return { c, fp32, bf16 };
 });
 console.log(`\n--precision auto here: ${auto.precision} (${auto.reason})`);
-emitRows(rows.map(({ c, fp32, bf16 }) => ({
-  bench: 'precision', measure: `${c.name} train img/s, lsr bf16 vs lsr fp32 (auto: ${auto.precision})`,
-  lsr: bf16.toFixed(1), pytorch: fp32.toFixed(1), ratio: bf16 / fp32, target: 'printed', met: true,
-})));
+emitRows(
+  rows.map(({ c, fp32, bf16 }) => ({
+    bench: 'precision',
+    measure: `${c.name} train img/s, lsr bf16 vs lsr fp32 (auto: ${auto.precision})`,
+    lsr: bf16.toFixed(1),
+    pytorch: fp32.toFixed(1),
+    ratio: bf16 / fp32,
+    target: 'printed',
+    met: true,
+  })),
+);

@@ -7,7 +7,22 @@
 // Targets: fp32 ≥ 0.95× PyTorch fp32; auto (bf16) ≥ 1.8× PyTorch fp32 on resnet50 and ≥ 0.95×
 // PyTorch with the same settings.
 //   node dist/bench/resnet.js [--precision auto|fp32|bf16] [--threads N] [--steps S] [--rounds R]
-import { type Precision, availableCores, clearAutocastCache, configureRuntime, crossEntropy, inferenceMode, manualSeed, models, optim, randint, randn, resolvePrecision, tidy, training } from '../src/index.js';
+import {
+  type Precision,
+  availableCores,
+  clearAutocastCache,
+  configureRuntime,
+  crossEntropy,
+  inferenceMode,
+  manualSeed,
+  models,
+  optim,
+  randint,
+  randn,
+  resolvePrecision,
+  tidy,
+  training,
+} from '../src/index.js';
 import { emitRows, flag, median, runPython } from './common.js';
 
 const threads = flag('threads', Math.min(2, availableCores()));
@@ -43,11 +58,13 @@ function measure(name: keyof typeof builders, size: number, batch: number): { tr
   // What lsr train runs: in bf16 the features under autocast, the head in float32.
   const forward = (keepCache = false) => training.logitsIn(precision, model, x, { keepCache });
   model.train();
-  const train = batch / timeSteps(() => {
-    sgd.zeroGrad();
-    tidy(() => crossEntropy(forward(), y, { labelSmoothing: 0.1 }).backward());
-    sgd.step();
-  });
+  const train =
+    batch /
+    timeSteps(() => {
+      sgd.zeroGrad();
+      tidy(() => crossEntropy(forward(), y, { labelSmoothing: 0.1 }).backward());
+      sgd.step();
+    });
   model.eval();
   const evaluation = batch / timeSteps(() => tidy(() => inferenceMode(() => forward(true))));
   clearAutocastCache();
@@ -57,7 +74,9 @@ function measure(name: keyof typeof builders, size: number, batch: number): { tr
   return { train, eval: evaluation };
 }
 
-console.log(`bench/resnet: lsr in ${precision}${precision === 'bf16' ? ' (autocast, channels_last)' : ''}, ${threads} threads, median of ${steps} steps after ${warmup}, ${rounds} round(s), 176 classes`);
+console.log(
+  `bench/resnet: lsr in ${precision}${precision === 'bf16' ? ' (autocast, channels_last)' : ''}, ${threads} threads, median of ${steps} steps after ${warmup}, ${rounds} round(s), 176 classes`,
+);
 type Rates = { train: number; eval: number };
 const key = (c: (typeof cases)[number]) => c.join(':');
 const ts: Record<string, Rates[]> = {};
@@ -66,7 +85,15 @@ const pyBf16: Record<string, Rates[]> = {};
 let torchVersion = '';
 const python = (bf16: boolean) =>
   runPython<{ torch: string; results: Record<string, Rates> }>('resnet.py', [
-    '--threads', String(threads), '--cases', cases.map(key).join(','), '--steps', String(steps), '--warmup', String(warmup), ...(bf16 ? ['--bf16'] : []),
+    '--threads',
+    String(threads),
+    '--cases',
+    cases.map(key).join(','),
+    '--steps',
+    String(steps),
+    '--warmup',
+    String(warmup),
+    ...(bf16 ? ['--bf16'] : []),
   ]);
 for (let r = 0; r < rounds; r++) {
   for (const c of cases) (ts[key(c)] ??= []).push(measure(...c));
@@ -79,7 +106,9 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const bf16 = precision === 'bf16';
-console.log(`\n${'case'.padEnd(26)} ${'mode'.padEnd(6)} ${`lsr ${precision}`.padStart(10)} ${'PyTorch fp32'.padStart(13)} ${'ratio'.padStart(6)}${bf16 ? ` ${'PyTorch bf16'.padStart(13)} ${'ratio'.padStart(6)}` : ''}   (img/s)`);
+console.log(
+  `\n${'case'.padEnd(26)} ${'mode'.padEnd(6)} ${`lsr ${precision}`.padStart(10)} ${'PyTorch fp32'.padStart(13)} ${'ratio'.padStart(6)}${bf16 ? ` ${'PyTorch bf16'.padStart(13)} ${'ratio'.padStart(6)}` : ''}   (img/s)`,
+);
 const ratios: Array<{ c: string; mode: string; fp32: number; same: number; a: number; b: number; d: number }> = [];
 for (const c of cases) {
   for (const mode of ['train', 'eval'] as const) {
@@ -94,12 +123,34 @@ for (const c of cases) {
   }
 }
 const worstSame = Math.min(...ratios.map((r) => r.same));
-console.log(`\nPyTorch ${torchVersion}. Lowest ratio against PyTorch in the same precision: ${worstSame.toFixed(3)} (target ≥ 0.95: ${worstSame >= 0.95 ? 'met' : 'NOT met'})`);
+console.log(
+  `\nPyTorch ${torchVersion}. Lowest ratio against PyTorch in the same precision: ${worstSame.toFixed(3)} (target ≥ 0.95: ${worstSame >= 0.95 ? 'met' : 'NOT met'})`,
+);
 if (bf16) {
   const r50 = Math.min(...ratios.filter((r) => r.c.startsWith('resnet50')).map((r) => r.fp32));
   console.log(`resnet50 in bf16 against PyTorch's fp32 default: ${r50.toFixed(2)}× (target ≥ 1.8: ${r50 >= 1.8 ? 'met' : 'NOT met'})`);
 }
 emitRows([
-  ...ratios.map((r) => ({ bench: 'resnet', measure: `${r.c} ${r.mode} img/s, both ${precision}`, lsr: r.a.toFixed(1), pytorch: r.d.toFixed(1), ratio: r.same, target: '≥ 0.95', met: r.same >= 0.95 })),
-  ...(bf16 ? ratios.filter((r) => r.c.startsWith('resnet50')).map((r) => ({ bench: 'resnet', measure: `${r.c} ${r.mode} img/s, lsr bf16 vs PyTorch's fp32 default`, lsr: r.a.toFixed(1), pytorch: r.b.toFixed(1), ratio: r.fp32, target: '≥ 1.8', met: r.fp32 >= 1.8 })) : []),
+  ...ratios.map((r) => ({
+    bench: 'resnet',
+    measure: `${r.c} ${r.mode} img/s, both ${precision}`,
+    lsr: r.a.toFixed(1),
+    pytorch: r.d.toFixed(1),
+    ratio: r.same,
+    target: '≥ 0.95',
+    met: r.same >= 0.95,
+  })),
+  ...(bf16
+    ? ratios
+        .filter((r) => r.c.startsWith('resnet50'))
+        .map((r) => ({
+          bench: 'resnet',
+          measure: `${r.c} ${r.mode} img/s, lsr bf16 vs PyTorch's fp32 default`,
+          lsr: r.a.toFixed(1),
+          pytorch: r.b.toFixed(1),
+          ratio: r.fp32,
+          target: '≥ 1.8',
+          met: r.fp32 >= 1.8,
+        }))
+    : []),
 ]);

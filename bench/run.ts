@@ -37,7 +37,10 @@ const md = [
   '',
   '| bench | measure | lsr | PyTorch | ratio | target | met |',
   '| --- | --- | ---: | ---: | ---: | --- | --- |',
-  ...rows.map((r) => `| ${r.bench} | ${r.measure} | ${r.lsr} | ${r.pytorch} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(3) : '—'} | ${r.target} | ${r.met ? 'yes' : '**no**'} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.bench} | ${r.measure} | ${r.lsr} | ${r.pytorch} | ${Number.isFinite(r.ratio) ? r.ratio.toFixed(3) : '—'} | ${r.target} | ${r.met ? 'yes' : '**no**'} |`,
+  ),
   '',
 ].join('\n');
 const out = join(benchSrc, 'results');

@@ -59,7 +59,10 @@ export function syntheticBars(n: number, seed: number, size = 28): { x: Tensor; 
   return tidy(() => {
     const y = arange(n).remainder(4);
     const labels = y.toFlatArray();
-    const offsets = randn([n]).mul(size / 6).round().toFlatArray();
+    const offsets = randn([n])
+      .mul(size / 6)
+      .round()
+      .toFlatArray();
     const pixels = new Float32Array(n * size * size);
     for (let i = 0; i < n; i++) {
       const off = Math.round(offsets[i]!);

@@ -15,7 +15,9 @@ try {
   console.error(`\n${e.message}\n`);
   process.exit(1);
 }
-console.log(`lsr: building the native addon (8 C++ files against libtorch from ${torch.source}${torch.cuda ? ', CUDA' : ''}); this takes 2–3 minutes on 2 cores`);
+console.log(
+  `lsr: building the native addon (8 C++ files against libtorch from ${torch.source}${torch.cuda ? ', CUDA' : ''}); this takes 2–3 minutes on 2 cores`,
+);
 
 const env = { ...process.env };
 // Build against the running node's own headers when they are installed (no download needed).

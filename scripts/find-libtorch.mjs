@@ -20,8 +20,7 @@ function fromPrefix(prefix, source) {
   const include = join(prefix, 'include');
   const lib = join(prefix, 'lib');
   if (!existsSync(join(include, 'ATen', 'ATen.h'))) return { error: `${source}: ${include}/ATen/ATen.h is missing` };
-  if (!existsSync(join(lib, 'libtorch.so')) && !existsSync(join(lib, 'libtorch_cpu.so')))
-    return { error: `${source}: ${lib}/libtorch.so is missing` };
+  if (!existsSync(join(lib, 'libtorch.so')) && !existsSync(join(lib, 'libtorch_cpu.so'))) return { error: `${source}: ${lib}/libtorch.so is missing` };
   return {
     source,
     includes: [include, join(include, 'torch', 'csrc', 'api', 'include')],
@@ -34,11 +33,12 @@ function fromPrefix(prefix, source) {
 function fromPython() {
   const py = process.env.PYTHON ?? 'python3';
   try {
-    const out = execFileSync(
-      py,
-      ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    ).trim().split('\n');
+    const out = execFileSync(py, ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .trim()
+      .split('\n');
     const found = fromPrefix(out[0], `Python torch (${py})`);
     if (!found.error) found.cxx11Abi = Number(out[1]);
     return found;
@@ -63,7 +63,11 @@ function fromSystem() {
 
 export function findLibtorch() {
   const tried = [];
-  const attempt = (r) => (r.error ? (tried.push(r.error), null) : r);
+  const attempt = (r) => {
+    if (!r.error) return r;
+    tried.push(r.error);
+    return null;
+  };
   if (process.env.LIBTORCH) {
     const r = fromPrefix(process.env.LIBTORCH, `LIBTORCH=${process.env.LIBTORCH}`);
     if (r.error) throw new Error(`${r.error}\n\n${HELP}`);
@@ -111,9 +115,19 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const arg = process.argv[2];
   if (arg === '--include') console.log(t.includes.join(' '));
   else if (arg === '--libs') console.log(libs(t).join(' '));
-  else if (arg === '--defines') console.log([`_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`, ...(t.cuda ? ['LSR_CUDA=1'] : []), ...(hasGloo(t) ? ['LSR_GLOO=1'] : []), ...(usesGlog(t) ? ['LSR_GLOG=1'] : [])].join(' '));
+  else if (arg === '--defines')
+    console.log(
+      [
+        `_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`,
+        ...(t.cuda ? ['LSR_CUDA=1'] : []),
+        ...(hasGloo(t) ? ['LSR_GLOO=1'] : []),
+        ...(usesGlog(t) ? ['LSR_GLOG=1'] : []),
+      ].join(' '),
+    );
   else {
     const so = readdirSync(t.libDir).filter((f) => /^libtorch(_cuda)?\.so/.test(f));
-    console.log(`libtorch: ${t.source}\n  include: ${t.includes.join(' ')}\n  lib: ${t.libDir} (${so.join(', ')})\n  cuda: ${t.cuda}\n  gloo (distributed): ${hasGloo(t)}`);
+    console.log(
+      `libtorch: ${t.source}\n  include: ${t.includes.join(' ')}\n  lib: ${t.libDir} (${so.join(', ')})\n  cuda: ${t.cuda}\n  gloo (distributed): ${hasGloo(t)}`,
+    );
   }
 }

@@ -109,7 +109,21 @@ describe('autograd matches finite differences (float64)', () => {
       (x) => F.crossEntropy(x!, labels([0, -100, 1]), { weight: L.tensor([0.5, 2, 1, 1.5], { dtype: 'float64' }), labelSmoothing: 0.2 }),
       [{ shape: [3, 4] }],
     );
-    gradcheck('crossEntropy probabilities', (x) => F.crossEntropy(x!, L.tensor([[0.2, 0.8], [0.5, 0.5]], { dtype: 'float64' })), [{ shape: [2, 2] }]);
+    gradcheck(
+      'crossEntropy probabilities',
+      (x) =>
+        F.crossEntropy(
+          x!,
+          L.tensor(
+            [
+              [0.2, 0.8],
+              [0.5, 0.5],
+            ],
+            { dtype: 'float64' },
+          ),
+        ),
+      [{ shape: [2, 2] }],
+    );
     gradcheck('klDiv', (x, t) => F.klDiv(F.logSoftmax(x!, 1), F.softmax(t!, 1), { reduction: 'batchmean' }), [{ shape: [2, 3] }, { shape: [2, 3] }]);
   });
 

@@ -24,7 +24,9 @@ const lsrWith = (env: Record<string, string>, ...args: string[]) =>
 async function image(path: string, c: number, i: number): Promise<void> {
   const px = Buffer.alloc(32 * 32 * 3);
   for (let k = 0; k < px.length; k++) px[k] = (k % 3 === c ? 200 : 40) + ((k * 7 + i * 13) % 40);
-  await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).jpeg().toFile(path);
+  await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+    .jpeg()
+    .toFile(path);
 }
 
 before(async () => {
@@ -43,7 +45,26 @@ before(async () => {
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const common = (out: string) => ['--data', leaves, '--model', 'resnet18', '--image-size', '32', '--batch-size', '6', '--lr', '0.01', '--workers', '0', '--val-fraction', '0.25', '--threads', '2', '--out', out];
+const common = (out: string) => [
+  '--data',
+  leaves,
+  '--model',
+  'resnet18',
+  '--image-size',
+  '32',
+  '--batch-size',
+  '6',
+  '--lr',
+  '0.01',
+  '--workers',
+  '0',
+  '--val-fraction',
+  '0.25',
+  '--threads',
+  '2',
+  '--out',
+  out,
+];
 
 describe('lsr train, eval, predict', () => {
   let run = '';
@@ -59,7 +80,8 @@ describe('lsr train, eval, predict', () => {
     const metrics = training.readMetrics(join(run, 'metrics.jsonl'));
     assert.equal(metrics.length, 2);
     for (const m of metrics) {
-      for (const k of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'valTop5', 'valNll', 'valEce', 'lr', 'seconds', 'imagesPerSecond'] as const) assert.ok(Number.isFinite(m[k]), k);
+      for (const k of ['trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'valTop5', 'valNll', 'valEce', 'lr', 'seconds', 'imagesPerSecond'] as const)
+        assert.ok(Number.isFinite(m[k]), k);
       for (const k of ['trainAccuracy', 'valAccuracy', 'valTop5', 'valEce'] as const) assert.ok(m[k]! >= 0 && m[k]! <= 1, k);
       assert.equal(m.valTop5, 1); // 3 classes
     }
@@ -79,7 +101,7 @@ describe('lsr train, eval, predict', () => {
     assert.match(html, /href="reliability\.svg"/);
     assert.ok(existsSync(join(dir, 'reliability.png')));
     // Another checkpoint and other data go to their own folders; the first eval stays.
-    const last = lsr('eval', '--run=' + run, '--checkpoint=last', '--data', leaves);
+    const last = lsr('eval', `--run=${run}`, '--checkpoint=last', '--data', leaves);
     assert.equal(last.status, 0, last.stderr);
     assert.equal(JSON.parse(readFileSync(join(run, 'eval', 'leaves-last', 'eval.json'), 'utf8')).checkpoint, join(run, 'last.safetensors'));
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')), e);
@@ -100,7 +122,10 @@ describe('lsr train, eval, predict', () => {
     assert.equal(r.status, 0, r.stderr);
     const rows = readFileSync(out, 'utf8').trim().split('\n');
     assert.equal(rows[0], 'image,label');
-    assert.deepEqual(rows.slice(1).map((l) => l.split(',')[0]), [24, 25, 26, 27, 28, 29].map((i) => `images/${i}.jpg`));
+    assert.deepEqual(
+      rows.slice(1).map((l) => l.split(',')[0]),
+      [24, 25, 26, 27, 28, 29].map((i) => `images/${i}.jpg`),
+    );
     for (const l of rows.slice(1)) assert.ok(CLASSES.includes(l.split(',')[1]!), l);
     // Data-parallel: each of 2 ranks predicts its share; rank 0 writes the same file.
     const out2 = join(root, 'submission-2.csv');
@@ -113,11 +138,17 @@ describe('lsr train, eval, predict', () => {
     const out = join(root, 'diverged');
     const r = lsr('train', ...common(out), '--epochs', '3', '--lr', '1e12', '--scheduler', 'none');
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /lsr: the loss became (NaN|Infinity) at epoch \d+, batch \d+: training stopped; (the last good checkpoint is .*last\.safetensors|no epoch had finished, so there is no checkpoint) \(try a lower --lr\)/);
+    assert.match(
+      r.stderr,
+      /lsr: the loss became (NaN|Infinity) at epoch \d+, batch \d+: training stopped; (the last good checkpoint is .*last\.safetensors|no epoch had finished, so there is no checkpoint) \(try a lower --lr\)/,
+    );
   });
 
   test("--precision auto picks bf16 only where the CPU has it, and the run's config records the choice", () => {
-    for (const [cpu, expected] of [['0', 'fp32'], ['1', 'bf16']] as const) {
+    for (const [cpu, expected] of [
+      ['0', 'fp32'],
+      ['1', 'bf16'],
+    ] as const) {
       const out = join(root, `precision-${cpu}`);
       const r = lsrWith({ LSR_CPU_BF16: cpu }, 'train', ...common(out), '--epochs', '1', '--precision', 'auto');
       assert.equal(r.status, 0, r.stderr);
@@ -152,9 +183,24 @@ test('an --out that holds a run is refused unless --resume or --overwrite; --res
   assert.match(again.stderr, /--out .*again already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out/);
   const resumed = lsr('train', ...common(out), '--epochs=2', '--lr', '0.02', '--resume');
   assert.equal(resumed.status, 0, resumed.stderr);
-  assert.match(resumed.stderr, /warning: --resume with options changed since the run started: --epochs 1 → 2, --lr 0\.01 → 0\.02 \(recorded in resumes\.jsonl\)/);
-  const recorded = readFileSync(join(out, 'resumes.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; changed: Array<{ key: string; was: unknown; now: unknown }> });
-  assert.deepEqual(recorded, [{ epoch: 1, step: 0, changed: [{ key: 'epochs', was: 1, now: 2 }, { key: 'lr', was: 0.01, now: 0.02 }] }]);
+  assert.match(
+    resumed.stderr,
+    /warning: --resume with options changed since the run started: --epochs 1 → 2, --lr 0\.01 → 0\.02 \(recorded in resumes\.jsonl\)/,
+  );
+  const recorded = readFileSync(join(out, 'resumes.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { epoch: number; changed: Array<{ key: string; was: unknown; now: unknown }> });
+  assert.deepEqual(recorded, [
+    {
+      epoch: 1,
+      step: 0,
+      changed: [
+        { key: 'epochs', was: 1, now: 2 },
+        { key: 'lr', was: 0.01, now: 0.02 },
+      ],
+    },
+  ]);
   const fresh = lsr('train', ...common(out), '--epochs', '1', '--overwrite');
   assert.equal(fresh.status, 0, fresh.stderr);
   assert.equal(training.readMetrics(join(out, 'metrics.jsonl')).length, 1);
@@ -187,7 +233,10 @@ describe('resume', () => {
     first.model.dispose();
     (await training.train(config(resumed), { log: null, resume: true })).model.dispose();
     compare(straight, resumed);
-    assert.deepEqual(training.readMetrics(join(resumed, 'metrics.jsonl')).map((m) => m.valAccuracy), training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.valAccuracy));
+    assert.deepEqual(
+      training.readMetrics(join(resumed, 'metrics.jsonl')).map((m) => m.valAccuracy),
+      training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.valAccuracy),
+    );
   });
 
   test('with Online Label Smoothing, its state travels in the checkpoint and resume ends the same', async () => {
@@ -227,12 +276,18 @@ describe('resume', () => {
     (await training.train(onecycle(straight), { log: null })).model.dispose();
     // Each epoch's rate is that of its last batch under PyTorch's OneCycleLR, stepped once per batch.
     const perEpoch = Math.floor(18 / 6); // 18 training images of 24 (val-fraction 0.25), batch 6
-    const reference = new L.optim.OneCycleLR(new L.optim.SGD([L.zeros([1], { requiresGrad: true })], { lr: 0.01, momentum: 0.9 }), 0.01, { totalSteps: 2 * perEpoch });
+    const reference = new L.optim.OneCycleLR(new L.optim.SGD([L.zeros([1], { requiresGrad: true })], { lr: 0.01, momentum: 0.9 }), 0.01, {
+      totalSteps: 2 * perEpoch,
+    });
     const expected = [perEpoch - 1, perEpoch].map((steps) => {
       for (let i = 0; i < steps; i++) reference.step();
       return reference.getLastLr()[0]!;
     });
-    assertClose(training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.lr), expected, 1e-15);
+    assertClose(
+      training.readMetrics(join(straight, 'metrics.jsonl')).map((m) => m.lr),
+      expected,
+      1e-15,
+    );
     assertClose(expected[1]!, 0.01 / 25 / 1e4, 1e-15); // the last batch runs at max_lr / (div_factor · final_div_factor)
 
     const interrupted = join(root, 'onecycle-interrupted');
@@ -254,7 +309,10 @@ test('compare writes one report whose every figure exists', () => {
   assert.match(html, /<svg/);
   assert.match(html, /\(18 training and 6 validation images\)/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  assert.deepEqual(summary.map((s: { smoothing: number }) => s.smoothing), [0, 0.2]);
+  assert.deepEqual(
+    summary.map((s: { smoothing: number }) => s.smoothing),
+    [0, 0.2],
+  );
   assert.equal(summary[0].projectionClasses.length, 3);
   assert.match(r.stdout, /label smoothing \| val accuracy/);
 });
@@ -263,8 +321,10 @@ test('distill trains a hard-label and a smoothed teacher and a student of each',
   const out = join(root, 'distill');
   const r = lsr('distill', ...common(out), '--epochs', '1', '--smoothing', '0.2', '--temperature', '3', '--beta', '0.7');
   assert.equal(r.status, 0, r.stderr);
-  for (const name of ['teacher ε = 0', 'student of teacher ε = 0', 'teacher ε = 0.2', 'student of teacher ε = 0.2']) assert.match(r.stdout, new RegExp(`${name}\\s+[\\d.]+%`));
-  for (const d of ['teacher-smoothing-0', 'student-of-0', 'teacher-smoothing-0.2', 'student-of-0.2']) assert.ok(existsSync(join(out, d, 'best.safetensors')), d);
+  for (const name of ['teacher ε = 0', 'student of teacher ε = 0', 'teacher ε = 0.2', 'student of teacher ε = 0.2'])
+    assert.match(r.stdout, new RegExp(`${name}\\s+[\\d.]+%`));
+  for (const d of ['teacher-smoothing-0', 'student-of-0', 'teacher-smoothing-0.2', 'student-of-0.2'])
+    assert.ok(existsSync(join(out, d, 'best.safetensors')), d);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /figures\/distill-accuracy\.png/);
   assert.match(lsr('distill', ...common(out), '--beta', '2').stderr, /--beta must be in \[0, 1\], got 2/);
 });

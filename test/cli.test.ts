@@ -52,7 +52,8 @@ test('every command takes -h/--help, and lsr --version names the package and lib
   }
   const train = lsr('train', '--help').stdout;
   // Every option that works is listed, --momentum and --config among them.
-  for (const o of ['--momentum M', '--config FILE', '--resume', '--weight-decay W', '--sync-bn', '--nproc N', '--precision P']) assert.ok(train.includes(o), `train --help lacks ${o}`);
+  for (const o of ['--momentum M', '--config FILE', '--resume', '--weight-decay W', '--sync-bn', '--nproc N', '--precision P'])
+    assert.ok(train.includes(o), `train --help lacks ${o}`);
   assert.match(lsr('weights', 'info', '--help').stdout, /^usage: lsr weights info FILE/);
   assert.match(lsr('help', 'eval').stdout, /^usage: lsr eval \[options\]/);
   const v = lsr('--version');
@@ -79,5 +80,9 @@ test('docs/cli.md is the reference generated from the option tables (lsr help --
   const r = lsr('help', '--markdown');
   assert.equal(r.status, 0, r.stderr);
   const committed = readFileSync(join(distRoot, '..', 'docs', 'cli.md'), 'utf8');
-  assert.equal(committed, `${r.stdout.trimEnd()}\n`, 'docs/cli.md differs from the option tables: regenerate it with `node dist/src/cli/main.js help --markdown > docs/cli.md`');
+  assert.equal(
+    committed,
+    `${r.stdout.trimEnd()}\n`,
+    'docs/cli.md differs from the option tables: regenerate it with `node dist/src/cli/main.js help --markdown > docs/cli.md`',
+  );
 });

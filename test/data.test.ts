@@ -35,7 +35,13 @@ async function writeDataset(dir: string, count: number): Promise<void> {
   writeFileSync(join(dir, 'train.csv'), csv);
 }
 
-const plain = (size: number, o: Partial<data.Pipeline> = {}): data.Pipeline => ({ transforms: [{ op: 'resize', size: [size, size] }], channels: 3, mean: [0, 0, 0], std: [1, 1, 1], ...o });
+const plain = (size: number, o: Partial<data.Pipeline> = {}): data.Pipeline => ({
+  transforms: [{ op: 'resize', size: [size, size] }],
+  channels: 3,
+  mean: [0, 0, 0],
+  std: [1, 1, 1],
+  ...o,
+});
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'lsr-data-'));
@@ -54,11 +60,14 @@ describe('sources', () => {
     assert.match(dataset.sample(4).where, /images\/4\.png \(train\.csv row 6\)$/);
   });
 
-  test('an image folder per class, as torchvision\'s ImageFolder', async () => {
+  test("an image folder per class, as torchvision's ImageFolder", async () => {
     const dir = join(root, 'folders');
     for (const c of ['b', 'a']) {
       mkdirSync(join(dir, c), { recursive: true });
-      for (let i = 0; i < 2; i++) await sharp(pixels(i, 8, 8), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(join(dir, c, `${i}.png`));
+      for (let i = 0; i < 2; i++)
+        await sharp(pixels(i, 8, 8), { raw: { width: 8, height: 8, channels: 3 } })
+          .png()
+          .toFile(join(dir, c, `${i}.png`));
     }
     writeFileSync(join(dir, 'a', 'notes.txt'), 'not an image');
     const ds = data.readImageFolder(dir);
@@ -92,7 +101,10 @@ describe('splits', () => {
   test('stratified: each class keeps its share; seeded', () => {
     const { train, val } = data.stratifiedSplit(labels, 0.2, 1);
     const count = (idx: number[], c: number) => idx.filter((i) => labels[i] === c).length;
-    assert.deepEqual([0, 1, 2].map((c) => count(val, c)), [12, 6, 2]);
+    assert.deepEqual(
+      [0, 1, 2].map((c) => count(val, c)),
+      [12, 6, 2],
+    );
     assert.equal(train.length + val.length, 100);
     assert.equal(new Set([...train, ...val]).size, 100);
     assert.deepEqual(data.stratifiedSplit(labels, 0.2, 1), { train, val });
@@ -107,7 +119,10 @@ describe('splits', () => {
   });
   test('a per-class subset', () => {
     const sub = data.perClassSubset(labels, 4, 0);
-    assert.deepEqual([0, 1, 2].map((c) => sub.filter((i) => labels[i] === c).length), [4, 4, 4]);
+    assert.deepEqual(
+      [0, 1, 2].map((c) => sub.filter((i) => labels[i] === c).length),
+      [4, 4, 4],
+    );
   });
   test('a limited run keeps the split in proportion, unless --val-limit-per-class sets the validation size', () => {
     const config = { ...L.training.DEFAULTS, data: 'fashion-mnist', limitPerClass: 20 };
@@ -117,9 +132,15 @@ describe('splits', () => {
     assert.deepEqual(perClass(proportional.val), Array(10).fill(3)); // ⌈20 · 0.1 / 0.9⌉
     const wide = L.training.prepareData({ ...config, valLimitPerClass: 600 });
     assert.deepEqual(perClass(wide.val), Array(10).fill(600)); // all of Fashion-MNIST's 10% split
-    assert.deepEqual(wide.train.samples.map((s) => s.name), proportional.train.samples.map((s) => s.name));
+    assert.deepEqual(
+      wide.train.samples.map((s) => s.name),
+      proportional.train.samples.map((s) => s.name),
+    );
     const trainNames = new Set(wide.train.samples.map((s) => s.name));
-    assert.ok(wide.val.samples.every((s) => !trainNames.has(s.name)), 'validation images are not training images');
+    assert.ok(
+      wide.val.samples.every((s) => !trainNames.has(s.name)),
+      'validation images are not training images',
+    );
     assert.throws(() => parseTrainArgs('train', ['--val-limit-per-class', '-1']), /--val-limit-per-class must be an integer ≥ 0, got -1/);
   });
 });
@@ -127,7 +148,9 @@ describe('splits', () => {
 describe('transforms', () => {
   test('normalised values are (v/255 − mean)/std, in CHW order; grey is repeated to 3 channels', async () => {
     const file = join(root, 'solid.png');
-    await sharp({ create: { width: 4, height: 3, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toFile(file);
+    await sharp({ create: { width: 4, height: 3, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+      .png()
+      .toFile(file);
     const ds = new data.SampleList([{ source: { kind: 'file', path: file }, label: 0, where: file, name: 'solid' }], new data.ClassVocabulary(['x']));
     const pipeline: data.Pipeline = { transforms: [], channels: 3, mean: data.IMAGENET_MEAN, std: data.IMAGENET_STD };
     const loader = new data.DataLoader(ds, { batchSize: 1, pipeline });
@@ -144,14 +167,17 @@ describe('transforms', () => {
       assertClose(b.x.toFlatArray(), new Array(12).fill((200 * 299 + 100 * 587 + 50 * 114) / 1000 / 255), 1e-6); // PIL's luma
       b.dispose();
     }
-    const grey = new data.SampleList([{ source: { kind: 'raw', pixels: new Uint8Array([0, 51, 102, 255]), width: 2, height: 2, channels: 1 }, label: 0, where: 'raw', name: 'g' }], new data.ClassVocabulary(['x']));
+    const grey = new data.SampleList(
+      [{ source: { kind: 'raw', pixels: new Uint8Array([0, 51, 102, 255]), width: 2, height: 2, channels: 1 }, label: 0, where: 'raw', name: 'g' }],
+      new data.ClassVocabulary(['x']),
+    );
     for await (const b of new data.DataLoader(grey, { batchSize: 1, pipeline: { ...pipeline, mean: [0], std: [1] } }).epoch()) {
       assertClose(b.x.toFlatArray(), [0, 0.2, 0.4, 1, 0, 0.2, 0.4, 1, 0, 0.2, 0.4, 1], 1e-6);
       b.dispose();
     }
   });
 
-  test('RandomResizedCrop draws torchvision\'s parameters: area and aspect within bounds, inside the image', () => {
+  test("RandomResizedCrop draws torchvision's parameters: area and aspect within bounds, inside the image", () => {
     const rng = new data.Rng(5);
     for (let i = 0; i < 200; i++) {
       const [top, left, h, w] = data.randomResizedCropParams(120, 200, [0.08, 1], [3 / 4, 4 / 3], rng);
@@ -168,7 +194,11 @@ describe('transforms', () => {
     const half = await data.applyTransforms(line, [{ op: 'resize', size: [1, 2] }], new data.Rng(0));
     assert.deepEqual([...half.data], [57, 183]); // PIL: Image.resize((2, 1), BILINEAR) gives [57, 183]
     const img = await data.decode({ kind: 'file', path: join(root, 'leaves', 'images', '1.jpg') });
-    for (const first of [{ op: 'randomResizedCrop', size: 20 }, { op: 'resize', size: 30 }, { op: 'centerCrop', size: 24 }] as data.Transform[]) {
+    for (const first of [
+      { op: 'randomResizedCrop', size: 20 },
+      { op: 'resize', size: 30 },
+      { op: 'centerCrop', size: 24 },
+    ] as data.Transform[]) {
       const folded = await data.applyTransforms(img, [first, { op: 'hflip', p: 1 }], new data.Rng(3));
       const separate = await data.applyTransforms(await data.applyTransforms(img, [first], new data.Rng(3)), [{ op: 'hflip', p: 1 }], new data.Rng(0));
       assert.deepEqual(folded, separate, JSON.stringify(first));
@@ -183,7 +213,11 @@ describe('transforms', () => {
     const flipped = await data.applyTransforms(img, [{ op: 'hflip', p: 1 }], new data.Rng(0));
     assert.deepEqual([...flipped.data], [3, 2, 1, 6, 5, 4]);
     const big = { data: pixels(3, 50, 40), width: 50, height: 40, channels: 3 };
-    const t: data.Transform[] = [{ op: 'randomResizedCrop', size: 24 }, { op: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 }, { op: 'rotate', degrees: 15 }];
+    const t: data.Transform[] = [
+      { op: 'randomResizedCrop', size: 24 },
+      { op: 'colorJitter', brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1 },
+      { op: 'rotate', degrees: 15 },
+    ];
     const a = await data.applyTransforms(big, t, new data.Rng(9, 1, 2));
     const b = await data.applyTransforms(big, t, new data.Rng(9, 1, 2));
     assert.deepEqual(a, b);
@@ -194,7 +228,9 @@ describe('transforms', () => {
 describe('the loader', () => {
   const pipeline = (): data.Pipeline => ({
     transforms: [{ op: 'randomResizedCrop', size: 32 }, { op: 'hflip' }, { op: 'colorJitter', brightness: 0.3, hue: 0.05 }],
-    channels: 3, mean: data.IMAGENET_MEAN, std: data.IMAGENET_STD,
+    channels: 3,
+    mean: data.IMAGENET_MEAN,
+    std: data.IMAGENET_STD,
   });
   async function epochBytes(workers: number, epoch: number): Promise<string[]> {
     const { dataset } = data.readImageCsv(join(root, 'leaves', 'train.csv'), { labeled: true });
@@ -221,13 +257,14 @@ describe('the loader', () => {
   });
 
   test('worker threads run at a lower priority than the compute threads (niceness 10)', async () => {
-    const niceness = () => readdirSync('/proc/self/task').map((tid) => {
-      try {
-        return Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-      } catch {
-        return NaN; // a thread that ended meanwhile
-      }
-    });
+    const niceness = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        try {
+          return Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+        } catch {
+          return NaN; // a thread that ended meanwhile
+        }
+      });
     const { dataset } = data.readImageCsv(join(root, 'leaves', 'train.csv'), { labeled: true });
     const loader = new data.DataLoader(dataset, { batchSize: 8, pipeline: pipeline(), workers: 2 });
     try {
@@ -272,24 +309,34 @@ describe('bad data: clear errors naming the file and the CSV row', () => {
 
   test('a missing image and duplicated rows name the rows', async () => {
     const path = csv('missing', 'image,label\nimages/a.png,x\nimages/gone.png,y\n');
-    await sharp(pixels(0, 4, 4), { raw: { width: 4, height: 4, channels: 3 } }).png().toFile(join(root, 'bad', 'missing', 'images', 'a.png'));
+    await sharp(pixels(0, 4, 4), { raw: { width: 4, height: 4, channels: 3 } })
+      .png()
+      .toFile(join(root, 'bad', 'missing', 'images', 'a.png'));
     assert.throws(() => read(path), /images\/gone\.png \(train\.csv row 3\): the image file does not exist/);
     const skipped = data.readImageCsv(path, { labeled: true, skipMissing: true });
     assert.equal(skipped.dataset.length, 1);
     assert.match(skipped.missing[0]!, /gone\.png \(train\.csv row 3\)/);
-    assert.throws(() => read(csv('dup', 'image,label\nimages/a.png,x\nimages/b.png,x\nimages/a.png,y\n')), /image 'images\/a\.png' appears twice, rows 2 and 4/);
+    assert.throws(
+      () => read(csv('dup', 'image,label\nimages/a.png,x\nimages/b.png,x\nimages/a.png,y\n')),
+      /image 'images\/a\.png' appears twice, rows 2 and 4/,
+    );
   });
 
   test('an unknown label at predict/eval time names the row', () => {
     const path = csv('unknown', 'image,label\nimages/a.png,x\n');
     writeFileSync(join(root, 'bad', 'unknown', 'images', 'a.png'), 'x');
-    assert.throws(() => data.readImageCsv(path, { labeled: true, vocab: new data.ClassVocabulary(['y']) }), /\(train\.csv row 2\): unknown label 'x' \(not among the 1 classes/);
+    assert.throws(
+      () => data.readImageCsv(path, { labeled: true, vocab: new data.ClassVocabulary(['y']) }),
+      /\(train\.csv row 2\): unknown label 'x' \(not among the 1 classes/,
+    );
   });
 
   test('corrupt and truncated images stop the loader with the file and row, or are skipped and listed', async () => {
     const dir = join(root, 'bad', 'corrupt');
     const path = csv('corrupt', 'image,label\nimages/good.jpg,x\nimages/garbage.jpg,x\nimages/cut.jpg,y\n');
-    const good = await sharp(pixels(1, 30, 30), { raw: { width: 30, height: 30, channels: 3 } }).jpeg().toBuffer();
+    const good = await sharp(pixels(1, 30, 30), { raw: { width: 30, height: 30, channels: 3 } })
+      .jpeg()
+      .toBuffer();
     writeFileSync(join(dir, 'images', 'good.jpg'), good);
     writeFileSync(join(dir, 'images', 'garbage.jpg'), Buffer.from('this is not a jpeg at all'));
     writeFileSync(join(dir, 'images', 'cut.jpg'), good.subarray(0, good.length >> 1));
@@ -316,7 +363,9 @@ test('test-time augmentation averages the probabilities of the image and its mir
   L.tidy(() => {
     const x = L.randn([2, 3, 4, 5]);
     const forward = (v: L.Tensor) => v.mean([2]).flatten(1).narrow(1, 0, 4); // not mirror-invariant
-    const expected = L.F.softmax(forward(x), 1).add(L.F.softmax(forward(x.flip([3])), 1)).div(2);
+    const expected = L.F.softmax(forward(x), 1)
+      .add(L.F.softmax(forward(x.flip([3])), 1))
+      .div(2);
     assert.ok(data.flipAveragedProbabilities(forward, x).allclose(expected));
   });
 });
@@ -324,7 +373,10 @@ test('test-time augmentation averages the probabilities of the image and its mir
 describe('mixup and CutMix', () => {
   test("mixup: x·λ + flip(x)·(1 − λ) and timm's soft targets; CutMix pastes a box and corrects λ by its area", () => {
     L.tidy(() => {
-      const x = L.fromTypedArray(Float32Array.from({ length: 2 * 1 * 4 * 4 }, (_, i) => i), [2, 1, 4, 4]);
+      const x = L.fromTypedArray(
+        Float32Array.from({ length: 2 * 1 * 4 * 4 }, (_, i) => i),
+        [2, 1, 4, 4],
+      );
       const y = L.tensor([0, 2], { dtype: 'int64' });
       const mix = new data.Mixup({ mixupAlpha: 1, numClasses: 3, labelSmoothing: 0.1, seed: 1 });
       const { lam } = mix.params(0, 0);

@@ -17,32 +17,60 @@ const lsrWith = (env: Record<string, string>, ...args: string[]) =>
 const lsr = (...args: string[]) => lsrWith({}, ...args);
 
 /** A dataset of n samples: the loader's order() needs only the length. */
-const fake = (n: number) => ({ length: n, sample: () => { throw new Error('not read'); } }) as unknown as data.Dataset;
+const fake = (n: number) =>
+  ({
+    length: n,
+    sample: () => {
+      throw new Error('not read');
+    },
+  }) as unknown as data.Dataset;
 const pipeline: data.Pipeline = { channels: 1, mean: [0], std: [1], transforms: [] };
 
 describe('sharded loaders (DistributedSampler)', () => {
-  test("batch k of every rank together is batch k of one process with the global batch", () => {
-    for (const [n, B, W] of [[80, 16, 2], [83, 12, 3], [100, 8, 4], [7, 4, 2]] as const) {
+  test('batch k of every rank together is batch k of one process with the global batch', () => {
+    for (const [n, B, W] of [
+      [80, 16, 2],
+      [83, 12, 3],
+      [100, 8, 4],
+      [7, 4, 2],
+    ] as const) {
       const single = new data.DataLoader(fake(n), { batchSize: B, pipeline, shuffle: true, seed: 3, dropLast: true });
       const order = single.order(2);
-      const shards = Array.from({ length: W }, (_, r) => new data.DataLoader(fake(n), { batchSize: B / W, pipeline, shuffle: true, seed: 3, dropLast: true, shard: { rank: r, count: W, pad: true } }));
+      const shards = Array.from(
+        { length: W },
+        (_, r) => new data.DataLoader(fake(n), { batchSize: B / W, pipeline, shuffle: true, seed: 3, dropLast: true, shard: { rank: r, count: W, pad: true } }),
+      );
       for (const s of shards) assert.equal(s.length, single.length, `n ${n} B ${B} W ${W}: batches per rank`);
       for (let k = 0; k < single.length; k++) {
         const mine = shards.flatMap((s) => s.order(2).slice((k * B) / W, ((k + 1) * B) / W)).sort((a, b) => a - b);
-        assert.deepEqual(mine, order.slice(k * B, (k + 1) * B).sort((a, b) => a - b), `n ${n} B ${B} W ${W} batch ${k}`);
+        assert.deepEqual(
+          mine,
+          order.slice(k * B, (k + 1) * B).sort((a, b) => a - b),
+          `n ${n} B ${B} W ${W} batch ${k}`,
+        );
       }
     }
   });
 
   test('padded shards repeat the start of the order, as PyTorch pads', () => {
     const orders = [0, 1, 2].map((r) => new data.DataLoader(fake(10), { batchSize: 2, pipeline, shard: { rank: r, count: 3, pad: true } }).order(0));
-    assert.deepEqual(orders, [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]);
+    assert.deepEqual(orders, [
+      [0, 3, 6, 9],
+      [1, 4, 7, 0],
+      [2, 5, 8, 1],
+    ]);
   });
 
   test('evaluation shards are disjoint and cover every sample once', () => {
     const orders = [0, 1, 2].map((r) => new data.DataLoader(fake(10), { batchSize: 3, pipeline, shard: { rank: r, count: 3, pad: false } }));
-    assert.deepEqual(orders.map((l) => l.length), [2, 1, 1]);
-    assert.deepEqual(orders.flatMap((l) => l.order(0)).sort((a, b) => a - b), [...Array(10).keys()]);
+    assert.deepEqual(
+      orders.map((l) => l.length),
+      [2, 1, 1],
+    );
+    assert.deepEqual(
+      orders.flatMap((l) => l.order(0)).sort((a, b) => a - b),
+      [...Array(10).keys()],
+    );
   });
 
   test('a bad shard is an error naming it', () => {
@@ -53,7 +81,15 @@ describe('sharded loaders (DistributedSampler)', () => {
 describe('options and environment', () => {
   test("torchrun's variables, with errors naming the variable", () => {
     assert.equal(distributed.contextFromEnv({}), null);
-    const c = distributed.contextFromEnv({ WORLD_SIZE: '4', RANK: '3', LOCAL_WORLD_SIZE: '2', LOCAL_RANK: '1', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29400', GROUP_RANK: '1' });
+    const c = distributed.contextFromEnv({
+      WORLD_SIZE: '4',
+      RANK: '3',
+      LOCAL_WORLD_SIZE: '2',
+      LOCAL_RANK: '1',
+      MASTER_ADDR: '10.0.0.1',
+      MASTER_PORT: '29400',
+      GROUP_RANK: '1',
+    });
     assert.deepEqual(c, { rank: 3, worldSize: 4, localRank: 1, localWorldSize: 2, nodeRank: 1, masterAddr: '10.0.0.1', masterPort: 29400, timeoutMs: 300_000 });
     assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '2' }), /RANK must be below WORLD_SIZE/);
     assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: 'two', RANK: '0' }), /WORLD_SIZE must be an integer/);
@@ -71,14 +107,39 @@ describe('options and environment', () => {
   });
 
   test('the global batch must split evenly', () => {
-    const r = lsr('train', '--nproc', '2', '--batch-size', '15', '--epochs', '1', '--limit-per-class', '4', '--workers', '0', '--out', join(tmpdir(), 'lsr-never'));
+    const r = lsr(
+      'train',
+      '--nproc',
+      '2',
+      '--batch-size',
+      '15',
+      '--epochs',
+      '1',
+      '--limit-per-class',
+      '4',
+      '--workers',
+      '0',
+      '--out',
+      join(tmpdir(), 'lsr-never'),
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /--batch-size 15 must be a multiple of the 2 processes \(--nproc 2\)/);
   });
 
   test('a rank whose peers never arrive stops after the timeout with a message', () => {
     const t0 = Date.now();
-    const r = lsrWith({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29517', LSR_DIST_TIMEOUT: '3' }, 'train', '--epochs', '1', '--limit-per-class', '4', '--workers', '0', '--out', join(tmpdir(), 'lsr-never'));
+    const r = lsrWith(
+      { WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29517', LSR_DIST_TIMEOUT: '3' },
+      'train',
+      '--epochs',
+      '1',
+      '--limit-per-class',
+      '4',
+      '--workers',
+      '0',
+      '--out',
+      join(tmpdir(), 'lsr-never'),
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /rank 0 of 2: the rendezvous at 127\.0\.0\.1:29517 failed within 3 s/);
     assert.ok(Date.now() - t0 < 30_000);
@@ -94,7 +155,27 @@ after(() => rmSync(root, { recursive: true, force: true }));
 // 80 training images, global batch 16: one epoch is 5 steps. float64, so that rounding (which a
 // few SGD steps amplify by orders of magnitude in float32, between thread counts of libtorch
 // itself) stays far below the tolerance.
-const FIVE_STEPS = ['--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '8', '--batch-size', '16', '--epochs', '1', '--lr', '0.1', '--precision', 'fp64', '--workers', '0', '--threads', '1', '--sync-bn'];
+const FIVE_STEPS = [
+  '--data',
+  'fashion-mnist',
+  '--model',
+  'resnet20',
+  '--limit-per-class',
+  '8',
+  '--batch-size',
+  '16',
+  '--epochs',
+  '1',
+  '--lr',
+  '0.1',
+  '--precision',
+  'fp64',
+  '--workers',
+  '0',
+  '--threads',
+  '1',
+  '--sync-bn',
+];
 
 const modelTensors = (path: string) => {
   const f = io.loadSafetensors(path);
@@ -116,7 +197,11 @@ describe('lsr train --nproc 2 against one process', () => {
     const wb = modelTensors(join(two, 'last.safetensors'));
     assert.deepEqual([...wb.keys()], [...wa.keys()]);
     let worst = 0;
-    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    for (const [k, t] of wa)
+      worst = Math.max(
+        worst,
+        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
+      );
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
     // The steps moved the weights: the comparison is not of two untouched initialisations.
     const config = { ...training.DEFAULTS, data: 'fashion-mnist', model: 'resnet20' as const };
@@ -141,7 +226,7 @@ describe('lsr train --nproc 2 against one process', () => {
     assert.deepEqual(readdirSync(two).sort(), readdirSync(one).sort());
   });
 
-  test('--accumulate 2 with 2 ranks: gradients summed over the micro-batches before the average (DDP no_sync) give one process\'s weights', () => {
+  test("--accumulate 2 with 2 ranks: gradients summed over the micro-batches before the average (DDP no_sync) give one process's weights", () => {
     const args = (out: string) => ['train', ...FIVE_STEPS, '--accumulate', '2', '--out', out];
     const a = lsr(...args(join(root, 'acc-one')));
     assert.equal(a.status, 0, a.stderr);
@@ -150,7 +235,11 @@ describe('lsr train --nproc 2 against one process', () => {
     const wa = modelTensors(join(root, 'acc-one', 'last.safetensors'));
     const wb = modelTensors(join(root, 'acc-two', 'last.safetensors'));
     let worst = 0;
-    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    for (const [k, t] of wa)
+      worst = Math.max(
+        worst,
+        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
+      );
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
     // Micro-batches of 8 are not batches of 16 under BatchNorm: accumulation took effect.
     const whole = modelTensors(join(root, 'one', 'last.safetensors'));
@@ -159,7 +248,16 @@ describe('lsr train --nproc 2 against one process', () => {
   });
 
   test("Online Label Smoothing's per-class statistics are summed over ranks: 2 epochs give one process's weights", () => {
-    const args = (out: string) => ['train', ...FIVE_STEPS.filter((v, i, all) => v !== '--epochs' && all[i - 1] !== '--epochs'), '--epochs', '2', '--loss', 'online-label-smoothing', '--out', out];
+    const args = (out: string) => [
+      'train',
+      ...FIVE_STEPS.filter((v, i, all) => v !== '--epochs' && all[i - 1] !== '--epochs'),
+      '--epochs',
+      '2',
+      '--loss',
+      'online-label-smoothing',
+      '--out',
+      out,
+    ];
     const a = lsr(...args(join(root, 'ols-one')));
     assert.equal(a.status, 0, a.stderr);
     const b = lsr(...args(join(root, 'ols-two')), '--nproc', '2');
@@ -167,30 +265,58 @@ describe('lsr train --nproc 2 against one process', () => {
     const wa = modelTensors(join(root, 'ols-one', 'last.safetensors'));
     const wb = modelTensors(join(root, 'ols-two', 'last.safetensors'));
     let worst = 0;
-    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    for (const [k, t] of wa)
+      worst = Math.max(
+        worst,
+        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
+      );
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
   });
 
   test('two "machines" (--nnodes 2, one process each, over loopback) give the same weights', async () => {
     const out = join(root, 'nodes');
     const port = String(await distributed.freePort());
-    const node = (rank: number) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, [cli, 'train', ...FIVE_STEPS, '--out', out, '--nproc', '1', '--nnodes', '2', '--node-rank', String(rank), '--master-addr', '127.0.0.1', '--master-port', port], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
-      let stderr = '';
-      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      p.on('exit', (code) => resolve({ code, stderr }));
-    });
+    const node = (rank: number) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const p = spawn(
+          process.execPath,
+          [
+            cli,
+            'train',
+            ...FIVE_STEPS,
+            '--out',
+            out,
+            '--nproc',
+            '1',
+            '--nnodes',
+            '2',
+            '--node-rank',
+            String(rank),
+            '--master-addr',
+            '127.0.0.1',
+            '--master-port',
+            port,
+          ],
+          { env: { ...process.env, OMP_NUM_THREADS: '1' } },
+        );
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('exit', (code) => resolve({ code, stderr }));
+      });
     const [a, b] = await Promise.all([node(0), node(1)]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const wa = modelTensors(join(root, 'one', 'last.safetensors'));
     const wb = modelTensors(join(out, 'last.safetensors'));
     let worst = 0;
-    for (const [k, t] of wa) worst = Math.max(worst, L.tidy(() => t.sub(wb.get(k)!).abs().max().item()));
+    for (const [k, t] of wa)
+      worst = Math.max(
+        worst,
+        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
+      );
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
   });
 });
-
 
 /** Process ids of the launcher's children, by their RANK. */
 function ranksOf(launcher: ChildProcess): Map<number, number> {
@@ -210,7 +336,27 @@ function ranksOf(launcher: ChildProcess): Map<number, number> {
 
 describe('a lost rank', () => {
   const run = () => join(root, 'fault');
-  const args = () => ['train', '--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '60', '--batch-size', '20', '--epochs', '2', '--lr', '0.05', '--precision', 'fp32', '--workers', '0', '--out', run()];
+  const args = () => [
+    'train',
+    '--data',
+    'fashion-mnist',
+    '--model',
+    'resnet20',
+    '--limit-per-class',
+    '60',
+    '--batch-size',
+    '20',
+    '--epochs',
+    '2',
+    '--lr',
+    '0.05',
+    '--precision',
+    'fp32',
+    '--workers',
+    '0',
+    '--out',
+    run(),
+  ];
 
   test('killing one of 2 workers mid-epoch stops the other within 60 s, naming the rank; resuming with 1 process completes', async () => {
     const launcher = spawn(process.execPath, [cli, ...args(), '--nproc', '2'], { env: { ...process.env, OMP_NUM_THREADS: '1' } });
@@ -250,11 +396,40 @@ describe('a hung rank', () => {
   test('a rank that stops answering is given up after --dist-timeout, and named', async () => {
     const port = String(await distributed.freePort());
     const out = join(root, 'hang');
-    const args = ['train', '--data', 'fashion-mnist', '--model', 'resnet20', '--limit-per-class', '60', '--batch-size', '20', '--epochs', '2', '--precision', 'fp32', '--workers', '0', '--out', out];
+    const args = [
+      'train',
+      '--data',
+      'fashion-mnist',
+      '--model',
+      'resnet20',
+      '--limit-per-class',
+      '60',
+      '--batch-size',
+      '20',
+      '--epochs',
+      '2',
+      '--precision',
+      'fp32',
+      '--workers',
+      '0',
+      '--out',
+      out,
+    ];
     // Two ranks started by hand, with torchrun's variables.
-    const rank = (r: number) => spawn(process.execPath, [cli, ...args], {
-      env: { ...process.env, OMP_NUM_THREADS: '1', WORLD_SIZE: '2', RANK: String(r), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, LSR_DIST_TIMEOUT: '4' },
-    });
+    const rank = (r: number) =>
+      spawn(process.execPath, [cli, ...args], {
+        env: {
+          ...process.env,
+          OMP_NUM_THREADS: '1',
+          WORLD_SIZE: '2',
+          RANK: String(r),
+          LOCAL_RANK: String(r),
+          LOCAL_WORLD_SIZE: '2',
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: port,
+          LSR_DIST_TIMEOUT: '4',
+        },
+      });
     const r0 = rank(0);
     const r1 = rank(1);
     let stderr = '';

@@ -90,8 +90,23 @@ describe('errors become JS Errors, never crashes', () => {
 describe('typed errors: a stable code and class, whatever the message says', () => {
   test('non-finite logits from the fused kernel (C++) and from the per-class-ε path (TypeScript) are NonFiniteLogitsError', () => {
     const y = L.tensor([0n, 2n]);
-    const fused = () => L.crossEntropy(L.tensor([[0, 1, 2], [0, NaN, 1]]), y);
-    const perClass = () => L.crossEntropy(L.tensor([[0, Infinity, 2], [0, 0, 1]]), y, { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) });
+    const fused = () =>
+      L.crossEntropy(
+        L.tensor([
+          [0, 1, 2],
+          [0, NaN, 1],
+        ]),
+        y,
+      );
+    const perClass = () =>
+      L.crossEntropy(
+        L.tensor([
+          [0, Infinity, 2],
+          [0, 0, 1],
+        ]),
+        y,
+        { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) },
+      );
     for (const run of [fused, perClass]) {
       assert.throws(run, (e: unknown) => {
         assert.ok(e instanceof L.NonFiniteLogitsError, String(e));
@@ -104,16 +119,22 @@ describe('typed errors: a stable code and class, whatever the message says', () 
   });
 
   test("libtorch's own errors are NativeError with code LSR_NATIVE, the op named in the message", () => {
-    assert.throws(() => L.tidy(() => L.ones([2, 3]).add(L.ones([4]))), (e: unknown) => {
-      assert.ok(e instanceof L.NativeError, String(e));
-      assert.equal((e as L.NativeError).code, 'LSR_NATIVE');
-      assert.match((e as Error).message, /^add: The size of tensor a/);
-      return true;
-    });
+    assert.throws(
+      () => L.tidy(() => L.ones([2, 3]).add(L.ones([4]))),
+      (e: unknown) => {
+        assert.ok(e instanceof L.NativeError, String(e));
+        assert.equal((e as L.NativeError).code, 'LSR_NATIVE');
+        assert.match((e as Error).message, /^add: The size of tensor a/);
+        return true;
+      },
+    );
   });
 
   test('an option out of range is a BadInputError', () => {
-    assert.throws(() => parseTrainArgs('train', ['--epochs', '0']), (e: unknown) => e instanceof L.BadInputError && e.code === 'LSR_BAD_INPUT' && /--epochs/.test(e.message));
+    assert.throws(
+      () => parseTrainArgs('train', ['--epochs', '0']),
+      (e: unknown) => e instanceof L.BadInputError && e.code === 'LSR_BAD_INPUT' && /--epochs/.test(e.message),
+    );
   });
 });
 
@@ -126,7 +147,12 @@ describe('a library that behaves as a guest', () => {
        console.log(JSON.stringify({ before, env: env ?? null, after: L.getNumThreads(), set }));`,
     );
     assert.equal(r.status, 0, r.stderr);
-    const { before, env, after, set } = JSON.parse(r.stdout.trim()) as { before: number; env: string | null; after: number; set: { threads: number; malloc: string } };
+    const { before, env, after, set } = JSON.parse(r.stdout.trim()) as {
+      before: number;
+      env: string | null;
+      after: number;
+      set: { threads: number; malloc: string };
+    };
     // libtorch's own default inside Node is one thread; the OpenBLAS setting was only there while the addon loaded.
     assert.equal(before, Number(process.env.OMP_NUM_THREADS) || 1);
     assert.equal(env, null);

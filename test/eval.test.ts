@@ -7,7 +7,11 @@ import { accuracyCurves, render } from '../src/report/index.js';
 import { assertClose } from './helpers.js';
 
 /** Two-class logits whose softmax puts probability p on class 0. */
-const logitsFor = (ps: number[]) => L.tensor(ps.map((p) => [Math.log(p), Math.log(1 - p)]), { dtype: 'float64' });
+const logitsFor = (ps: number[]) =>
+  L.tensor(
+    ps.map((p) => [Math.log(p), Math.log(1 - p)]),
+    { dtype: 'float64' },
+  );
 
 test('accuracy, NLL and ECE (equal-width bins) by hand', () => {
   L.tidy(() => {
@@ -18,13 +22,24 @@ test('accuracy, NLL and ECE (equal-width bins) by hand', () => {
     assert.equal(m.top5, 1);
     assertClose(m.nll, -(Math.log(0.93) + Math.log(0.23) + Math.log(0.62) + Math.log(0.57)) / 4, 1e-12);
     assertClose(m.ece, (0.07 + 0.77 + 0.38 + 0.43) / 4, 1e-12);
-    assert.deepEqual(m.bins.map((b) => b.count), [0, 0, 0, 0, 0, 1, 1, 1, 0, 1]);
+    assert.deepEqual(
+      m.bins.map((b) => b.count),
+      [0, 0, 0, 0, 0, 1, 1, 1, 0, 1],
+    );
   });
 });
 
 test('temperature scaling finds T = d / logit(q) for a two-class problem', () => {
   L.tidy(() => {
-    const logits = L.tensor([[4, 0], [4, 0], [4, 0], [4, 0]], { dtype: 'float64' });
+    const logits = L.tensor(
+      [
+        [4, 0],
+        [4, 0],
+        [4, 0],
+        [4, 0],
+      ],
+      { dtype: 'float64' },
+    );
     const labels = L.tensor([0, 0, 0, 1], { dtype: 'int64' });
     assertClose(evaluation.fitTemperature(logits, labels), 4 / Math.log(3), 1e-6);
     const before = evaluation.classificationMetrics(logits, labels).ece;
@@ -47,18 +62,50 @@ test('confusions, per-class accuracy and the choice of three classes', () => {
 
 test('the projection puts template a at the origin, b on the first axis, c in the plane', () => {
   L.tidy(() => {
-    const w = L.tensor([[1, 0, 0], [3, 0, 0], [1, 2, 0], [0, 0, 9]], { dtype: 'float64' });
-    const f = L.tensor([[2, 1, 5], [0, 0, 0], [7, 7, 7]], { dtype: 'float64' });
+    const w = L.tensor(
+      [
+        [1, 0, 0],
+        [3, 0, 0],
+        [1, 2, 0],
+        [0, 0, 9],
+      ],
+      { dtype: 'float64' },
+    );
+    const f = L.tensor(
+      [
+        [2, 1, 5],
+        [0, 0, 0],
+        [7, 7, 7],
+      ],
+      { dtype: 'float64' },
+    );
     const p = evaluation.templateProjection(w, f, L.tensor([0, 2, 3], { dtype: 'int64' }), [0, 1, 2]);
-    assert.deepEqual(p.templates, [[0, 0], [2, 0], [0, 2]]);
-    assert.deepEqual(p.points, [{ x: 1, y: 1, label: 0 }, { x: -1, y: 0, label: 2 }]); // class 3 is left out
-    assertClose(evaluation.meanFeatureNorm(L.tensor([[3, 4], [0, 1]])), 3, 1e-12);
+    assert.deepEqual(p.templates, [
+      [0, 0],
+      [2, 0],
+      [0, 2],
+    ]);
+    assert.deepEqual(p.points, [
+      { x: 1, y: 1, label: 0 },
+      { x: -1, y: 0, label: 2 },
+    ]); // class 3 is left out
+    assertClose(
+      evaluation.meanFeatureNorm(
+        L.tensor([
+          [3, 4],
+          [0, 1],
+        ]),
+      ),
+      3,
+      1e-12,
+    );
     assert.throws(() => evaluation.templateProjection(w, f, L.tensor([0, 0, 0], { dtype: 'int64' }), [0, 1, 1]), /collinear/);
   });
 });
 
 test('the accuracy figure dashes the training curves, as its caption says, not the validation ones', async () => {
-  const svg = async (split: 'train' | 'val') => (await render(accuracyCurves([1, 2].map((epoch) => ({ setting: '0', epoch, split, accuracy: 0.5 + epoch / 10 }))))).svg;
+  const svg = async (split: 'train' | 'val') =>
+    (await render(accuracyCurves([1, 2].map((epoch) => ({ setting: '0', epoch, split, accuracy: 0.5 + epoch / 10 }))))).svg;
   // The plotted line: the first mark-line group (the legend's dash samples come after it).
   const dashed = (s: string) => /stroke-dasharray="5,3"/.test(/<g class="mark-line[^"]*"[\s\S]*?<\/g>/.exec(s)?.[0] ?? assert.fail('no line mark'));
   assert.ok(dashed(await svg('train')), 'train is dashed');

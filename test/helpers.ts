@@ -31,7 +31,7 @@ export function values(n: number, seed: number, lo = -1, hi = 1): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((s / 2 ** 32) * (hi - lo));
+    out[i] = lo + (s / 2 ** 32) * (hi - lo);
   }
   return out;
 }
@@ -48,7 +48,16 @@ export interface GradInput {
  * against central finite differences in float64.
  */
 export function gradcheck(name: string, fn: (...xs: Tensor[]) => Tensor, inputs: GradInput[], tol = 1e-5, eps = 1e-6): void {
-  const datas = inputs.map((inp, k) => inp.data ?? values(inp.shape.reduce((a, b) => a * b, 1), 17 + 31 * k, inp.lo ?? -1, inp.hi ?? 1));
+  const datas = inputs.map(
+    (inp, k) =>
+      inp.data ??
+      values(
+        inp.shape.reduce((a, b) => a * b, 1),
+        17 + 31 * k,
+        inp.lo ?? -1,
+        inp.hi ?? 1,
+      ),
+  );
   const build = (ds: Float64Array[], grad: boolean) => ds.map((d, k) => fromTypedArray(d, inputs[k]!.shape, { requiresGrad: grad }));
   let weights: Float64Array | undefined;
   const scalarOf = (out: Tensor): Tensor => {
@@ -74,10 +83,7 @@ export function gradcheck(name: string, fn: (...xs: Tensor[]) => Tensor, inputs:
       d[i] = orig;
       const numeric = (up - down) / (2 * eps);
       const a = analytic[k]![i]!;
-      assert.ok(
-        Math.abs(a - numeric) <= tol * Math.max(1, Math.abs(numeric)),
-        `${name}: d/d input${k}[${i}] analytic ${a} vs numeric ${numeric}`,
-      );
+      assert.ok(Math.abs(a - numeric) <= tol * Math.max(1, Math.abs(numeric)), `${name}: d/d input${k}[${i}] analytic ${a} vs numeric ${numeric}`);
     }
   });
 }

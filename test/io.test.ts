@@ -73,7 +73,11 @@ describe('safetensors', () => {
     ['bad metadata', safetensors({ __metadata__: { k: 1 } }, 0), /__metadata__.k is not a string/],
   ];
   for (const [name, bytes, message] of cases)
-    test(`rejects: ${name}`, () => assert.throws(() => io.parseSafetensors(bytes, 'bad.safetensors'), (e: Error) => message.test(e.message) && e.message.startsWith('bad.safetensors: ')));
+    test(`rejects: ${name}`, () =>
+      assert.throws(
+        () => io.parseSafetensors(bytes, 'bad.safetensors'),
+        (e: Error) => message.test(e.message) && e.message.startsWith('bad.safetensors: '),
+      ));
 });
 
 describe('torch.save (.pth) files', () => {
@@ -89,7 +93,10 @@ describe('torch.save (.pth) files', () => {
 
   test('a pickle asking for os.system is refused, and nothing runs', () => {
     rmSync('/tmp/lsr-pwned', { force: true });
-    assert.throws(() => io.loadPth(join(fixtures, 'evil-global.pth')), /refusing to load global '(posix|os)\.system': only tensors and state dicts are allowed/);
+    assert.throws(
+      () => io.loadPth(join(fixtures, 'evil-global.pth')),
+      /refusing to load global '(posix|os)\.system': only tensors and state dicts are allowed/,
+    );
     assert.equal(existsSync('/tmp/lsr-pwned'), false);
   });
 
@@ -102,24 +109,35 @@ describe('torch.save (.pth) files', () => {
     ['truncated to 100 bytes', (b) => b.subarray(0, 100), /no end-of-central-directory record/],
     ['wrong magic', (b) => Buffer.concat([Buffer.from('XX'), b.subarray(2)]), /not a PyTorch file \(no zip signature/],
     ['legacy format', () => Buffer.from([0x80, 0x02, 0x8a, 0x0a]), /legacy torch.save format/],
-    ['central directory offset past the end', (b) => {
-      const c = Buffer.from(b);
-      const eocd = c.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-      c.writeUInt32LE(c.length + 1000, eocd + 16);
-      return c;
-    }, /central directory at offset \d+ .* lies outside the file/],
-    ['a global outside the allow-list', () => {
-      // data.pkl: GLOBAL 'builtins eval' in an otherwise valid torch.save archive is refused by name.
-      const pkl = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cbuiltins\neval\n'), Buffer.from(')R.')]);
-      return zipOf({ 'a/data.pkl': pkl });
-    }, /refusing to load global 'builtins.eval'/],
-    ['a storage whose size does not match', () => {
-      const pkl = Buffer.from(readPkl());
-      return zipOf({ 'archive/data.pkl': pkl, 'archive/data/0': Buffer.alloc(3) });
-    }, /storage '0' holds 3 bytes, 1176 × float32 needs 4704/],
+    [
+      'central directory offset past the end',
+      (b) => {
+        const c = Buffer.from(b);
+        const eocd = c.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+        c.writeUInt32LE(c.length + 1000, eocd + 16);
+        return c;
+      },
+      /central directory at offset \d+ .* lies outside the file/,
+    ],
+    [
+      'a global outside the allow-list',
+      () => {
+        // data.pkl: GLOBAL 'builtins eval' in an otherwise valid torch.save archive is refused by name.
+        const pkl = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cbuiltins\neval\n'), Buffer.from(')R.')]);
+        return zipOf({ 'a/data.pkl': pkl });
+      },
+      /refusing to load global 'builtins.eval'/,
+    ],
+    [
+      'a storage whose size does not match',
+      () => {
+        const pkl = Buffer.from(readPkl());
+        return zipOf({ 'archive/data.pkl': pkl, 'archive/data/0': Buffer.alloc(3) });
+      },
+      /storage '0' holds 3 bytes, 1176 × float32 needs 4704/,
+    ],
   ];
-  for (const [name, make, message] of broken)
-    test(`rejects: ${name}`, () => assert.throws(() => io.parsePth(make(pthBytes()), 'bad.pth'), message));
+  for (const [name, make, message] of broken) test(`rejects: ${name}`, () => assert.throws(() => io.parsePth(make(pthBytes()), 'bad.pth'), message));
 
   test('fuzz: 2,000 mutations of valid files each load or throw an Error, never crash', () => {
     const sources = [pthBytes(), stBytes()];
@@ -134,7 +152,8 @@ describe('torch.save (.pth) files', () => {
       const b = Buffer.from(src);
       const kind = next(4);
       if (kind === 0) for (let k = 0; k < 1 + next(8); k++) b[next(b.length)] = next(256);
-      else if (kind === 1) b.writeUInt32LE(next(2 ** 32), next(b.length - 4)); // a random 32-bit field
+      else if (kind === 1)
+        b.writeUInt32LE(next(2 ** 32), next(b.length - 4)); // a random 32-bit field
       else if (kind === 2) b[next(Math.min(b.length, 4096))] = next(256); // the headers and the pickle
       const bytes = kind === 3 ? b.subarray(0, next(b.length)) : b;
       L.tidy(() => {
@@ -188,4 +207,3 @@ function zipOf(files: Record<string, Uint8Array>): Uint8Array {
   eocd.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, eocd]);
 }
-

@@ -40,10 +40,27 @@ function randomCase(k: number, dtype: DT) {
     ignoreIndex,
   };
   if (r[7]! < 0.5) o.weight = L.fromTypedArray(values(classes, 77 + k, 0.1, 2), [classes], { dtype });
-  const x = L.fromTypedArray(values(shape.reduce((a, b) => a * b, 1), 3 + k, -4, 4), shape, { dtype }).requiresGrad_();
+  const x = L.fromTypedArray(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      3 + k,
+      -4,
+      4,
+    ),
+    shape,
+    { dtype },
+  ).requiresGrad_();
   const targetShape = shape.filter((_, d) => d !== (shape.length === 1 ? 0 : 1));
-  const raw = values(targetShape.reduce((a, b) => a * b, 1), 11 + k, 0, 1);
-  const y = L.tensor(Array.from(raw, (v, i) => (i % 5 === 3 ? ignoreIndex : Math.floor(v * classes))), { dtype: 'int64' }).view(...targetShape);
+  const raw = values(
+    targetShape.reduce((a, b) => a * b, 1),
+    11 + k,
+    0,
+    1,
+  );
+  const y = L.tensor(
+    Array.from(raw, (v, i) => (i % 5 === 3 ? ignoreIndex : Math.floor(v * classes))),
+    { dtype: 'int64' },
+  ).view(...targetShape);
   return { x, y, o, what: `case ${k}: input [${shape}] ${JSON.stringify({ ...o, weight: !!o.weight })}` };
 }
 
@@ -65,7 +82,16 @@ describe('crossEntropy equals PyTorch', () => {
             for (const weighted of [false, true]) {
               L.tidy(() => {
                 const classDim = shape.length === 1 ? 0 : 1;
-                const x = L.fromTypedArray(values(shape.reduce((a, b) => a * b, 1), 9, -3, 3), shape, { dtype }).requiresGrad_();
+                const x = L.fromTypedArray(
+                  values(
+                    shape.reduce((a, b) => a * b, 1),
+                    9,
+                    -3,
+                    3,
+                  ),
+                  shape,
+                  { dtype },
+                ).requiresGrad_();
                 const t = L.fromTypedArray(values(x.numel(), 10, 0, 1), shape, { dtype }).softmax(classDim);
                 const weight = weighted ? L.fromTypedArray(values(shape[classDim]!, 12, 0.2, 2), [shape[classDim]!], { dtype }) : undefined;
                 compare(x, t, { labelSmoothing: eps, reduction, weight }, dtype, `[${shape}] ε=${eps} ${reduction} weighted=${weighted}`);
@@ -95,7 +121,13 @@ describe('crossEntropy equals PyTorch', () => {
 
   test('-Inf logits (masked classes) give what PyTorch gives: finite without smoothing, +Inf with it', () => {
     L.tidy(() => {
-      const x = L.tensor([[1, -Infinity, 0.5], [0.2, 0.1, -Infinity]], { dtype: 'float64' });
+      const x = L.tensor(
+        [
+          [1, -Infinity, 0.5],
+          [0.2, 0.1, -Infinity],
+        ],
+        { dtype: 'float64' },
+      );
       const y = L.tensor([0, 1], { dtype: 'int64' });
       assertTensorClose(crossEntropy(x, y), F.crossEntropy(x, y), 1e-12);
       assert.equal(crossEntropy(x, y, { labelSmoothing: 0.1 }).item(), Infinity);
@@ -142,7 +174,13 @@ describe('the fused kernel', () => {
   });
 
   test('its gradient matches finite differences (weights, an ignored position, (N, C, d) input)', () => {
-    const y = L.tensor([[0, 2, -100], [1, 1, 0]], { dtype: 'int64' });
+    const y = L.tensor(
+      [
+        [0, 2, -100],
+        [1, 1, 0],
+      ],
+      { dtype: 'int64' },
+    );
     const weight = L.tensor([0.5, 2, 1], { dtype: 'float64' });
     for (const reduction of ['none', 'mean', 'sum'] as const)
       gradcheck(`fused ${reduction}`, (x) => crossEntropy(x!, y, { weight, labelSmoothing: 0.3, reduction }), [{ shape: [2, 3, 3], lo: -3, hi: 3 }]);
@@ -182,20 +220,74 @@ describe('crossEntropy rejects bad input with the argument and shapes', () => {
   const x = L.randn([2, 3]);
   const y = L.tensor([0, 2], { dtype: 'int64' });
   const cases: Array<[string, () => unknown, RegExp]> = [
-    ['class out of range', () => crossEntropy(x, L.tensor([0, 3], { dtype: 'int64' })), /target\[1\] = 3 is not a class index in \[0, 3\) nor ignoreIndex \(-100\)/],
-    ['negative class', () => crossEntropy(x, L.tensor([-1, 0], { dtype: 'int64' }), { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) }), /target\[0\] = -1 is not a class index/],
-    ['float targets of the index shape', () => crossEntropy(x, L.tensor([0, 2], { dtype: 'float32' })), /target has dtype float32: probabilities must have the input's shape \[2,3\]; class indices must be an integer tensor of shape \[2\] \(a number array makes float32: tensor\(labels, \{ dtype: 'int64' \}\), or bigints\) \(input \[2,3\], target \[2\]\)/],
-    ['target shape', () => crossEntropy(x, L.tensor([0, 1, 2], { dtype: 'int64' })), /class-index target must have shape \[2\] for this input \(input \[2,3\], target \[3\]\)/],
+    [
+      'class out of range',
+      () => crossEntropy(x, L.tensor([0, 3], { dtype: 'int64' })),
+      /target\[1\] = 3 is not a class index in \[0, 3\) nor ignoreIndex \(-100\)/,
+    ],
+    [
+      'negative class',
+      () => crossEntropy(x, L.tensor([-1, 0], { dtype: 'int64' }), { labelSmoothing: L.tensor([0.1, 0.1, 0.1]) }),
+      /target\[0\] = -1 is not a class index/,
+    ],
+    [
+      'float targets of the index shape',
+      () => crossEntropy(x, L.tensor([0, 2], { dtype: 'float32' })),
+      /target has dtype float32: probabilities must have the input's shape \[2,3\]; class indices must be an integer tensor of shape \[2\] \(a number array makes float32: tensor\(labels, \{ dtype: 'int64' \}\), or bigints\) \(input \[2,3\], target \[2\]\)/,
+    ],
+    [
+      'target shape',
+      () => crossEntropy(x, L.tensor([0, 1, 2], { dtype: 'int64' })),
+      /class-index target must have shape \[2\] for this input \(input \[2,3\], target \[3\]\)/,
+    ],
     ['empty batch', () => crossEntropy(L.randn([0, 3]), L.tensor([], { dtype: 'int64' })), /empty batch: the input has no logits \(input \[0,3\]/],
-    ['NaN logit', () => crossEntropy(L.tensor([[0, 1, 2], [0, NaN, 1]]), y), /input at position \[1\] has NaN or \+Inf logits, or all -Inf/],
-    ['+Inf logit', () => crossEntropy(L.tensor([[0, Infinity, 2], [0, 0, 1]]), y, { labelSmoothing: L.tensor([0, 0, 0]) }), /input at position \[0\] has NaN or \+Inf logits/],
-    ['row all -Inf', () => crossEntropy(L.tensor([[0, 1, 2], [-Infinity, -Infinity, -Infinity]]), y), /input at position \[1\]/],
+    [
+      'NaN logit',
+      () =>
+        crossEntropy(
+          L.tensor([
+            [0, 1, 2],
+            [0, NaN, 1],
+          ]),
+          y,
+        ),
+      /input at position \[1\] has NaN or \+Inf logits, or all -Inf/,
+    ],
+    [
+      '+Inf logit',
+      () =>
+        crossEntropy(
+          L.tensor([
+            [0, Infinity, 2],
+            [0, 0, 1],
+          ]),
+          y,
+          { labelSmoothing: L.tensor([0, 0, 0]) },
+        ),
+      /input at position \[0\] has NaN or \+Inf logits/,
+    ],
+    [
+      'row all -Inf',
+      () =>
+        crossEntropy(
+          L.tensor([
+            [0, 1, 2],
+            [-Infinity, -Infinity, -Infinity],
+          ]),
+          y,
+        ),
+      /input at position \[1\]/,
+    ],
     ['ε above 1', () => crossEntropy(x, y, { labelSmoothing: 1.5 }), /labelSmoothing must be in \[0, 1\], got 1.5/],
     ['ε negative', () => crossEntropy(x, y, { labelSmoothing: -0.1 }), /labelSmoothing must be in \[0, 1\], got -0.1/],
     ['ε per class of wrong size', () => crossEntropy(x, y, { labelSmoothing: L.tensor([0.1, 0.1]) }), /one ε per class \(3\), got shape \[2\]/],
     ['weight of wrong size', () => crossEntropy(x, y, { weight: L.ones([4]) }), /weight must have one value per class \(3\), got shape \[4\]/],
     ['unknown reduction', () => crossEntropy(x, y, { reduction: 'avg' as 'mean' }), /reduction 'avg' is not one of none, mean, sum/],
-    ['integer logits', () => crossEntropy(L.tensor([[1, 2]], { dtype: 'int64' }), L.tensor([0], { dtype: 'int64' })), /input must hold floating-point logits, got int64/],
+    [
+      'integer logits',
+      () => crossEntropy(L.tensor([[1, 2]], { dtype: 'int64' }), L.tensor([0], { dtype: 'int64' })),
+      /input must hold floating-point logits, got int64/,
+    ],
     ['boolean target', () => crossEntropy(x, L.tensor([true, false])), /target must be int64 class indices or floating-point probabilities, got bool/],
     ['0-d input', () => crossEntropy(L.tensor(1.5), y), /input must have a class dimension/],
   ];
@@ -203,7 +295,14 @@ describe('crossEntropy rejects bad input with the argument and shapes', () => {
 
   test('an ignored position may hold any value, even a NaN row', () => {
     L.tidy(() => {
-      const loss = crossEntropy(L.tensor([[0, 1, 2], [NaN, 0, 0]]), L.tensor([2, -100], { dtype: 'int64' }), { labelSmoothing: 0.1 });
+      const loss = crossEntropy(
+        L.tensor([
+          [0, 1, 2],
+          [NaN, 0, 0],
+        ]),
+        L.tensor([2, -100], { dtype: 'int64' }),
+        { labelSmoothing: 0.1 },
+      );
       assert.ok(Number.isFinite(loss.item()));
     });
   });

@@ -9,7 +9,11 @@ describe('the seed losses', () => {
   for (const dtype of ['float32', 'float64'] as const) {
     test(`LSR and LSR2 equal crossEntropy(labelSmoothing) in ${dtype}, values and gradients`, () => {
       L.manualSeed(7);
-      for (const [n, c] of [[1, 2], [8, 5], [33, 176]] as const) {
+      for (const [n, c] of [
+        [1, 2],
+        [8, 5],
+        [33, 176],
+      ] as const) {
         for (const eps of [0, 0.1, 0.35, 1]) {
           L.tidy(() => {
             const x = L.randn([n, c], { dtype }).mul(3).requiresGrad_();
@@ -34,7 +38,7 @@ describe('the seed losses', () => {
     });
   }
 
-  test('defaults are the seed\'s: LSR smoothing 0, LSR2 e 0.01 and mean', () => {
+  test("defaults are the seed's: LSR smoothing 0, LSR2 e 0.01 and mean", () => {
     assert.equal(new LSR().smoothing, 0);
     assert.equal(new LSR().confidence, 1);
     assert.equal(new LSR2().e, 0.01);
@@ -45,7 +49,7 @@ describe('the seed losses', () => {
     gradcheck('LSR2', (x) => new LSR2(0.2).forward(x!, L.tensor([2n, 0n, 1n])), [{ shape: [3, 4] }]);
   });
 
-  test('LSR2 input checks have the seed\'s messages', () => {
+  test("LSR2 input checks have the seed's messages", () => {
     const y = L.tensor([0n, 1n]);
     assert.throws(() => new LSR2().forward(L.randn([3, 4]), y), /expected input batch size \(3\) to match target batch size \(2\)/);
     assert.throws(() => new LSR2().forward(L.randn([2]), y), /expected input to have at least 2 dimensions \(got 1\)/);

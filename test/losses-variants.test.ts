@@ -27,12 +27,18 @@ describe('label smoothing conventions', () => {
       const x = logits();
       const y = labels();
       const eps = 0.3;
-      const target = F.oneHot(y, 4).to('float64').mul(1 - eps - eps / 3).add(eps / 3);
+      const target = F.oneHot(y, 4)
+        .to('float64')
+        .mul(1 - eps - eps / 3)
+        .add(eps / 3);
       const expected = ceAgainst(x, target);
       assertClose(crossEntropy(x, y, { labelSmoothing: eps, smoothingMass: 'others', reduction: 'none' }).toFlatArray(), expected, 1e-12);
       assertClose(crossEntropy(x, y, { labelSmoothing: eps, smoothingMass: 'others' }).item(), mean(expected), 1e-12);
       // ε = 1 puts all mass on the other classes, beyond PyTorch's ε ≤ 1 in its own convention.
-      const allOthers = F.oneHot(y, 4).to('float64').mul(-1 / 3).add(1 / 3);
+      const allOthers = F.oneHot(y, 4)
+        .to('float64')
+        .mul(-1 / 3)
+        .add(1 / 3);
       assertClose(crossEntropy(x, y, { labelSmoothing: 1, smoothingMass: 'others', reduction: 'none' }).toFlatArray(), ceAgainst(x, allOthers), 1e-12);
     });
   });
@@ -86,7 +92,9 @@ describe('mixup / CutMix targets', () => {
       const y = labels();
       const lam = 0.35;
       const mixed = softTargetCrossEntropy(x, mixupTarget(y, 4, lam, 0.1));
-      const separate = crossEntropy(x, y, { labelSmoothing: 0.1 }).mul(lam).add(crossEntropy(x, y.flip(0), { labelSmoothing: 0.1 }).mul(1 - lam));
+      const separate = crossEntropy(x, y, { labelSmoothing: 0.1 })
+        .mul(lam)
+        .add(crossEntropy(x, y.flip(0), { labelSmoothing: 0.1 }).mul(1 - lam));
       assertClose(mixed.item(), separate.item(), 1e-6);
     });
   });
@@ -131,7 +139,10 @@ describe('Online Label Smoothing', () => {
       const ols = new OnlineLabelSmoothing(4, 0.4, 0.2);
       const x = logits().to('float32');
       const y = labels();
-      const target = F.oneHot(y, 4).to('float64').mul(1 - 0.2 - 0.2 / 3).add(0.2 / 3);
+      const target = F.oneHot(y, 4)
+        .to('float64')
+        .mul(1 - 0.2 - 0.2 / 3)
+        .add(0.2 / 3);
       const expected = 0.4 * crossEntropy(x, y).item() + 0.6 * mean(ceAgainst(x.to('float64'), target));
       assertClose(ols.forward(x, y).item(), expected, 1e-6);
       ols.dispose();
@@ -142,13 +153,26 @@ describe('Online Label Smoothing', () => {
     L.tidy(() => {
       const ols = new OnlineLabelSmoothing(3, 0.5, 0.1);
       const before = ols.supervise.toArray() as number[][];
-      const x = L.tensor([[3, 0, 0], [2, 1, 0], [0, 4, 0], [0, 0, 1], [5, 0, 0]], { dtype: 'float32' });
+      const x = L.tensor(
+        [
+          [3, 0, 0],
+          [2, 1, 0],
+          [0, 4, 0],
+          [0, 0, 1],
+          [5, 0, 0],
+        ],
+        { dtype: 'float32' },
+      );
       const y = L.tensor([0, 0, 1, 0, 1], { dtype: 'int64' }); // correct: rows 0, 1 (class 0) and 2 (class 1)
       ols.forward(x, y);
       ols.nextEpoch();
       const p = F.softmax(x, 1).toArray() as number[][];
       const s = ols.supervise.toArray() as number[][];
-      assertClose(s[0]!, [0, 1, 2].map((c) => (p[0]![c]! + p[1]![c]!) / 2), 1e-6);
+      assertClose(
+        s[0]!,
+        [0, 1, 2].map((c) => (p[0]![c]! + p[1]![c]!) / 2),
+        1e-6,
+      );
       assertClose(s[1]!, p[2]!, 1e-6);
       assertClose(s[2]!, before[2]!, 1e-7); // no correct sample of class 2
       // eval mode records nothing
@@ -163,7 +187,13 @@ describe('Online Label Smoothing', () => {
   test('its state survives a checkpoint: a restored copy continues identically', () => {
     L.tidy(() => {
       const a = new OnlineLabelSmoothing(3);
-      const x = L.tensor([[3, 0, 0], [0, 2, 1]], { dtype: 'float32' });
+      const x = L.tensor(
+        [
+          [3, 0, 0],
+          [0, 2, 1],
+        ],
+        { dtype: 'float32' },
+      );
       const y = L.tensor([0, 1], { dtype: 'int64' });
       a.forward(x, y); // mid-epoch: sums recorded, not yet applied
       const b = new OnlineLabelSmoothing(3);

@@ -28,7 +28,10 @@ describe('memory', () => {
     });
     assert.equal(L.memoryStats().liveTensors, before + 3);
     assert.equal(out.sum.item(), 20);
-    assert.equal(L.tidy(() => kept!.sum().item()), 60);
+    assert.equal(
+      L.tidy(() => kept!.sum().item()),
+      60,
+    );
     L.dispose([out, kept]);
     assert.equal(L.memoryStats().liveTensors, before);
   });
@@ -46,7 +49,14 @@ describe('memory', () => {
 
   test('tidy cleans up when fn throws, and rejects async functions', () => {
     const before = L.memoryStats().liveTensors;
-    assert.throws(() => L.tidy(() => { L.ones([5]); throw new Error('inner'); }), /inner/);
+    assert.throws(
+      () =>
+        L.tidy(() => {
+          L.ones([5]);
+          throw new Error('inner');
+        }),
+      /inner/,
+    );
     assert.equal(L.memoryStats().liveTensors, before);
     assert.throws(() => L.tidy(() => Promise.resolve(1)), /synchronous/);
   });

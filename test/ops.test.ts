@@ -9,14 +9,35 @@ const t = (v: L.NestedArray, dtype: L.DType = 'float64') => L.tensor(v, { dtype 
 
 describe('elementwise', () => {
   test('arithmetic with broadcasting and scalars', () => {
-    const a = t([[1, 2, 3], [4, 5, 6]]);
+    const a = t([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const b = t([10, 20, 30]);
-    assert.deepEqual(a.add(b).toArray(), [[11, 22, 33], [14, 25, 36]]);
-    assert.deepEqual(a.add(b, 2).toArray(), [[21, 42, 63], [24, 45, 66]]);
-    assert.deepEqual(a.sub(1).toArray(), [[0, 1, 2], [3, 4, 5]]);
-    assert.deepEqual(a.rsub(1).toArray(), [[0, -1, -2], [-3, -4, -5]]);
-    assert.deepEqual(a.mul(b).toArray(), [[10, 40, 90], [40, 100, 180]]);
-    assert.deepEqual(a.div(2).toArray(), [[0.5, 1, 1.5], [2, 2.5, 3]]);
+    assert.deepEqual(a.add(b).toArray(), [
+      [11, 22, 33],
+      [14, 25, 36],
+    ]);
+    assert.deepEqual(a.add(b, 2).toArray(), [
+      [21, 42, 63],
+      [24, 45, 66],
+    ]);
+    assert.deepEqual(a.sub(1).toArray(), [
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
+    assert.deepEqual(a.rsub(1).toArray(), [
+      [0, -1, -2],
+      [-3, -4, -5],
+    ]);
+    assert.deepEqual(a.mul(b).toArray(), [
+      [10, 40, 90],
+      [40, 100, 180],
+    ]);
+    assert.deepEqual(a.div(2).toArray(), [
+      [0.5, 1, 1.5],
+      [2, 2.5, 3],
+    ]);
     assert.deepEqual(t([7, -7]).div(2, 'floor').toArray(), [3, -4]);
     assert.deepEqual(t([7, -7]).div(2, 'trunc').toArray(), [3, -3]);
     assert.deepEqual(a.pow(2).toFlatArray(), [1, 4, 9, 16, 25, 36]);
@@ -43,8 +64,16 @@ describe('elementwise', () => {
     assertClose(x.log().toFlatArray(), [0.25, 1, 2].map(Math.log), 1e-12);
     assertClose(x.log1p().toFlatArray(), [0.25, 1, 2].map(Math.log1p), 1e-12);
     assertClose(x.sqrt().toFlatArray(), [0.25, 1, 2].map(Math.sqrt), 1e-12);
-    assertClose(x.rsqrt().toFlatArray(), [0.25, 1, 2].map((v) => 1 / Math.sqrt(v)), 1e-12);
-    assertClose(x.sigmoid().toFlatArray(), [0.25, 1, 2].map((v) => 1 / (1 + Math.exp(-v))), 1e-12);
+    assertClose(
+      x.rsqrt().toFlatArray(),
+      [0.25, 1, 2].map((v) => 1 / Math.sqrt(v)),
+      1e-12,
+    );
+    assertClose(
+      x.sigmoid().toFlatArray(),
+      [0.25, 1, 2].map((v) => 1 / (1 + Math.exp(-v))),
+      1e-12,
+    );
     assertClose(x.tanh().toFlatArray(), [0.25, 1, 2].map(Math.tanh), 1e-12);
     // gelu(x) = x·Φ(x); Φ(1) = 0.8413447460685429
     assertClose(t([1]).gelu().item(), 0.8413447460685429, 1e-12);
@@ -93,7 +122,10 @@ describe('elementwise', () => {
 });
 
 describe('reductions', () => {
-  const a = t([[1, 5, 3], [4, 2, 6]]);
+  const a = t([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   test('sum, mean, max/min with indices, argmax', () => {
     assert.equal(a.sum().item(), 21);
     assert.deepEqual(a.sum(0).toArray(), [5, 7, 9]);
@@ -118,17 +150,29 @@ describe('reductions', () => {
     assertClose(a.std(1).toFlatArray(), [2, 2], 1e-12);
     assertClose(a.norm().item(), Math.sqrt(1 + 25 + 9 + 16 + 4 + 36), 1e-12);
     assertClose(a.norm(1, 1).toFlatArray(), [9, 12], 1e-12);
-    assert.deepEqual(a.cumsum(1).toArray(), [[1, 6, 9], [4, 6, 12]]);
+    assert.deepEqual(a.cumsum(1).toArray(), [
+      [1, 6, 9],
+      [4, 6, 12],
+    ]);
   });
   test('all, any, topk, sort', () => {
-    const b = L.tensor([[true, false], [true, true]]);
+    const b = L.tensor([
+      [true, false],
+      [true, true],
+    ]);
     assert.equal(b.all().item(), 0);
     assert.equal(b.any().item(), 1);
     assert.deepEqual(b.all(1).toArray(), [false, true]);
     assert.deepEqual(b.any(0).toArray(), [true, true]);
     const [tv, ti] = a.topk(2, 1);
-    assert.deepEqual(tv.toArray(), [[5, 3], [6, 4]]);
-    assert.deepEqual(ti.toArray(), [[1, 2], [2, 0]]);
+    assert.deepEqual(tv.toArray(), [
+      [5, 3],
+      [6, 4],
+    ]);
+    assert.deepEqual(ti.toArray(), [
+      [1, 2],
+      [2, 0],
+    ]);
     const [sv, si] = t([3, 1, 2]).sort();
     assert.deepEqual(sv.toArray(), [1, 2, 3]);
     assert.deepEqual(si.toArray(), [1, 2, 0]);
@@ -139,37 +183,85 @@ describe('reductions', () => {
 describe('shape ops', () => {
   const a = L.arange(6, undefined, 1, { dtype: 'float64' }).reshape(2, 3);
   test('reshape, view, permute, transpose, flatten, squeeze, unsqueeze, expand', () => {
-    assert.deepEqual(a.view([3, 2]).toArray(), [[0, 1], [2, 3], [4, 5]]);
-    assert.deepEqual(a.transpose(0, 1).toArray(), [[0, 3], [1, 4], [2, 5]]);
+    assert.deepEqual(a.view([3, 2]).toArray(), [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
+    assert.deepEqual(a.transpose(0, 1).toArray(), [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     assert.deepEqual(a.t().shape, [3, 2]);
     assert.deepEqual(a.reshape(1, 2, 3).permute(2, 0, 1).shape, [3, 1, 2]);
     assert.deepEqual(a.reshape(1, 2, 1, 3).squeeze().shape, [2, 3]);
     assert.deepEqual(a.reshape(1, 2, 1, 3).squeeze(2).shape, [1, 2, 3]);
     assert.deepEqual(a.unsqueeze(0).shape, [1, 2, 3]);
     assert.deepEqual(a.reshape(1, 2, 3).flatten(1).shape, [1, 6]);
-    assert.deepEqual(t([1, 2]).unsqueeze(1).expand(2, 3).toArray(), [[1, 1, 1], [2, 2, 2]]);
+    assert.deepEqual(t([1, 2]).unsqueeze(1).expand(2, 3).toArray(), [
+      [1, 1, 1],
+      [2, 2, 2],
+    ]);
   });
   test('cat, stack, split, chunk, narrow, select, slice', () => {
     assert.deepEqual(L.cat([a, a], 0).shape, [4, 3]);
     assert.deepEqual(L.stack([a, a], 1).shape, [2, 2, 3]);
-    assert.deepEqual(a.split(2, 1).map((x) => x.shape), [[2, 2], [2, 1]]);
-    assert.deepEqual(a.split([1, 2], 1).map((x) => x.shape), [[2, 1], [2, 2]]);
+    assert.deepEqual(
+      a.split(2, 1).map((x) => x.shape),
+      [
+        [2, 2],
+        [2, 1],
+      ],
+    );
+    assert.deepEqual(
+      a.split([1, 2], 1).map((x) => x.shape),
+      [
+        [2, 1],
+        [2, 2],
+      ],
+    );
     assert.deepEqual(a.chunk(3, 1).length, 3);
-    assert.deepEqual(a.narrow(1, 1, 2).toArray(), [[1, 2], [4, 5]]);
+    assert.deepEqual(a.narrow(1, 1, 2).toArray(), [
+      [1, 2],
+      [4, 5],
+    ]);
     assert.deepEqual(a.select(0, 1).toArray(), [3, 4, 5]);
-    assert.deepEqual(a.slice(1, 0, 3, 2).toArray(), [[0, 2], [3, 5]]);
+    assert.deepEqual(a.slice(1, 0, 3, 2).toArray(), [
+      [0, 2],
+      [3, 5],
+    ]);
   });
   test('indexSelect, gather, scatter, scatterAdd, maskedFill, flip, repeat, index', () => {
     const idx = L.tensor([2n, 0n]);
-    assert.deepEqual(a.indexSelect(1, idx).toArray(), [[2, 0], [5, 3]]);
+    assert.deepEqual(a.indexSelect(1, idx).toArray(), [
+      [2, 0],
+      [5, 3],
+    ]);
     assert.deepEqual(a.gather(1, L.tensor([[0n], [2n]])).toArray(), [[0], [5]]);
-    assert.deepEqual(L.zeros([2, 3]).scatter(1, L.tensor([[1n], [0n]]), 1).toArray(), [[0, 1, 0], [1, 0, 0]]);
     assert.deepEqual(
-      L.zeros([3], { dtype: 'float64' }).scatterAdd(0, L.tensor([0n, 0n, 2n]), t([1, 2, 3])).toArray(),
+      L.zeros([2, 3])
+        .scatter(1, L.tensor([[1n], [0n]]), 1)
+        .toArray(),
+      [
+        [0, 1, 0],
+        [1, 0, 0],
+      ],
+    );
+    assert.deepEqual(
+      L.zeros([3], { dtype: 'float64' })
+        .scatterAdd(0, L.tensor([0n, 0n, 2n]), t([1, 2, 3]))
+        .toArray(),
       [3, 0, 3],
     );
-    assert.deepEqual(a.maskedFill(a.gt(3), -1).toArray(), [[0, 1, 2], [3, -1, -1]]);
-    assert.deepEqual(a.flip(1).toArray(), [[2, 1, 0], [5, 4, 3]]);
+    assert.deepEqual(a.maskedFill(a.gt(3), -1).toArray(), [
+      [0, 1, 2],
+      [3, -1, -1],
+    ]);
+    assert.deepEqual(a.flip(1).toArray(), [
+      [2, 1, 0],
+      [5, 4, 3],
+    ]);
     assert.deepEqual(t([1, 2]).repeat(2).toArray(), [1, 2, 1, 2]);
     assert.deepEqual(a.index([L.tensor([1n, 0n]), L.tensor([2n, 2n])]).toArray(), [5, 2]);
     assert.deepEqual(a.index([null, L.tensor([0n])]).toArray(), [[0], [3]]);
@@ -182,14 +274,24 @@ describe('nn functional ops', () => {
     const w = L.ones([1, 1, 3, 3], { dtype: 'float64' });
     const y = F.conv2d(x, w, t([1]));
     // window sums of [[0..3],[4..7],[8..11]] etc.
-    assert.deepEqual(y.toArray(), [[[[46, 55], [82, 91]]]]);
+    assert.deepEqual(y.toArray(), [
+      [
+        [
+          [46, 55],
+          [82, 91],
+        ],
+      ],
+    ]);
     assert.deepEqual(F.conv2d(x, w, null, { padding: 1, stride: 2 }).shape, [1, 1, 2, 2]);
     const g = F.conv2d(L.ones([1, 4, 5, 5]), L.ones([4, 2, 3, 3]), null, { groups: 2, dilation: 2 });
     assert.deepEqual(g.shape, [1, 4, 1, 1]);
     assert.equal(g.flatten().toFlatArray()[0], 18);
   });
   test('batchNorm in training mode normalises and updates running stats', () => {
-    const x = t([[1, 10], [3, 30]]);
+    const x = t([
+      [1, 10],
+      [3, 30],
+    ]);
     const rm = L.zeros([2], { dtype: 'float64' });
     const rv = L.ones([2], { dtype: 'float64' });
     const y = F.batchNorm(x, rm, rv, { training: true, momentum: 0.1, eps: 0 });
@@ -202,10 +304,34 @@ describe('nn functional ops', () => {
   });
   test('linear, pools, dropout, softmax, logSoftmax', () => {
     const x = t([[1, 2]]);
-    assert.deepEqual(F.linear(x, t([[1, 1], [2, -1]]), t([0.5, 0])).toArray(), [[3.5, 0]]);
+    assert.deepEqual(
+      F.linear(
+        x,
+        t([
+          [1, 1],
+          [2, -1],
+        ]),
+        t([0.5, 0]),
+      ).toArray(),
+      [[3.5, 0]],
+    );
     const img = L.arange(16, undefined, 1, { dtype: 'float64' }).reshape(1, 1, 4, 4);
-    assert.deepEqual(F.maxPool2d(img, 2).toArray(), [[[[5, 7], [13, 15]]]]);
-    assert.deepEqual(F.avgPool2d(img, 2).toArray(), [[[[2.5, 4.5], [10.5, 12.5]]]]);
+    assert.deepEqual(F.maxPool2d(img, 2).toArray(), [
+      [
+        [
+          [5, 7],
+          [13, 15],
+        ],
+      ],
+    ]);
+    assert.deepEqual(F.avgPool2d(img, 2).toArray(), [
+      [
+        [
+          [2.5, 4.5],
+          [10.5, 12.5],
+        ],
+      ],
+    ]);
     assert.deepEqual(F.adaptiveAvgPool2d(img, 1).toArray(), [[[[7.5]]]]);
     assert.deepEqual(F.dropout(x, 0.5, false).toArray(), [[1, 2]]);
     const d = F.dropout(L.ones([1000]), 0.5, true).toFlatArray();
@@ -215,7 +341,10 @@ describe('nn functional ops', () => {
     assertTensorClose(F.logSoftmax(t([[0, Math.log(3)]]), 1), [Math.log(0.25), Math.log(0.75)], 1e-12);
   });
   test('nllLoss, native crossEntropy and oneHot against hand computation', () => {
-    const logits = t([[2, 0, 0], [0, 1, 3]]);
+    const logits = t([
+      [2, 0, 0],
+      [0, 1, 3],
+    ]);
     const target = L.tensor([0n, 2n]);
     const lse = (r: number[]) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0));
     const l0 = lse([2, 0, 0]) - 2;
@@ -226,14 +355,36 @@ describe('nn functional ops', () => {
     const eps = 0.1;
     const smooth0 = (3 * lse([2, 0, 0]) - 2) / 3;
     const smooth1 = (3 * lse([0, 1, 3]) - 4) / 3;
-    assertClose(F.crossEntropy(logits, target, { labelSmoothing: eps, reduction: 'none' }).toFlatArray(), [(1 - eps) * l0 + eps * smooth0, (1 - eps) * l1 + eps * smooth1], 1e-12);
+    assertClose(
+      F.crossEntropy(logits, target, { labelSmoothing: eps, reduction: 'none' }).toFlatArray(),
+      [(1 - eps) * l0 + eps * smooth0, (1 - eps) * l1 + eps * smooth1],
+      1e-12,
+    );
     assertClose(F.crossEntropy(logits, L.tensor([0n, -100n])).item(), l0, 1e-12);
-    assert.deepEqual(F.oneHot(L.tensor([0n, 2n]), 3).toArray(), [[1, 0, 0], [0, 0, 1]]);
+    assert.deepEqual(F.oneHot(L.tensor([0n, 2n]), 3).toArray(), [
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
   });
   test('interpolate bilinear against hand computation, klDiv, mseLoss', () => {
-    const x = t([[[[0, 1], [2, 3]]]]);
+    const x = t([
+      [
+        [
+          [0, 1],
+          [2, 3],
+        ],
+      ],
+    ]);
     const up = F.interpolate(x, [3, 3], { alignCorners: true });
-    assert.deepEqual(up.toArray(), [[[[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]]]]);
+    assert.deepEqual(up.toArray(), [
+      [
+        [
+          [0, 0.5, 1],
+          [1, 1.5, 2],
+          [2, 2.5, 3],
+        ],
+      ],
+    ]);
     const p = t([[0.5, 0.5]]);
     const q = t([[0.25, 0.75]]);
     const kl = 0.25 * Math.log(0.25 / 0.5) + 0.75 * Math.log(0.75 / 0.5);
@@ -241,9 +392,20 @@ describe('nn functional ops', () => {
     assertClose(F.mseLoss(t([1, 2]), t([2, 4])).item(), 2.5, 1e-12);
   });
   test('matrix products', () => {
-    const m = t([[1, 2], [3, 4]]);
-    assert.deepEqual(m.mm(m).toArray(), [[7, 10], [15, 22]]);
-    assert.deepEqual(m.unsqueeze(0).bmm(m.unsqueeze(0)).toArray(), [[[7, 10], [15, 22]]]);
+    const m = t([
+      [1, 2],
+      [3, 4],
+    ]);
+    assert.deepEqual(m.mm(m).toArray(), [
+      [7, 10],
+      [15, 22],
+    ]);
+    assert.deepEqual(m.unsqueeze(0).bmm(m.unsqueeze(0)).toArray(), [
+      [
+        [7, 10],
+        [15, 22],
+      ],
+    ]);
     assert.deepEqual(m.matmul(t([1, 1])).toArray(), [3, 7]);
   });
   test('autocast runs matmuls in bfloat16 and keeps float32 outside', () => {
@@ -259,7 +421,13 @@ describe('nn functional ops', () => {
     assert.equal(y.requiresGrad, false);
     assert.equal(L.isGradEnabled(), true);
     assert.equal(w.mul(2).requiresGrad, true);
-    assert.throws(() => L.noGrad(() => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        L.noGrad(() => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(L.isGradEnabled(), true);
   });
 });
@@ -294,11 +462,19 @@ describe('composite formulas agree with libtorch kernels (random float64 data)',
 });
 
 describe('one op table', () => {
-  test("the addon exports exactly the ops Native declares (NATIVE_OPS, which the compiler checks against Native)", async () => {
+  test('the addon exports exactly the ops Native declares (NATIVE_OPS, which the compiler checks against Native)', async () => {
     const { NATIVE_OPS, native } = await import('../src/engine/native.js');
     const exported = Object.keys(native).sort();
     const declared = [...NATIVE_OPS].sort();
-    assert.deepEqual(exported.filter((k) => !declared.includes(k as never)), [], 'exported by the addon but not declared');
-    assert.deepEqual(declared.filter((k) => !exported.includes(k)), [], 'declared but not exported by the addon');
+    assert.deepEqual(
+      exported.filter((k) => !declared.includes(k as never)),
+      [],
+      'exported by the addon but not declared',
+    );
+    assert.deepEqual(
+      declared.filter((k) => !exported.includes(k)),
+      [],
+      'declared but not exported by the addon',
+    );
   });
 });

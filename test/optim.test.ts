@@ -49,7 +49,7 @@ describe('optimizers follow PyTorch step for step', () => {
       const p = L.tensor(fx.start).requiresGrad_();
       const opt = makers[name]!([p], options);
       const got = trajectory(opt, p, after.length);
-      got.forEach((row, i) => assertClose(row, after[i]!, 1e-6, `${name} step ${i + 1}`));
+      for (const [i, row] of got.entries()) assertClose(row, after[i]!, 1e-6, `${name} step ${i + 1}`);
       opt.dispose();
     });
   }
@@ -63,14 +63,20 @@ describe('optimizers follow PyTorch step for step', () => {
     const b = makers.adam!([p], ref.options);
     b.loadStateDict(saved);
     const rest = trajectory(b, p, 2);
-    rest.forEach((row, i) => assertClose(row, ref.after[i + 2]!, 1e-6, `step ${i + 3}`));
+    for (const [i, row] of rest.entries()) assertClose(row, ref.after[i + 2]!, 1e-6, `step ${i + 3}`);
     assert.throws(() => makers.adam!([p, L.zeros([1]).requiresGrad_()], ref.options).loadStateDict(saved), /group 0 has 1 parameters, this optimizer's has 2/);
   });
 
   test('parameter groups keep their own options (no decay on biases, a lower backbone rate)', () => {
     const backbone = L.ones([2]).requiresGrad_();
     const bias = L.ones([2]).requiresGrad_();
-    const sgd = new optim.SGD([{ params: [backbone], lr: 0.01 }, { params: [bias], weightDecay: 0 }], { lr: 0.1, weightDecay: 0.5 });
+    const sgd = new optim.SGD(
+      [
+        { params: [backbone], lr: 0.01 },
+        { params: [bias], weightDecay: 0 },
+      ],
+      { lr: 0.1, weightDecay: 0.5 },
+    );
     L.tidy(() => backbone.sum().add(bias.sum()).backward());
     sgd.step();
     assertClose(backbone.toFlatArray(), [1 - 0.01 * (1 + 0.5), 1 - 0.01 * (1 + 0.5)], 1e-7);
@@ -102,7 +108,7 @@ describe('learning-rate schedules follow PyTorch', () => {
         o.step();
         s.step();
       }
-      got.forEach((row, i) => assertClose(row, expected[i]!, 1e-9, `${name} epoch ${i}`));
+      for (const [i, row] of got.entries()) assertClose(row, expected[i]!, 1e-9, `${name} epoch ${i}`);
     });
   }
 
@@ -119,7 +125,13 @@ describe('learning-rate schedules follow PyTorch', () => {
 test('clipGradNorm scales all gradients by one factor, as clip_grad_norm_', () => {
   const a = L.zeros([2]).requiresGrad_();
   const b = L.zeros([1, 1]).requiresGrad_();
-  L.tidy(() => a.mul(L.tensor([3, 4])).sum().add(b.mul(12).sum()).backward());
+  L.tidy(() =>
+    a
+      .mul(L.tensor([3, 4]))
+      .sum()
+      .add(b.mul(12).sum())
+      .backward(),
+  );
   const total = optim.clipGradNorm([a, b], 5);
   assertClose(total, fx.clip.total, 1e-6);
   L.tidy(() => {

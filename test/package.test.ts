@@ -39,19 +39,29 @@ test('npm pack, install into a fresh project, compile a strict TypeScript file a
   const tarball = readdirSync(consumer).find((f) => f.endsWith('.tgz'));
   assert.ok(tarball, pack.stdout);
   const listed = pack.stderr + pack.stdout;
-  for (const f of ['LICENSE', 'dist/src/index.d.ts', 'native/core.cc', 'scripts/build-native.mjs', 'src/index.ts']) assert.ok(listed.includes(f), `the tarball lacks ${f}`);
+  for (const f of ['LICENSE', 'dist/src/index.d.ts', 'native/core.cc', 'scripts/build-native.mjs', 'src/index.ts'])
+    assert.ok(listed.includes(f), `the tarball lacks ${f}`);
   assert.ok(!listed.includes('dist/test/'), 'the tarball ships the tests');
 
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
   const typescript = JSON.parse(readFileSync(join(repo, 'node_modules', 'typescript', 'package.json'), 'utf8')).version as string;
-  const install = run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', `./${tarball}`, `typescript@${typescript}`], consumer);
+  const install = run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', `./${tarball}`, `typescript@${typescript}`],
+    consumer,
+  );
   assert.match(install.stdout + install.stderr, /lsr: building the native addon \(8 C\+\+ files against libtorch/);
   assert.ok(existsSync(join(consumer, 'node_modules', 'lsr-torch', 'build', 'Release', 'lsr_native.node')));
   // The consumer asked for nothing but lsr-torch and the compiler (no @types of its own).
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8')).dependencies).sort(), ['lsr-torch', 'typescript']);
 
   writeFileSync(join(consumer, 'main.ts'), MAIN);
-  writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', outDir: 'out', skipLibCheck: false } }));
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', outDir: 'out', skipLibCheck: false },
+    }),
+  );
   run(process.execPath, [join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], consumer);
   const out = run(process.execPath, ['out/main.js'], consumer);
   const result = JSON.parse(out.stdout) as { loss: number; epochs: number; hasResnet50: boolean; repr: string };

@@ -50,7 +50,12 @@ describe('a torchvision-architecture ResNet against PyTorch', () => {
     model.loadStateDict(io.loadWeights(join(fixtures, 'resnet-tiny.safetensors')));
     model.eval();
     const diffs: Record<string, number> = {};
-    diffs.logitsEval = tidy(() => maxAbsDiff(noGrad(() => model.forward(x)), run.get('logits_eval')!));
+    diffs.logitsEval = tidy(() =>
+      maxAbsDiff(
+        noGrad(() => model.forward(x)),
+        run.get('logits_eval')!,
+      ),
+    );
     model.train();
     tidy(() => {
       const logits = model.forward(x);
@@ -77,7 +82,14 @@ describe('a torchvision-architecture ResNet against PyTorch', () => {
       model.to('float64');
       const x64 = x.to('float64');
       model.eval();
-      tidy(() => assertTensorClose(noGrad(() => model.forward(x64)), run.get('logits_eval')!, F64, 'eval logits'));
+      tidy(() =>
+        assertTensorClose(
+          noGrad(() => model.forward(x64)),
+          run.get('logits_eval')!,
+          F64,
+          'eval logits',
+        ),
+      );
 
       model.train();
       const sgd = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });

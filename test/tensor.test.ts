@@ -6,10 +6,16 @@ import { assertClose } from './helpers.js';
 
 describe('creation and data', () => {
   test('tensor() infers shape, and the dtype: float32 for numbers (as torch.tensor([1.0, 2.0])), int64 for bigints, bool for booleans', () => {
-    const f = L.tensor([[1, 2.5], [3, 4]]);
+    const f = L.tensor([
+      [1, 2.5],
+      [3, 4],
+    ]);
     assert.deepEqual(f.shape, [2, 2]);
     assert.equal(f.dtype, 'float32');
-    assert.deepEqual(f.toArray(), [[1, 2.5], [3, 4]]);
+    assert.deepEqual(f.toArray(), [
+      [1, 2.5],
+      [3, 4],
+    ]);
     assert.equal(L.tensor([1.0, 2.0]).dtype, 'float32');
     assert.equal(L.tensor([1, 2, 3]).dtype, 'float32');
     assert.equal(L.tensor([1n, 2n, 3n]).dtype, 'int64');
@@ -51,21 +57,30 @@ describe('creation and data', () => {
     const src = new Float32Array([1, 2, 3, 4, 5, 6]);
     const t = L.fromTypedArray(src, [2, 3]);
     src[0] = 100;
-    assert.deepEqual(t.toArray(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(t.toArray(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.equal(L.fromTypedArray(new Int32Array([1, 2])).dtype, 'int32');
     assert.equal(L.fromTypedArray(new Uint8Array([1, 0]), undefined, { dtype: 'bool' }).dtype, 'bool');
     assert.throws(() => L.fromTypedArray(src, [4, 2]), /24 bytes given for shape \[4, 2\] of float32 \(needs 32\)/);
   });
 
   test('factories: zeros, ones, full, arange, linspace, eye and the *Like forms', () => {
-    assert.deepEqual(L.zeros([2, 2]).toArray(), [[0, 0], [0, 0]]);
+    assert.deepEqual(L.zeros([2, 2]).toArray(), [
+      [0, 0],
+      [0, 0],
+    ]);
     assert.deepEqual(L.ones([3], { dtype: 'int32' }).toArray(), [1, 1, 1]);
     assert.deepEqual(L.full([2], 2.5).toArray(), [2.5, 2.5]);
     assert.deepEqual(L.arange(5).toArray(), [0, 1, 2, 3, 4]);
     assert.equal(L.arange(5).dtype, 'int64');
     assertClose(L.arange(0, 1, 0.25).toFlatArray(), [0, 0.25, 0.5, 0.75]);
     assertClose(L.linspace(0, 1, 5).toFlatArray(), [0, 0.25, 0.5, 0.75, 1]);
-    assert.deepEqual(L.eye(2, 3).toArray(), [[1, 0, 0], [0, 1, 0]]);
+    assert.deepEqual(L.eye(2, 3).toArray(), [
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     const x = L.ones([2, 3], { dtype: 'float64' });
     assert.equal(L.zerosLike(x).dtype, 'float64');
     assert.deepEqual(L.fullLike(x, 3).toFlatArray(), [3, 3, 3, 3, 3, 3]);
@@ -126,7 +141,15 @@ describe('creation and data', () => {
 describe('console.log(tensor) as PyTorch prints it', () => {
   // Each expected string is torch 1.13's repr() of the same tensor.
   const cases: Array<[string, () => L.Tensor, string]> = [
-    ['floats', () => L.tensor([[1, 2.5], [3, 4]]), 'tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])'],
+    [
+      'floats',
+      () =>
+        L.tensor([
+          [1, 2.5],
+          [3, 4],
+        ]),
+      'tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])',
+    ],
     ['integer-valued floats', () => L.tensor([1, 2, 3]), 'tensor([1., 2., 3.])'],
     ['int64, right-aligned', () => L.tensor([1n, -20n, 3n]), 'tensor([  1, -20,   3])'],
     ['bool', () => L.tensor([true, false]), 'tensor([ True, False])'],
@@ -135,8 +158,11 @@ describe('console.log(tensor) as PyTorch prints it', () => {
     ['scientific when magnitudes span > 10³', () => L.tensor([1e-5, 1, 3e5]), 'tensor([1.0000e-05, 1.0000e+00, 3.0000e+05])'],
     ['nan and inf', () => L.tensor([NaN, 1.5, Infinity]), 'tensor([   nan, 1.5000,    inf])'],
     ['empty', () => L.zeros([0, 3]), 'tensor([], size=(0, 3))'],
-    ['summarised past 1000 elements, 80-column lines', () => L.arange(2000).to('float32').reshape([2, 1000]),
-      'tensor([[0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 9.9700e+02, 9.9800e+02,\n         9.9900e+02],\n        [1.0000e+03, 1.0010e+03, 1.0020e+03,  ..., 1.9970e+03, 1.9980e+03,\n         1.9990e+03]])'],
+    [
+      'summarised past 1000 elements, 80-column lines',
+      () => L.arange(2000).to('float32').reshape([2, 1000]),
+      'tensor([[0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 9.9700e+02, 9.9800e+02,\n         9.9900e+02],\n        [1.0000e+03, 1.0010e+03, 1.0020e+03,  ..., 1.9970e+03, 1.9980e+03,\n         1.9990e+03]])',
+    ],
     ['requires_grad', () => L.ones([2]).requiresGrad_(), 'tensor([1., 1.], requires_grad=True)'],
     ['3-d blocks', () => L.arange(8).reshape([2, 2, 2]), 'tensor([[[0, 1],\n         [2, 3]],\n\n        [[4, 5],\n         [6, 7]]])'],
     ['int32', () => L.tensor([1, 2], { dtype: 'int32' }), 'tensor([1, 2], dtype=torch.int32)'],

@@ -36,7 +36,8 @@ function helped(command: CommandName, help: boolean): boolean {
 export async function trainCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra, help } = parseTrainArgs('train', argv);
   if (helped('train', help)) return 0;
-  if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && config.data === 'fashion-mnist' && isLead(ctx)) log('no --data: training on Fashion-MNIST (its 60,000 training images, from Debian\'s dataset-fashion-mnist)');
+  if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && config.data === 'fashion-mnist' && isLead(ctx))
+    log("no --data: training on Fashion-MNIST (its 60,000 training images, from Debian's dataset-fashion-mnist)");
   const result = await train(config, { resume: extra.resume === true, overwrite: extra.overwrite === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
   if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
@@ -46,7 +47,9 @@ export async function trainCommand(argv: string[], ctx: DistContext | null = nul
 /** --smoothing takes a list in compare and demo ("0,0.1"). */
 function smoothingList(value: string | boolean | undefined): number[] {
   if (value === undefined) return [0, 0.1];
-  const smoothings = String(value).split(',').map((v) => (v.trim() === '' ? NaN : Number(v.trim())));
+  const smoothings = String(value)
+    .split(',')
+    .map((v) => (v.trim() === '' ? NaN : Number(v.trim())));
   if (smoothings.some((v) => !(v >= 0 && v <= 1))) throw new BadInputError(`--smoothing must be a list of values in [0, 1], got '${String(value)}'`);
   return smoothings;
 }
@@ -63,7 +66,9 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   if (!isLead(ctx)) return 0;
   console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
   for (const r of results)
-    console.log(`${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`);
+    console.log(
+      `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
+    );
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;
 }
@@ -83,8 +88,14 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   if (helped('eval', help)) return 0;
   if (typeof o.run !== 'string') throw new BadInputError('lsr eval needs --run DIR');
   const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
-  if (typeof o.data !== 'string' && run.config.valFraction === 0) throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
-  const dataset = typeof o.data !== 'string' ? prepareData(run.config).val : o.data === 'fashion-mnist-test' ? fashionMnistTest(run) : loadDataset(o.data, { vocab: run.vocab }).dataset;
+  if (typeof o.data !== 'string' && run.config.valFraction === 0)
+    throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
+  const dataset =
+    typeof o.data !== 'string'
+      ? prepareData(run.config).val
+      : o.data === 'fashion-mnist-test'
+        ? fashionMnistTest(run)
+        : loadDataset(o.data, { vocab: run.vocab }).dataset;
   const { logits, labels } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);
@@ -94,24 +105,47 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   if (!isLead(ctx)) return 0;
   // One folder per data set and checkpoint: a second eval does not overwrite the first.
   const checkpoint = basename(run.checkpoint, '.safetensors');
-  const dataTag = typeof o.data !== 'string' ? 'val' : o.data === 'fashion-mnist-test' ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
+  const dataTag =
+    typeof o.data !== 'string' ? 'val' : o.data === 'fashion-mnist-test' ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
   const dir = join(o.run, 'eval', `${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
   const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
   writeFileAtomic(join(dir, 'reliability.svg'), svg);
   writeFileAtomic(join(dir, 'reliability.png'), png);
   const name = (k: number) => run.vocab.label(k);
   const result = {
-    data: typeof o.data === 'string' ? o.data : 'validation split', checkpoint: run.checkpoint, tta: o.tta === true, ...m,
+    data: typeof o.data === 'string' ? o.data : 'validation split',
+    checkpoint: run.checkpoint,
+    tta: o.tta === true,
+    ...m,
     perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
     topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
   };
   writeFileAtomic(join(dir, 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeReport(join(dir, 'eval.html'), `lsr eval: ${o.run}`, [
-    { heading: 'Metrics', tables: [{ header: ['images', 'accuracy', 'top-5', 'NLL', 'ECE'], rows: [[m.count, (m.accuracy * 100).toFixed(2) + '%', (m.top5 * 100).toFixed(2) + '%', m.nll.toFixed(4), (m.ece * 100).toFixed(2) + '%']] }], figures: [{ svg, caption: 'Reliability diagram (15 bins)', files: ['reliability.svg', 'reliability.png'] }] },
-    { heading: 'Top confusions', tables: [{ header: ['true class', 'predicted', 'count'], rows: result.topConfusions.map((x) => [x.truth, x.predicted, x.count]) }] },
-    { heading: 'Per-class accuracy', tables: [{ header: ['class', 'accuracy'], rows: Object.entries(result.perClass).map(([k, a]) => [k, Number.isNaN(a) ? '—' : (a * 100).toFixed(2) + '%']) }] },
+    {
+      heading: 'Metrics',
+      tables: [
+        {
+          header: ['images', 'accuracy', 'top-5', 'NLL', 'ECE'],
+          rows: [[m.count, `${(m.accuracy * 100).toFixed(2)}%`, `${(m.top5 * 100).toFixed(2)}%`, m.nll.toFixed(4), `${(m.ece * 100).toFixed(2)}%`]],
+        },
+      ],
+      figures: [{ svg, caption: 'Reliability diagram (15 bins)', files: ['reliability.svg', 'reliability.png'] }],
+    },
+    {
+      heading: 'Top confusions',
+      tables: [{ header: ['true class', 'predicted', 'count'], rows: result.topConfusions.map((x) => [x.truth, x.predicted, x.count]) }],
+    },
+    {
+      heading: 'Per-class accuracy',
+      tables: [
+        { header: ['class', 'accuracy'], rows: Object.entries(result.perClass).map(([k, a]) => [k, Number.isNaN(a) ? '—' : `${(a * 100).toFixed(2)}%`]) },
+      ],
+    },
   ]);
-  console.log(`accuracy ${(m.accuracy * 100).toFixed(2)}%  top-5 ${(m.top5 * 100).toFixed(2)}%  NLL ${m.nll.toFixed(4)}  ECE ${(m.ece * 100).toFixed(2)}%  (${m.count} images)\n${join(dir, 'eval.html')}`);
+  console.log(
+    `accuracy ${(m.accuracy * 100).toFixed(2)}%  top-5 ${(m.top5 * 100).toFixed(2)}%  NLL ${m.nll.toFixed(4)}  ECE ${(m.ece * 100).toFixed(2)}%  (${m.count} images)\n${join(dir, 'eval.html')}`,
+  );
   return 0;
 }
 
@@ -135,7 +169,6 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
 
 const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-
 /**
  * The distillation caveat (Müller et al. 2019): a teacher trained with hard labels and one trained
  * with label smoothing, each distilled into the same student; the smoothed teacher, though often
@@ -148,7 +181,8 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   const beta = Number(extra.beta ?? 0.5);
   if (!(temperature > 0)) throw new Error(`--temperature must be > 0, got ${String(extra.temperature)}`);
   if (!(beta >= 0 && beta <= 1)) throw new Error(`--beta must be in [0, 1], got ${String(extra.beta)}`);
-  if (config.valFraction === 0) throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
+  if (config.valFraction === 0)
+    throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
   const smoothing = config.smoothing > 0 ? config.smoothing : 0.1;
   const signal = interruptSignal();
   const rows: Array<[string, number, string]> = [];
@@ -161,10 +195,16 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
     const studentOut = join(config.out, `student-of-${eps}`);
     if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
-    const student = await train({ ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 }, { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } });
+    const student = await train(
+      { ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 },
+      { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } },
+    );
     const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy!;
     rows.push([`teacher ε = ${eps}`, last(teacher), teacherOut], [`student of teacher ε = ${eps}`, last(student), studentOut]);
-    for (const [name, r] of [[`teacher ${eps}`, teacher], [`student of ${eps}`, student]] as const)
+    for (const [name, r] of [
+      [`teacher ${eps}`, teacher],
+      [`student of ${eps}`, student],
+    ] as const)
       for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy! });
     teacher.model.dispose();
     student.model.dispose();
@@ -174,12 +214,14 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');
-  writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [{
-    heading: 'Validation accuracy',
-    text: [`Students are the same architecture, trained on hard labels with (1 − β)·CE + β·T²·KL, T = ${temperature}, β = ${beta}.`],
-    tables: [{ header: ['model', 'val accuracy', 'run'], rows: rows.map(([n, a, d]) => [n, `${(a * 100).toFixed(2)}%`, d]) }],
-    figures: [{ svg, caption: 'Validation accuracy per epoch', files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'] }],
-  }]);
+  writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [
+    {
+      heading: 'Validation accuracy',
+      text: [`Students are the same architecture, trained on hard labels with (1 − β)·CE + β·T²·KL, T = ${temperature}, β = ${beta}.`],
+      tables: [{ header: ['model', 'val accuracy', 'run'], rows: rows.map(([n, a, d]) => [n, `${(a * 100).toFixed(2)}%`, d]) }],
+      figures: [{ svg, caption: 'Validation accuracy per epoch', files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'] }],
+    },
+  ]);
   for (const [n, a] of rows) console.log(`${n.padEnd(28)} ${(a * 100).toFixed(2)}%`);
   console.log(`report: ${report}`);
   return 0;

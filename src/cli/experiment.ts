@@ -3,7 +3,7 @@
 // penultimate-layer projection of Müller et al. 2019).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as data from '../data/index.js';
+import type * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
 import { chooseProjectionClasses, classificationMetrics, confusion, fitTemperature, meanFeatureNorm, templateProjection } from '../eval/index.js';
 import type { Metrics, Projection } from '../eval/index.js';
@@ -35,7 +35,14 @@ async function figure(dir: string, name: string, spec: Spec, caption: string) {
 }
 
 /** Validation outputs of a trained model: metrics, temperature scaling, feature norm, projection. */
-async function analyse(model: Classifier, val: data.SampleList, pipeline: data.Pipeline, config: TrainConfig, classes: [number, number, number] | null, ctx: DistContext | null) {
+async function analyse(
+  model: Classifier,
+  val: data.SampleList,
+  pipeline: data.Pipeline,
+  config: TrainConfig,
+  classes: [number, number, number] | null,
+  ctx: DistContext | null,
+) {
   const loader = evalLoader(val, config, pipeline, ctx);
   const out = await collectOutputs(model, loader, resolvePrecision(config.precision).precision, ctx);
   await loader.close();
@@ -79,7 +86,8 @@ export async function runComparison(
     const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
     const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite });
-    if (run.status === 'interrupted') throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
+    if (run.status === 'interrupted')
+      throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
     classNames = run.data.vocab.classes;
     sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
     const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
@@ -91,22 +99,55 @@ export async function runComparison(
   const dir = config.out;
   // Rank 0 alone writes the report.
   if (!lead) return { results, report: join(dir, 'report.html') };
-  const curves = await figure(dir, 'accuracy', accuracyCurves(results.flatMap((r) => r.epochs.flatMap((e) => [
-    { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
-    { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
-  ]))), 'Train (dashed) and validation accuracy per epoch');
+  const curves = await figure(
+    dir,
+    'accuracy',
+    accuracyCurves(
+      results.flatMap((r) =>
+        r.epochs.flatMap((e) => [
+          { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
+          { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
+        ]),
+      ),
+    ),
+    'Train (dashed) and validation accuracy per epoch',
+  );
   const reliability = [];
-  for (const r of results) reliability.push(await figure(dir, `reliability-${r.smoothing}`, reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins), `Reliability (15 bins), label smoothing ${r.smoothing}`));
-  const norms = await figure(dir, 'feature-norms', barChart('Mean penultimate feature norm', results.map((r) => ({ setting: String(r.smoothing), value: r.featureNorm })), 'mean ‖h‖'), 'Mean L2 norm of the penultimate activations (validation)');
+  for (const r of results)
+    reliability.push(
+      await figure(
+        dir,
+        `reliability-${r.smoothing}`,
+        reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins),
+        `Reliability (15 bins), label smoothing ${r.smoothing}`,
+      ),
+    );
+  const norms = await figure(
+    dir,
+    'feature-norms',
+    barChart(
+      'Mean penultimate feature norm',
+      results.map((r) => ({ setting: String(r.smoothing), value: r.featureNorm })),
+      'mean ‖h‖',
+    ),
+    'Mean L2 norm of the penultimate activations (validation)',
+  );
   const projections = [];
   for (const r of results) {
     if (!r.projection) continue;
     const name = (k: number) => classNames[k] ?? String(k);
-    projections.push(await figure(dir, `projection-${r.smoothing}`, projectionScatter(
-      `ε = ${r.smoothing}`,
-      r.projection.points.map((p) => ({ x: p.x, y: p.y, cls: name(p.label) })),
-      r.projection.templates.map(([x, y], i) => ({ x, y, cls: name(r.projection!.classes[i]!) })),
-    ), `Penultimate activations of ${r.projection.classes.map(name).join(', ')} on the plane of their templates (crosses)`));
+    projections.push(
+      await figure(
+        dir,
+        `projection-${r.smoothing}`,
+        projectionScatter(
+          `ε = ${r.smoothing}`,
+          r.projection.points.map((p) => ({ x: p.x, y: p.y, cls: name(p.label) })),
+          r.projection.templates.map(([x, y], i) => ({ x, y, cls: name(r.projection!.classes[i]!) })),
+        ),
+        `Penultimate activations of ${r.projection.classes.map(name).join(', ')} on the plane of their templates (crosses)`,
+      ),
+    );
   }
 
   const sections: Section[] = [
@@ -120,17 +161,48 @@ export async function runComparison(
     },
     {
       heading: 'Results',
-      tables: [{
-        header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling', 'NLL after scaling', 'mean feature norm'],
-        rows: results.map((r) => [r.smoothing, pct(r.metrics.accuracy), pct(r.metrics.top5), r.metrics.nll.toFixed(4), pct(r.metrics.ece), r.temperature.toFixed(3), pct(r.calibrated.ece), r.calibrated.nll.toFixed(4), r.featureNorm.toFixed(3)]),
-      }],
+      tables: [
+        {
+          header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling', 'NLL after scaling', 'mean feature norm'],
+          rows: results.map((r) => [
+            r.smoothing,
+            pct(r.metrics.accuracy),
+            pct(r.metrics.top5),
+            r.metrics.nll.toFixed(4),
+            pct(r.metrics.ece),
+            r.temperature.toFixed(3),
+            pct(r.calibrated.ece),
+            r.calibrated.nll.toFixed(4),
+            r.featureNorm.toFixed(3),
+          ]),
+        },
+      ],
       figures: [curves],
     },
-    { heading: 'Calibration', text: ['Reliability diagrams of the validation set before temperature scaling; the temperature is fitted on the same set by minimising NLL (Guo et al. 2017).'], figures: reliability },
-    { heading: 'Penultimate layer', text: ['Müller, Kornblith & Hinton (2019): label smoothing pulls each class into a tight cluster equidistant from the other templates, and lowers the feature norm.'], figures: [norms, ...projections] },
+    {
+      heading: 'Calibration',
+      text: [
+        'Reliability diagrams of the validation set before temperature scaling; the temperature is fitted on the same set by minimising NLL (Guo et al. 2017).',
+      ],
+      figures: reliability,
+    },
+    {
+      heading: 'Penultimate layer',
+      text: [
+        'Müller, Kornblith & Hinton (2019): label smoothing pulls each class into a tight cluster equidistant from the other templates, and lowers the feature norm.',
+      ],
+      figures: [norms, ...projections],
+    },
   ];
   const report = join(dir, 'report.html');
   writeReport(report, o.title ?? 'lsr: hard labels against label smoothing', sections);
-  writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(results.map(({ projection, matrix, ...r }) => ({ ...r, projectionClasses: projection?.classes.map((k) => classNames[k]) })), null, 2)}\n`);
+  writeFileAtomic(
+    join(dir, 'summary.json'),
+    `${JSON.stringify(
+      results.map(({ projection, matrix, ...r }) => ({ ...r, projectionClasses: projection?.classes.map((k) => classNames[k]) })),
+      null,
+      2,
+    )}\n`,
+  );
   return { results, report };
 }

@@ -15,7 +15,11 @@ function overview(): string {
   for (const c of Object.values(COMMANDS) as CommandSpec[]) lines.push(`  ${synopsis(c).slice('lsr '.length).padEnd(26)}${c.summary}`);
   lines.push(`  ${'help [command]'.padEnd(26)}this text, or a command's options (--markdown: the CLI reference, docs/cli.md)`);
   lines.push(`  ${'--version'.padEnd(26)}lsr's version and the libtorch it runs on`);
-  lines.push('', "train, compare, demo, distill, eval and predict take --nproc N (and --nnodes, --node-rank, --master-addr,", '--master-port, --dist-timeout) for data-parallel runs; a process started with torchrun\'s variables joins that run.');
+  lines.push(
+    '',
+    'train, compare, demo, distill, eval and predict take --nproc N (and --nnodes, --node-rank, --master-addr,',
+    "--master-port, --dist-timeout) for data-parallel runs; a process started with torchrun's variables joins that run.",
+  );
   return lines.join('\n');
 }
 
@@ -34,7 +38,12 @@ export async function main(argv: string[]): Promise<number> {
   // The CLI owns its process: libtorch's threads and the malloc policy are set here, not on import.
   configureRuntime();
   const parallel: Record<string, (args: string[], ctx: DistContext | null) => Promise<number>> = {
-    train: trainCommand, compare: compareCommand, eval: evalCommand, predict: predictCommand, demo: demoCommand, distill: distillCommand,
+    train: trainCommand,
+    compare: compareCommand,
+    eval: evalCommand,
+    predict: predictCommand,
+    demo: demoCommand,
+    distill: distillCommand,
   };
   if (command !== undefined && parallel[command]) {
     const { launch: options, rest: args } = splitLaunchArgs(argv.slice(1));
@@ -45,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
         const { config } = parseTrainArgs(command, args);
         const world = options.nproc * options.nnodes;
         if (config.batchSize % (world * config.accumulate) !== 0)
-          throw new BadInputError(`--batch-size ${config.batchSize} must be a multiple of the ${world} processes (--nproc ${options.nproc}${options.nnodes > 1 ? ` × --nnodes ${options.nnodes}` : ''})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`);
+          throw new BadInputError(
+            `--batch-size ${config.batchSize} must be a multiple of the ${world} processes (--nproc ${options.nproc}${options.nnodes > 1 ? ` × --nnodes ${options.nnodes}` : ''})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`,
+          );
       }
       return launch(fileURLToPath(import.meta.url), [command, ...args], options);
     }

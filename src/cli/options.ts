@@ -80,7 +80,9 @@ export function parseCommandLine(cmd: CommandSpec, argv: string[]): Parsed {
   for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined && k !== 'help') values[k] = v;
   const expected = cmd.positionals?.length ?? 0;
   if (!parsed.values.help && parsed.positionals.length !== expected && expected > 0)
-    throw new BadInputError(`lsr ${cmd.name} takes ${cmd.positionals!.join(' ')}, got ${parsed.positionals.length ? parsed.positionals.map((p) => `'${p}'`).join(' ') : 'nothing'}`);
+    throw new BadInputError(
+      `lsr ${cmd.name} takes ${cmd.positionals!.join(' ')}, got ${parsed.positionals.length ? parsed.positionals.map((p) => `'${p}'`).join(' ') : 'nothing'}`,
+    );
   return { values, positionals: parsed.positionals, help: parsed.values.help === true };
 }
 
@@ -131,7 +133,12 @@ export function usage(cmd: CommandSpec): string {
 
 /** The CLI reference in Markdown (docs/cli.md), from the same tables as the usage texts. */
 export function reference(commands: CommandSpec[]): string {
-  const out = ['# lsr command-line reference', '', 'Generated from the option tables in src/cli (`lsr help --markdown`); a test fails when this file and the tables differ.', ''];
+  const out = [
+    '# lsr command-line reference',
+    '',
+    'Generated from the option tables in src/cli (`lsr help --markdown`); a test fails when this file and the tables differ.',
+    '',
+  ];
   for (const cmd of commands) {
     out.push(`## ${synopsis(cmd)}`, '', cmd.summary, '');
     for (const g of cmd.groups) {

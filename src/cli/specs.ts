@@ -42,57 +42,113 @@ const RUN_OPTIONS: OptionTable = {
  * enough that bf16 and fp32 agree to a few tenths of a point, and 6,000 validation images measure it.
  */
 export const DEMO: TrainConfig = {
-  ...DEFAULTS, data: 'fashion-mnist', model: 'resnet20', epochs: 3, batchSize: 128, lr: 0.1, scheduler: 'onecycle',
-  valFraction: 0.1, workers: 1, out: 'runs/demo', weightDecay: 5e-4,
+  ...DEFAULTS,
+  data: 'fashion-mnist',
+  model: 'resnet20',
+  epochs: 3,
+  batchSize: 128,
+  lr: 0.1,
+  scheduler: 'onecycle',
+  valFraction: 0.1,
+  workers: 1,
+  out: 'runs/demo',
+  weightDecay: 5e-4,
 };
 
 export const COMMANDS = {
   demo: {
-    name: 'demo', summary: "The main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1, a comparison report in runs/demo (compare's options, the demo's defaults).",
-    groups: [{ heading: 'options (the demo starts afresh in --out)', options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES } }, launchGroup],
+    name: 'demo',
+    summary: "The main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1, a comparison report in runs/demo (compare's options, the demo's defaults).",
+    groups: [
+      { heading: 'options (the demo starts afresh in --out)', options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES } },
+      launchGroup,
+    ],
   },
   train: {
-    name: 'train', summary: 'Trains one model: metrics.jsonl each epoch, last and best checkpoints; Ctrl-C checkpoints and stops.',
+    name: 'train',
+    summary: 'Trains one model: metrics.jsonl each epoch, last and best checkpoints; Ctrl-C checkpoints and stops.',
     groups: [
       { heading: 'training', options: configOptions(DEFAULTS) },
-      { heading: 'the run', options: {
-        resume: { kind: 'boolean', help: 'continue from --out/last.safetensors (options changed since are warned of and recorded in resumes.jsonl)' },
-        overwrite: OVERWRITE,
-      } },
+      {
+        heading: 'the run',
+        options: {
+          resume: { kind: 'boolean', help: 'continue from --out/last.safetensors (options changed since are warned of and recorded in resumes.jsonl)' },
+          overwrite: OVERWRITE,
+        },
+      },
       launchGroup,
     ],
   },
   compare: {
-    name: 'compare', summary: 'One run per label-smoothing value, same seed, initial weights and batches, then report.html.',
+    name: 'compare',
+    summary: 'One run per label-smoothing value, same seed, initial weights and batches, then report.html.',
     groups: [{ heading: 'options', options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, overwrite: OVERWRITE } }, launchGroup],
   },
   eval: {
-    name: 'eval', summary: "A trained run's accuracy, top-5, NLL, ECE, per-class accuracy, confusions and reliability diagram.",
-    groups: [{ heading: 'options', options: { ...RUN_OPTIONS, data: { kind: 'string', help: "labelled images (a folder or CSV), or fashion-mnist-test (default: the run's validation split)", value: 'DIR|CSV' } } }, launchGroup],
-  },
-  predict: {
-    name: 'predict', summary: "Kaggle's submission: image,label for every image of a test CSV.",
-    groups: [{ heading: 'options', options: { ...RUN_OPTIONS, data: { kind: 'string', help: "the test CSV (an 'image' column)", value: 'CSV' }, out: { kind: 'string', help: 'the submission file to write', value: 'FILE' } } }, launchGroup],
-  },
-  distill: {
-    name: 'distill', summary: 'Students of a hard-label and a smoothed teacher (the distillation caveat of Müller et al. 2019).',
+    name: 'eval',
+    summary: "A trained run's accuracy, top-5, NLL, ECE, per-class accuracy, confusions and reliability diagram.",
     groups: [
-      { heading: 'training', options: configOptions(DEFAULTS) },
-      { heading: 'distillation', options: {
-        temperature: { kind: 'string', help: 'the softmax temperature T of the distillation term', value: 'T', default: '4' },
-        beta: { kind: 'string', help: 'the weight β of the distillation term: (1 − β)·CE + β·T²·KL', value: 'B', default: '0.5' },
-        overwrite: OVERWRITE,
-      } },
+      {
+        heading: 'options',
+        options: {
+          ...RUN_OPTIONS,
+          data: { kind: 'string', help: "labelled images (a folder or CSV), or fashion-mnist-test (default: the run's validation split)", value: 'DIR|CSV' },
+        },
+      },
       launchGroup,
     ],
   },
-  'weights info': { name: 'weights info', summary: 'Keys, dtypes and shapes of a .safetensors or torch.save (.pth/.pt) file.', positionals: ['FILE'], groups: [] },
-  'weights convert': { name: 'weights convert', summary: 'Converts a weight file (.pth or .safetensors) to OUT.safetensors.', positionals: ['IN', 'OUT'], groups: [] },
+  predict: {
+    name: 'predict',
+    summary: "Kaggle's submission: image,label for every image of a test CSV.",
+    groups: [
+      {
+        heading: 'options',
+        options: {
+          ...RUN_OPTIONS,
+          data: { kind: 'string', help: "the test CSV (an 'image' column)", value: 'CSV' },
+          out: { kind: 'string', help: 'the submission file to write', value: 'FILE' },
+        },
+      },
+      launchGroup,
+    ],
+  },
+  distill: {
+    name: 'distill',
+    summary: 'Students of a hard-label and a smoothed teacher (the distillation caveat of Müller et al. 2019).',
+    groups: [
+      { heading: 'training', options: configOptions(DEFAULTS) },
+      {
+        heading: 'distillation',
+        options: {
+          temperature: { kind: 'string', help: 'the softmax temperature T of the distillation term', value: 'T', default: '4' },
+          beta: { kind: 'string', help: 'the weight β of the distillation term: (1 − β)·CE + β·T²·KL', value: 'B', default: '0.5' },
+          overwrite: OVERWRITE,
+        },
+      },
+      launchGroup,
+    ],
+  },
+  'weights info': {
+    name: 'weights info',
+    summary: 'Keys, dtypes and shapes of a .safetensors or torch.save (.pth/.pt) file.',
+    positionals: ['FILE'],
+    groups: [],
+  },
+  'weights convert': {
+    name: 'weights convert',
+    summary: 'Converts a weight file (.pth or .safetensors) to OUT.safetensors.',
+    positionals: ['IN', 'OUT'],
+    groups: [],
+  },
 } satisfies Record<string, CommandSpec>;
 export type CommandName = keyof typeof COMMANDS;
 
 /** The options that are not the run's configuration: a command's own (resume, classes, …). */
-function splitConfig(values: Record<string, string | boolean>, own: string[]): { config: Record<string, string | boolean>; extra: Record<string, string | boolean> } {
+function splitConfig(
+  values: Record<string, string | boolean>,
+  own: string[],
+): { config: Record<string, string | boolean>; extra: Record<string, string | boolean> } {
   const config: Record<string, string | boolean> = {};
   const extra: Record<string, string | boolean> = {};
   for (const [k, v] of Object.entries(values)) (own.includes(k) ? extra : config)[k] = v;
@@ -103,11 +159,20 @@ function splitConfig(values: Record<string, string | boolean>, own: string[]): {
  * A training command's arguments: its configuration (over `base`) and its own options, or
  * `help: true` when -h/--help was given. Launch options must have been taken out first.
  */
-export function parseTrainArgs(command: 'train' | 'compare' | 'demo' | 'distill', argv: string[], base: TrainConfig = command === 'demo' ? DEMO : DEFAULTS): { config: TrainConfig; extra: Record<string, string | boolean>; help: boolean } {
+export function parseTrainArgs(
+  command: 'train' | 'compare' | 'demo' | 'distill',
+  argv: string[],
+  base: TrainConfig = command === 'demo' ? DEMO : DEFAULTS,
+): { config: TrainConfig; extra: Record<string, string | boolean>; help: boolean } {
   const spec: CommandSpec = COMMANDS[command];
   const parsed = parseCommandLine(spec, withNegativeValues(spec, argv));
   if (parsed.help) return { config: base, extra: {}, help: true };
-  const own = { train: ['resume', 'overwrite'], compare: ['smoothing', 'classes', 'overwrite'], demo: ['smoothing', 'classes'], distill: ['temperature', 'beta', 'overwrite'] }[command];
+  const own = {
+    train: ['resume', 'overwrite'],
+    compare: ['smoothing', 'classes', 'overwrite'],
+    demo: ['smoothing', 'classes'],
+    distill: ['temperature', 'beta', 'overwrite'],
+  }[command];
   const { config, extra } = splitConfig(parsed.values, own);
   return { config: configFrom(config, base), extra, help: false };
 }

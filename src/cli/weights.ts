@@ -15,7 +15,9 @@ export function weightsInfo(file: string, print: (line: string) => void = consol
       elements += t.numel();
       if (t.isFloatingPoint) floating += t.numel();
     }
-    print(`${tensors.size} tensors, ${elements.toLocaleString('en-US')} elements (${floating.toLocaleString('en-US')} floating-point: the parameters and running statistics)`);
+    print(
+      `${tensors.size} tensors, ${elements.toLocaleString('en-US')} elements (${floating.toLocaleString('en-US')} floating-point: the parameters and running statistics)`,
+    );
   });
 }
 

@@ -45,11 +45,15 @@ export async function processBatch(job: BatchJob): Promise<BatchResult> {
   const odd = good.find((g) => g.img.width !== width || g.img.height !== height);
   if (odd)
     return {
-      id: job.id, data: new Float32Array(0), shape: null, kept: [], failures,
+      id: job.id,
+      data: new Float32Array(0),
+      shape: null,
+      kept: [],
+      failures,
       error: `${odd.where}: the transforms give ${odd.img.height}×${odd.img.width}, other images of the batch ${height}×${width}: end the pipeline with a fixed-size crop or resize`,
     };
   const c = job.pipeline.channels;
   const data = new Float32Array(good.length * c * height * width);
-  good.forEach((g, k) => toNormalizedCHW(g.img, job.pipeline, data, k * c * height * width));
+  for (const [k, g] of good.entries()) toNormalizedCHW(g.img, job.pipeline, data, k * c * height * width);
   return { id: job.id, data, shape: [c, height, width], kept: good.map((g) => g.index), failures };
 }

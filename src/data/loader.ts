@@ -50,7 +50,10 @@ export class DataLoader {
   /** "where: message" of every image skipped so far (with skipBadImages). */
   readonly badImages: string[] = [];
 
-  constructor(readonly dataset: Dataset, o: LoaderOptions) {
+  constructor(
+    readonly dataset: Dataset,
+    o: LoaderOptions,
+  ) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`DataLoader: batchSize must be a positive integer, got ${o.batchSize}`);
     this.batchSize = o.batchSize;
     const workers = o.workers ?? 0;
@@ -135,13 +138,26 @@ export class DataLoader {
     if (r.failures.length) {
       const lines = r.failures.map((f) => `${f.where}: cannot read the image: ${f.message}`);
       if (!this.#o.skipBadImages)
-        throw new Error(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more in this batch)` : ''}; use --skip-bad-images to leave unreadable images out`);
+        throw new Error(
+          `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more in this batch)` : ''}; use --skip-bad-images to leave unreadable images out`,
+        );
       this.badImages.push(...lines);
     }
     if (r.kept.length === 0 || !r.shape) return null;
     const x = fromTypedArray(r.data, [r.kept.length, ...r.shape]);
-    const y = tensor(r.kept.map((i) => this.dataset.sample(i).label), { dtype: 'int64' });
-    return { x, y, indices: r.kept, dispose: () => (x.dispose(), y.dispose()) };
+    const y = tensor(
+      r.kept.map((i) => this.dataset.sample(i).label),
+      { dtype: 'int64' },
+    );
+    return {
+      x,
+      y,
+      indices: r.kept,
+      dispose: () => {
+        x.dispose();
+        y.dispose();
+      },
+    };
   }
 
   async #run(job: BatchJob): Promise<BatchResult> {

@@ -49,7 +49,16 @@ export class Mixup {
         const [yl, yh] = [clip(cy - (cutH >> 1), h), clip(cy + (cutH >> 1), h)];
         const [xl, xh] = [clip(cx - (cutW >> 1), w), clip(cx + (cutW >> 1), w)];
         mixed = x.clone();
-        if (yh > yl && xh > xl) mixed.narrow(2, yl, yh - yl).narrow(3, xl, xh - xl).copy_(x.flip([0]).narrow(2, yl, yh - yl).narrow(3, xl, xh - xl));
+        if (yh > yl && xh > xl)
+          mixed
+            .narrow(2, yl, yh - yl)
+            .narrow(3, xl, xh - xl)
+            .copy_(
+              x
+                .flip([0])
+                .narrow(2, yl, yh - yl)
+                .narrow(3, xl, xh - xl),
+            );
         lam = 1 - ((yh - yl) * (xh - xl)) / (h * w); // the area actually pasted
       } else if (lam < 1) mixed = x.mul(lam).add(x.flip([0]).mul(1 - lam));
       return { x: mixed === x ? x.clone() : mixed, target: mixupTarget(y, this.#o.numClasses, lam, this.#o.labelSmoothing).to(x.dtype) };

@@ -6,9 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { ClassVocabulary } from './vocab.js';
 
 /** An encoded image file, or raw pixels (HWC, uint8). */
-export type ImageSource =
-  | { kind: 'file'; path: string }
-  | { kind: 'raw'; pixels: Uint8Array; width: number; height: number; channels: number };
+export type ImageSource = { kind: 'file'; path: string } | { kind: 'raw'; pixels: Uint8Array; width: number; height: number; channels: number };
 
 export interface Sample {
   source: ImageSource;
@@ -42,7 +40,10 @@ export class SampleList implements Dataset {
   }
   /** The subset at the given indices (for splits). */
   subset(indices: readonly number[]): SampleList {
-    return new SampleList(indices.map((i) => this.sample(i)), this.vocab);
+    return new SampleList(
+      indices.map((i) => this.sample(i)),
+      this.vocab,
+    );
   }
   labels(): number[] {
     return this.samples.map((s) => s.label);
@@ -60,12 +61,16 @@ export function parseCsv(text: string, source: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
       else field += c;
     } else if (c === '"' && field === '') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n' || c === '\r') {
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       row.push(field);
       rows.push(row);
@@ -100,11 +105,9 @@ export function readImageCsv(csvPath: string, o: CsvOptions): { dataset: SampleL
   const header = rows[0]!.map((h) => h.trim());
   const imageCol = header.indexOf('image');
   const labelCol = header.indexOf('label');
-  if (imageCol < 0)
-    throw new Error(`${source}: row 1 is not the expected header '${o.labeled ? 'image,label' : 'image'}' (found '${rows[0]!.join(',')}')`);
+  if (imageCol < 0) throw new Error(`${source}: row 1 is not the expected header '${o.labeled ? 'image,label' : 'image'}' (found '${rows[0]!.join(',')}')`);
   if (o.labeled && labelCol < 0) throw new Error(`${source}: the header has no 'label' column (found '${rows[0]!.join(',')}'): is this test.csv?`);
-  if (!o.labeled && labelCol >= 0)
-    throw new Error(`${source}: the header has a 'label' column: this looks like the training CSV, not the test CSV`);
+  if (!o.labeled && labelCol >= 0) throw new Error(`${source}: the header has a 'label' column: this looks like the training CSV, not the test CSV`);
   if (rows.length === 1) throw new Error(`${source}: the CSV has a header but no rows`);
 
   const root = dirname(resolve(csvPath));
@@ -114,8 +117,7 @@ export function readImageCsv(csvPath: string, o: CsvOptions): { dataset: SampleL
   for (let r = 1; r < rows.length; r++) {
     const fields = rows[r]!;
     const where = `${basename(csvPath)} row ${r + 1}`;
-    if (fields.length !== header.length)
-      throw new Error(`${source}: row ${r + 1} has ${fields.length} fields, the header has ${header.length}`);
+    if (fields.length !== header.length) throw new Error(`${source}: row ${r + 1} has ${fields.length} fields, the header has ${header.length}`);
     const name = fields[imageCol]!.trim();
     if (name === '') throw new Error(`${source}: row ${r + 1} has an empty image path`);
     const seen = firstRow.get(name);
@@ -151,12 +153,17 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.ti
 /** torchvision's ImageFolder: root/CLASS/IMAGE, classes sorted by name, files sorted within each. */
 export function readImageFolder(root: string, o: { vocab?: ClassVocabulary } = {}): SampleList {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new Error(`${root}: not a folder`);
-  const classes = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const classes = readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   if (classes.length === 0) throw new Error(`${root}: no class folders (expected ${root}/CLASS/IMAGE files)`);
   const vocab = o.vocab ?? new ClassVocabulary(classes);
   const samples: Sample[] = [];
   for (const c of classes) {
-    const files = readdirSync(join(root, c)).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+    const files = readdirSync(join(root, c))
+      .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
+      .sort();
     for (const f of files) {
       const path = join(root, c, f);
       samples.push({ source: { kind: 'file', path }, label: vocab.index(c, path), where: path, name: `${c}/${f}` });
@@ -200,8 +207,7 @@ export function readIdxPair(imagesPath: string, labelsPath: string, classNames: 
   const labels = readIdx(labelsPath);
   if (images.dims.length !== 3) throw new Error(`${imagesPath}: expected images of dimensions [count, rows, cols], got [${images.dims}]`);
   const [count, height, width] = images.dims as [number, number, number];
-  if (labels.dims.length !== 1 || labels.dims[0] !== count)
-    throw new Error(`${labelsPath}: ${labels.dims[0]} labels for ${count} images in ${imagesPath}`);
+  if (labels.dims.length !== 1 || labels.dims[0] !== count) throw new Error(`${labelsPath}: ${labels.dims[0]} labels for ${count} images in ${imagesPath}`);
   const vocab = new ClassVocabulary(classNames);
   const samples: Sample[] = [];
   for (let i = 0; i < count; i++) {

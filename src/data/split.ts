@@ -36,7 +36,7 @@ export function kFold(labels: readonly number[], k: number, seed: number): numbe
   const fold = new Array<number>(labels.length);
   let offset = 0;
   for (const [c, members] of byClass(labels)) {
-    new Rng(seed, 0xf01d, c).shuffle([...members]).forEach((i, j) => (fold[i] = (j + offset) % k));
+    for (const [j, i] of new Rng(seed, 0xf01d, c).shuffle([...members]).entries()) fold[i] = (j + offset) % k;
     offset += members.length; // spreads small classes' remainders over different folds
   }
   return fold;

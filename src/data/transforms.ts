@@ -49,7 +49,16 @@ export function trainPipeline(size: number, o: Partial<Pipeline> = {}): Pipeline
 }
 /** Evaluation: resize to size·256/224, center crop `size`. */
 export function evalPipeline(size: number, o: Partial<Pipeline> = {}): Pipeline {
-  return { transforms: [{ op: 'resize', size: Math.round((size * 256) / 224) }, { op: 'centerCrop', size }], channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD, ...o };
+  return {
+    transforms: [
+      { op: 'resize', size: Math.round((size * 256) / 224) },
+      { op: 'centerCrop', size },
+    ],
+    channels: 3,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    ...o,
+  };
 }
 
 const pair = (s: Size): [number, number] => (typeof s === 'number' ? [s, s] : s);
@@ -113,7 +122,13 @@ function flip(img: RawImage, horizontal: boolean): RawImage {
 }
 
 /** torchvision's RandomResizedCrop.get_params: (top, left, height, width). */
-export function randomResizedCropParams(height: number, width: number, scale: [number, number], ratio: [number, number], rng: Rng): [number, number, number, number] {
+export function randomResizedCropParams(
+  height: number,
+  width: number,
+  scale: [number, number],
+  ratio: [number, number],
+  rng: Rng,
+): [number, number, number, number] {
   const area = height * width;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])] as const;
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -174,13 +189,22 @@ function rgbToHsv(r: number, g: number, b: number): [number, number, number] {
   const d = max - min;
   let h = 0;
   if (d > 0) h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
-  return [((h / 6) % 1 + 1) % 1, max === 0 ? 0 : d / max, max];
+  return [(((h / 6) % 1) + 1) % 1, max === 0 ? 0 : d / max, max];
 }
 function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
   const i = Math.floor(h * 6);
   const f = h * 6 - i;
   const [p, q, t] = [v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)];
-  return ([[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]] as const)[i % 6]! as [number, number, number];
+  return (
+    [
+      [v, t, p],
+      [q, v, p],
+      [p, v, t],
+      [p, q, v],
+      [t, p, v],
+      [v, p, q],
+    ] as const
+  )[i % 6]! as [number, number, number];
 }
 
 /** Decodes `source` and applies the transforms. */
@@ -241,7 +265,12 @@ export async function applyTransforms(img: RawImage, transforms: readonly Transf
         const angle = rng.uniform(-t.degrees, t.degrees);
         const { width, height } = img;
         const input = sharp(img.data, { raw: { width, height, channels: img.channels as 1 | 3 } });
-        const rotated = await toRaw(input.rotate(angle, { background: { r: 0, g: 0, b: 0, alpha: 1 } }).removeAlpha().toColourspace(img.channels === 1 ? 'b-w' : 'srgb'));
+        const rotated = await toRaw(
+          input
+            .rotate(angle, { background: { r: 0, g: 0, b: 0, alpha: 1 } })
+            .removeAlpha()
+            .toColourspace(img.channels === 1 ? 'b-w' : 'srgb'),
+        );
         img = crop(rotated, Math.round((rotated.height - height) / 2), Math.round((rotated.width - width) / 2), height, width);
         break;
       }

@@ -21,8 +21,7 @@ export class ClassVocabulary {
   /** The index of a label; `where` names the file and row in the error for an unknown one. */
   index(label: string, where = ''): number {
     const i = this.#index.get(label);
-    if (i === undefined)
-      throw new Error(`${where ? `${where}: ` : ''}unknown label '${label}' (not among the ${this.size} classes the model was trained on)`);
+    if (i === undefined) throw new Error(`${where ? `${where}: ` : ''}unknown label '${label}' (not among the ${this.size} classes the model was trained on)`);
     return i;
   }
 
@@ -38,8 +37,7 @@ export class ClassVocabulary {
 
   static fromJSON(json: unknown, source = 'vocabulary'): ClassVocabulary {
     const classes = (json as { classes?: unknown })?.classes;
-    if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string'))
-      throw new Error(`${source}: expected {"classes": [strings]}`);
+    if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'string')) throw new Error(`${source}: expected {"classes": [strings]}`);
     return new ClassVocabulary(classes as string[]);
   }
 }

@@ -25,7 +25,8 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContex
     const raw = env[name];
     if (raw === undefined && fallback !== undefined) return fallback;
     const v = Number(raw);
-    if (raw === undefined || raw === '' || !Number.isInteger(v) || v < min) throw new Error(`environment variable ${name} must be an integer ≥ ${min}, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+    if (raw === undefined || raw === '' || !Number.isInteger(v) || v < min)
+      throw new Error(`environment variable ${name} must be an integer ≥ ${min}, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
     return v;
   };
   const worldSize = int('WORLD_SIZE', 1);
@@ -37,7 +38,10 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContex
   const timeoutS = env.LSR_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : Number(env.LSR_DIST_TIMEOUT);
   if (!(timeoutS > 0)) throw new Error(`environment variable LSR_DIST_TIMEOUT must be a number of seconds > 0, got '${env.LSR_DIST_TIMEOUT}'`);
   return {
-    rank, worldSize, localRank, localWorldSize,
+    rank,
+    worldSize,
+    localRank,
+    localWorldSize,
     nodeRank: int('GROUP_RANK', 0, Math.floor(rank / localWorldSize)),
     masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
     masterPort: int('MASTER_PORT', 1, 29500),
@@ -55,8 +59,17 @@ export function threadsPerProcess(ctx: DistContext | null, requested: number): n
 export function joinGroup(ctx: DistContext | null): void {
   if (!ctx) return;
   if (!dist.distributedAvailable())
-    throw new Error('this lsr build has no distributed support: Gloo headers were missing when the addon was built (Debian: apt-get install libgloo-dev; then npm run build:native)');
-  dist.initProcessGroup({ masterAddr: ctx.masterAddr, masterPort: ctx.masterPort, rank: ctx.rank, worldSize: ctx.worldSize, timeoutMs: ctx.timeoutMs, ifname: process.env.GLOO_SOCKET_IFNAME });
+    throw new Error(
+      'this lsr build has no distributed support: Gloo headers were missing when the addon was built (Debian: apt-get install libgloo-dev; then npm run build:native)',
+    );
+  dist.initProcessGroup({
+    masterAddr: ctx.masterAddr,
+    masterPort: ctx.masterPort,
+    rank: ctx.rank,
+    worldSize: ctx.worldSize,
+    timeoutMs: ctx.timeoutMs,
+    ifname: process.env.GLOO_SOCKET_IFNAME,
+  });
 }
 
 /** Leaves the group once every rank is done (rank 0 hosts the store, so it must not leave first). */
@@ -108,8 +121,14 @@ export function gatherRows(tensors: Tensor[], positions: number[], ctx: DistCont
     const pad = (t: Tensor, fill: number) =>
       t.shape[0]! < maxRows ? cat([t, zeros([maxRows - t.shape[0]!, ...t.shape.slice(1)], { dtype: t.dtype }).add(fill)]) : t;
     const allPositions = dist.allGather(pad(tensor(positions, { dtype: 'int64' }), -1)).toFlatArray();
-    const order = allPositions.map((p, k) => [p, k] as const).filter(([p]) => p >= 0).sort((a, b) => a[0] - b[0]);
-    const index = tensor(order.map(([, k]) => k), { dtype: 'int64' });
+    const order = allPositions
+      .map((p, k) => [p, k] as const)
+      .filter(([p]) => p >= 0)
+      .sort((a, b) => a[0] - b[0]);
+    const index = tensor(
+      order.map(([, k]) => k),
+      { dtype: 'int64' },
+    );
     const out = tensors.map((t) => {
       const all = dist.allGather(pad(t, 0).contiguous());
       return all.reshape([ctx.worldSize * maxRows, ...t.shape.slice(1)]).indexSelect(0, index);

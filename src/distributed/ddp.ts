@@ -13,7 +13,10 @@ export class DistributedDataParallel {
   readonly #synced: boolean;
   readonly #reducer: dist.GradientReducer;
 
-  constructor(readonly module: Module, readonly o: { syncBatchNorm: boolean; bucketBytes?: number }) {
+  constructor(
+    readonly module: Module,
+    readonly o: { syncBatchNorm: boolean; bucketBytes?: number },
+  ) {
     // In place, as convert_sync_batchnorm: the same parameters and statistics, normalised over every rank's batch.
     this.#synced = o.syncBatchNorm && convertSyncBatchNorm(module) > 0;
     // Every rank starts from rank 0's weights and buffers (a resumed rank 0 included).

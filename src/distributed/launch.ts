@@ -15,7 +15,14 @@ export interface LaunchOptions {
   timeoutS: number;
 }
 
-const FLAGS = { 'nproc': 'nproc', 'nnodes': 'nnodes', 'node-rank': 'nodeRank', 'master-addr': 'masterAddr', 'master-port': 'masterPort', 'dist-timeout': 'timeoutS' } as const;
+const FLAGS = {
+  nproc: 'nproc',
+  nnodes: 'nnodes',
+  'node-rank': 'nodeRank',
+  'master-addr': 'masterAddr',
+  'master-port': 'masterPort',
+  'dist-timeout': 'timeoutS',
+} as const;
 
 /** Takes the launcher's options out of a command's arguments; null when there are none. */
 export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null; rest: string[] } {
@@ -72,7 +79,12 @@ export async function freePort(): Promise<number> {
  * Runs `node script args` as this machine's ranks; resolves to the exit code: 0 when every rank
  * succeeded, otherwise the first failed rank's code (1 for a signal), 130 for an interrupt.
  */
-export async function launch(script: string, args: string[], o: LaunchOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+export async function launch(
+  script: string,
+  args: string[],
+  o: LaunchOptions,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number> {
   const port = o.masterPort || (await freePort());
   const world = o.nproc * o.nnodes;
   const children: Array<{ rank: number; localRank: number; proc: ChildProcess; exited: boolean }> = [];
@@ -84,8 +96,16 @@ export async function launch(script: string, args: string[], o: LaunchOptions, l
     // The survivors notice the lost rank themselves within seconds and exit with a message of
     // their own; those that do not (hung) are terminated, then killed.
     const grace = Math.min(30, o.timeoutS) * 1000;
-    timers.push(setTimeout(() => { for (const c of children) if (!c.exited) c.proc.kill('SIGTERM'); }, grace));
-    timers.push(setTimeout(() => { for (const c of children) if (!c.exited) c.proc.kill('SIGKILL'); }, grace + 10_000));
+    timers.push(
+      setTimeout(() => {
+        for (const c of children) if (!c.exited) c.proc.kill('SIGTERM');
+      }, grace),
+    );
+    timers.push(
+      setTimeout(() => {
+        for (const c of children) if (!c.exited) c.proc.kill('SIGKILL');
+      }, grace + 10_000),
+    );
   };
 
   const onSigint = () => {
@@ -103,28 +123,36 @@ export async function launch(script: string, args: string[], o: LaunchOptions, l
     const rank = o.nodeRank * o.nproc + localRank;
     const env = {
       ...process.env,
-      RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(localRank), LOCAL_WORLD_SIZE: String(o.nproc),
-      GROUP_RANK: String(o.nodeRank), MASTER_ADDR: o.masterAddr, MASTER_PORT: String(port), LSR_DIST_TIMEOUT: String(o.timeoutS),
+      RANK: String(rank),
+      WORLD_SIZE: String(world),
+      LOCAL_RANK: String(localRank),
+      LOCAL_WORLD_SIZE: String(o.nproc),
+      GROUP_RANK: String(o.nodeRank),
+      MASTER_ADDR: o.masterAddr,
+      MASTER_PORT: String(port),
+      LSR_DIST_TIMEOUT: String(o.timeoutS),
     };
     // Its own process group: a terminal's Ctrl-C reaches this agent only, which forwards it once.
     const proc = spawn(process.execPath, [...process.execArgv, script, ...args], { env, stdio: 'inherit', detached: true });
     const child = { rank, localRank, proc, exited: false };
     children.push(child);
-    exits.push(new Promise((resolve) => {
-      proc.on('error', (e) => {
-        failure ??= { code: 1, message: `rank ${rank}: could not start: ${e.message}` };
-      });
-      proc.on('exit', (code, signal) => {
-        child.exited = true;
-        if ((code !== 0 || signal) && !failure) {
-          const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-          failure = { code: code && code !== 0 ? code : 1, message: `rank ${rank} (local rank ${localRank}, pid ${proc.pid}) ${how}` };
-          if (!interrupted && children.some((c) => !c.exited)) log(`lsr: ${failure.message}; stopping the other ranks`);
-          stopOthers();
-        }
-        resolve();
-      });
-    }));
+    exits.push(
+      new Promise((resolve) => {
+        proc.on('error', (e) => {
+          failure ??= { code: 1, message: `rank ${rank}: could not start: ${e.message}` };
+        });
+        proc.on('exit', (code, signal) => {
+          child.exited = true;
+          if ((code !== 0 || signal) && !failure) {
+            const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+            failure = { code: code && code !== 0 ? code : 1, message: `rank ${rank} (local rank ${localRank}, pid ${proc.pid}) ${how}` };
+            if (!interrupted && children.some((c) => !c.exited)) log(`lsr: ${failure.message}; stopping the other ranks`);
+            stopOthers();
+          }
+          resolve();
+        });
+      }),
+    );
   }
   await Promise.all(exits);
   for (const t of timers) clearTimeout(t);

@@ -13,9 +13,7 @@ export interface Conv2dOptions {
   groups?: number;
 }
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, o: Conv2dOptions = {}): Tensor {
-  return new Tensor(
-    native.conv2d(x.handle, weight.handle, bias?.handle, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1),
-  );
+  return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1));
 }
 
 export interface BatchNormOptions {
@@ -28,7 +26,16 @@ export interface BatchNormOptions {
 /** Batch norm; in training mode the running stats (if given) are updated in place, as in PyTorch. */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor {
   return new Tensor(
-    native.batch_norm(x.handle, o.weight?.handle, o.bias?.handle, runningMean?.handle, runningVar?.handle, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5),
+    native.batch_norm(
+      x.handle,
+      o.weight?.handle,
+      o.bias?.handle,
+      runningMean?.handle,
+      runningVar?.handle,
+      o.training ?? false,
+      o.momentum ?? 0.1,
+      o.eps ?? 1e-5,
+    ),
   );
 }
 /**
@@ -36,7 +43,9 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
  * backward): PyTorch's SyncBatchNorm. Needs a process group; computed in float32.
  */
 export function syncBatchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: Omit<BatchNormOptions, 'training'> = {}): Tensor {
-  return new Tensor(native.sync_batch_norm(x.handle, o.weight?.handle, o.bias?.handle, runningMean?.handle, runningVar?.handle, o.momentum ?? 0.1, o.eps ?? 1e-5));
+  return new Tensor(
+    native.sync_batch_norm(x.handle, o.weight?.handle, o.bias?.handle, runningMean?.handle, runningVar?.handle, o.momentum ?? 0.1, o.eps ?? 1e-5),
+  );
 }
 export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   return new Tensor(native.layer_norm(x.handle, normalizedShape, weight?.handle, bias?.handle, eps));
@@ -91,9 +100,7 @@ export function nllLoss(logProbs: Tensor, target: Tensor, o: NllOptions = {}): T
  * reference that lsr's losses are tested against.
  */
 export function crossEntropy(logits: Tensor, target: Tensor, o: NllOptions & { labelSmoothing?: number } = {}): Tensor {
-  return new Tensor(
-    native.cross_entropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean', o.ignoreIndex ?? -100, o.labelSmoothing ?? 0),
-  );
+  return new Tensor(native.cross_entropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean', o.ignoreIndex ?? -100, o.labelSmoothing ?? 0));
 }
 /**
  * lsr's fused kernel for cross-entropy with class-index targets (float32/float64, CPU): PyTorch's

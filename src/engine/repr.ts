@@ -51,7 +51,11 @@ function shown(values: ArrayLike<number>, shape: number[], summarize: boolean): 
     const idx = summarize && n > 2 * EDGE ? [...Array(EDGE).keys(), ...Array.from({ length: EDGE }, (_, k) => n - EDGE + k)] : [...Array(n).keys()];
     for (const i of idx) walk(dim + 1, offset + i * inner, inner);
   };
-  walk(0, 0, shape.reduce((a, b) => a * b, 1));
+  walk(
+    0,
+    0,
+    shape.reduce((a, b) => a * b, 1),
+  );
   return out;
 }
 

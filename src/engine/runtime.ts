@@ -22,19 +22,31 @@ function guarded<T>(enter: () => void, exit: () => void, fn: () => T): T {
 /** Runs fn with gradient recording off (torch.no_grad). */
 export function noGrad<T>(fn: () => T): T {
   let prev = true;
-  return guarded(() => (prev = native.set_grad_enabled(false)), () => native.set_grad_enabled(prev), fn);
+  return guarded(
+    () => (prev = native.set_grad_enabled(false)),
+    () => native.set_grad_enabled(prev),
+    fn,
+  );
 }
 /**
  * Runs fn in inference mode (torch.inference_mode): no autograd recording at all, cheaper than
  * noGrad. Tensors made inside cannot take part in autograd later.
  */
 export function inferenceMode<T>(fn: () => T): T {
-  return guarded(() => native.inference_mode_enter(), () => native.inference_mode_exit(), fn);
+  return guarded(
+    () => native.inference_mode_enter(),
+    () => native.inference_mode_exit(),
+    fn,
+  );
 }
 /** Runs fn with gradient recording on (torch.enable_grad). */
 export function enableGrad<T>(fn: () => T): T {
   let prev = true;
-  return guarded(() => (prev = native.set_grad_enabled(true)), () => native.set_grad_enabled(prev), fn);
+  return guarded(
+    () => (prev = native.set_grad_enabled(true)),
+    () => native.set_grad_enabled(prev),
+    fn,
+  );
 }
 export const isGradEnabled = (): boolean => native.is_grad_enabled();
 
@@ -106,7 +118,14 @@ export function cpuFeatures(): { model: string; bf16Flags: string[] } {
   } catch {
     return { model: 'unknown CPU (no /proc/cpuinfo)', bf16Flags: [] };
   }
-  const field = (name: string) => info.split('\n').find((l) => l.startsWith(name))?.split(':').slice(1).join(':').trim() ?? '';
+  const field = (name: string) =>
+    info
+      .split('\n')
+      .find((l) => l.startsWith(name))
+      ?.split(':')
+      .slice(1)
+      .join(':')
+      .trim() ?? '';
   const flags = ` ${field('flags')} `;
   return { model: field('model name') || 'unknown CPU', bf16Flags: ['amx_bf16', 'avx512_bf16'].filter((f) => flags.includes(` ${f} `)) };
 }

@@ -96,17 +96,22 @@ export function fitTemperature(logits: Tensor, labels: Tensor): number {
 }
 
 /** Accuracy of each class, and the most frequent (true, predicted) confusions. */
-export function confusion(logits: Tensor, labels: Tensor, classes: number, top = 10): { perClass: number[]; matrix: number[][]; topConfusions: Array<{ truth: number; predicted: number; count: number }> } {
+export function confusion(
+  logits: Tensor,
+  labels: Tensor,
+  classes: number,
+  top = 10,
+): { perClass: number[]; matrix: number[][]; topConfusions: Array<{ truth: number; predicted: number; count: number }> } {
   const pred = tidy(() => logits.argmax(1).toFlatArray());
   const truth = labels.toFlatArray();
   const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  truth.forEach((t, i) => matrix[t]![pred[i]!]!++);
+  for (const [i, t] of truth.entries()) matrix[t]![pred[i]!]!++;
   const perClass = matrix.map((row, c) => {
     const n = row.reduce((a, b) => a + b, 0);
     return n ? row[c]! / n : NaN;
   });
   const pairs: Array<{ truth: number; predicted: number; count: number }> = [];
-  matrix.forEach((row, t) => row.forEach((count, p) => t !== p && count > 0 && pairs.push({ truth: t, predicted: p, count })));
+  for (const [t, row] of matrix.entries()) for (const [p, count] of row.entries()) if (t !== p && count > 0) pairs.push({ truth: t, predicted: p, count });
   pairs.sort((x, y) => y.count - x.count || x.truth - y.truth || x.predicted - y.predicted);
   return { perClass, matrix, topConfusions: pairs.slice(0, top) };
 }

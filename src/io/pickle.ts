@@ -101,24 +101,66 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): PickleValue {
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: take(8); break; // FRAME: a length hint only
-      case 0x2e: return pop(); // STOP
-      case 0x28: stack.push(MARK); break;
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push(new Tuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new Tuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new Tuple([pop()])); break;
-      case 0x86: { const b = pop(); const a = pop(); stack.push(new Tuple([a, b])); break; }
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(new Tuple([a, b, c])); break; }
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: case 0x8b: { // LONG1, LONG4: little-endian two's complement
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        take(8);
+        break; // FRAME: a length hint only
+      case 0x2e:
+        return pop(); // STOP
+      case 0x28:
+        stack.push(MARK);
+        break;
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        stack.push(new Tuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(new Tuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        stack.push(new Tuple([pop()]));
+        break;
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push(new Tuple([a, b]));
+        break;
+      }
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push(new Tuple([a, b, c]));
+        break;
+      }
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x8a:
+      case 0x8b: {
+        // LONG1, LONG4: little-endian two's complement
         const n = op === 0x8a ? u8() : u32();
         if (n > 8) fail(`an integer of ${n} bytes`);
         const at = take(n);
@@ -129,37 +171,97 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): PickleValue {
         stack.push(Number(v));
         break;
       }
-      case 0x47: stack.push(view.getFloat64(take(8), false)); break; // BINFLOAT (big-endian)
-      case 0x58: stack.push(utf8(u32())); break; // BINUNICODE
-      case 0x8c: stack.push(utf8(u8())); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(utf8(u64())); break; // BINUNICODE8
-      case 0x54: { const n = i32(); stack.push(latin1(bytes.subarray(take(n), p))); break; } // BINSTRING
-      case 0x55: { const n = u8(); stack.push(latin1(bytes.subarray(take(n), p))); break; } // SHORT_BINSTRING
-      case 0x42: { const n = u32(); stack.push(bytes.slice(take(n), p)); break; } // BINBYTES
-      case 0x43: { const n = u8(); stack.push(bytes.slice(take(n), p)); break; } // SHORT_BINBYTES
-      case 0x8e: { const n = u64(); stack.push(bytes.slice(take(n), p)); break; } // BINBYTES8
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
+      case 0x47:
+        stack.push(view.getFloat64(take(8), false));
+        break; // BINFLOAT (big-endian)
+      case 0x58:
+        stack.push(utf8(u32()));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(utf8(u8()));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(utf8(u64()));
+        break; // BINUNICODE8
+      case 0x54: {
+        const n = i32();
+        stack.push(latin1(bytes.subarray(take(n), p)));
+        break;
+      } // BINSTRING
+      case 0x55: {
+        const n = u8();
+        stack.push(latin1(bytes.subarray(take(n), p)));
+        break;
+      } // SHORT_BINSTRING
+      case 0x42: {
+        const n = u32();
+        stack.push(bytes.slice(take(n), p));
+        break;
+      } // BINBYTES
+      case 0x43: {
+        const n = u8();
+        stack.push(bytes.slice(take(n), p));
+        break;
+      } // SHORT_BINBYTES
+      case 0x8e: {
+        const n = u64();
+        stack.push(bytes.slice(take(n), p));
+        break;
+      } // BINBYTES8
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: {
+        // BINGET, LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
         if (!memo.has(k)) fail(`memo key ${k} is not set`);
         stack.push(memo.get(k)!);
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x63: { const module = line(); const name = line(); stack.push(global(module, name)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      } // SETITEMS
+      case 0x61: {
+        const v = pop();
+        append(top(), [v]);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        append(top(), items);
+        break;
+      } // APPENDS
+      case 0x63: {
+        const module = line();
+        const name = line();
+        stack.push(global(module, name));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
         stack.push(global(module as string, name as string));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         if (!(args instanceof Tuple)) fail('REDUCE without an argument tuple');
@@ -167,13 +269,15 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): PickleValue {
         stack.push((fn as Callable).call((args as Tuple).items));
         break;
       }
-      case 0x62: { // BUILD: a dict's attributes (OrderedDict._metadata) are not needed
+      case 0x62: {
+        // BUILD: a dict's attributes (OrderedDict._metadata) are not needed
         pop();
         const target = top();
         if (!(target instanceof Map)) fail(`BUILD on a ${describe(target)}`);
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         if (!o.persistentLoad) fail('a persistent id, but no storage to resolve it');
         stack.push(o.persistentLoad!(pop()));
         break;

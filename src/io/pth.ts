@@ -8,15 +8,27 @@ import { ITEM_SIZE } from './dtypes.js';
 import { readZip } from './zip.js';
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 class StorageType {
   constructor(readonly dtype: DType) {}
 }
 class Storage {
-  constructor(readonly key: string, readonly dtype: DType, readonly base: Tensor) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly base: Tensor,
+  ) {}
 }
 /** A tensor produced while unpickling (a pickle value that carries a Tensor). */
 class Rebuilt {
@@ -33,15 +45,13 @@ export function loadPth(path: string): Map<string, Tensor> {
 export function parsePth(bytes: Uint8Array, source = 'pth'): Map<string, Tensor> {
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5)
     throw new Error(`${source}: this is the legacy torch.save format (PyTorch < 1.6); re-save it with a newer PyTorch (torch.save(torch.load(f), f))`);
-  if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b)
-    throw new Error(`${source}: not a PyTorch file (no zip signature 'PK' at the start)`);
+  if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) throw new Error(`${source}: not a PyTorch file (no zip signature 'PK' at the start)`);
   const entries = readZip(bytes, source);
   const pkl = [...entries.keys()].find((k) => /^[^/]+\/data\.pkl$/.test(k) || k === 'data.pkl');
   if (!pkl) throw new Error(`${source}: no data.pkl in the archive (is this a torch.save file?)`);
   const prefix = pkl.slice(0, -'data.pkl'.length);
   const byteorder = entries.get(`${prefix}byteorder`);
-  if (byteorder && new TextDecoder().decode(byteorder.read()).trim() !== 'little')
-    throw new Error(`${source}: big-endian tensors are not supported`);
+  if (byteorder && new TextDecoder().decode(byteorder.read()).trim() !== 'little') throw new Error(`${source}: big-endian tensors are not supported`);
 
   return tidy(() => {
     const storages = new Map<string, Storage>();

@@ -8,8 +8,16 @@ import { writeFileAtomic } from './atomic.js';
 import { ITEM_SIZE } from './dtypes.js';
 
 const FROM_CODE: Record<string, DType> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
-  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const TO_CODE = Object.fromEntries(Object.entries(FROM_CODE).map(([k, v]) => [v, k])) as Record<DType, string>;
 /** The reference implementation's limit: a header above 100 MB is refused. */
@@ -71,12 +79,10 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
       fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
     const [begin, end] = offsets as [number, number];
-    if (begin > end || end > dataLength)
-      fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataLength} data bytes`);
+    if (begin > end || end > dataLength) fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataLength} data bytes`);
     const shape = e.shape as number[];
     const expected = shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype!];
-    if (end - begin !== expected)
-      fail(`tensor '${name}' of shape [${shape}] and dtype ${e.dtype} needs ${expected} bytes, data_offsets give ${end - begin}`);
+    if (end - begin !== expected) fail(`tensor '${name}' of shape [${shape}] and dtype ${e.dtype} needs ${expected} bytes, data_offsets give ${end - begin}`);
     entries.push({ name, dtype: dtype!, shape, begin, end });
   }
   // The spec: the data is indexed entirely, without holes or overlaps.

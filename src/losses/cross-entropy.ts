@@ -81,9 +81,18 @@ function perClassSmoothingLoss(
 
   const logProbs = F.logSoftmax(input, classDim);
   const nll = logProbs.gather(classDim, y.unsqueeze(classDim)).squeeze(classDim).neg();
-  const smooth = logProbs.mul(w.view(...classShape)).sum(classDim).neg();
-  const wy = w.gather(0, y.flatten()).view(...y.shape).mul(kept);
-  const eps = epsilonPerClass.to(input.dtype).gather(0, y.flatten()).view(...y.shape);
+  const smooth = logProbs
+    .mul(w.view(...classShape))
+    .sum(classDim)
+    .neg();
+  const wy = w
+    .gather(0, y.flatten())
+    .view(...y.shape)
+    .mul(kept);
+  const eps = epsilonPerClass
+    .to(input.dtype)
+    .gather(0, y.flatten())
+    .view(...y.shape);
   // A class with ε = 0 adds no smoothing term, not 0·(+inf) = NaN for a row with a −inf logit.
   const smoothTerm = eps.div(classes).mul(smooth).maskedFill(eps.eq(0), 0);
   const loss = eps.rsub(1).mul(wy).mul(nll).add(smoothTerm).maskedFill(kept.logicalNot(), 0);
@@ -120,8 +129,7 @@ function checkArguments(input: Tensor, target: Tensor, o: CrossEntropyOptions): 
   const classDim = input.ndim === 1 ? 0 : 1;
   const classes = input.shape[classDim]!;
   if (input.numel() === 0) fail('empty batch: the input has no logits');
-  if (o.reduction !== undefined && !REDUCTIONS.includes(o.reduction))
-    fail(`reduction '${String(o.reduction)}' is not one of none, mean, sum`);
+  if (o.reduction !== undefined && !REDUCTIONS.includes(o.reduction)) fail(`reduction '${String(o.reduction)}' is not one of none, mean, sum`);
   if (o.weight && (o.weight.ndim !== 1 || o.weight.shape[0] !== classes))
     fail(`weight must have one value per class (${classes}), got shape [${o.weight.shape}]`);
   if (o.smoothingMass !== undefined && o.smoothingMass !== 'all' && o.smoothingMass !== 'others')
@@ -132,8 +140,7 @@ function checkArguments(input: Tensor, target: Tensor, o: CrossEntropyOptions): 
   if (typeof eps === 'number') {
     if (!(eps >= 0 && eps <= 1)) fail(`labelSmoothing must be in [0, 1], got ${eps}`);
   } else {
-    if (eps.ndim !== 1 || eps.shape[0] !== classes)
-      fail(`a labelSmoothing tensor must have one ε per class (${classes}), got shape [${eps.shape}]`);
+    if (eps.ndim !== 1 || eps.shape[0] !== classes) fail(`a labelSmoothing tensor must have one ε per class (${classes}), got shape [${eps.shape}]`);
     const [lo, hi] = tidy(() => [eps.min().item(), eps.max().item()]);
     if (!(lo! >= 0 && hi! <= 1)) fail(`labelSmoothing values must be in [0, 1], got min ${lo}, max ${hi}`);
   }
@@ -141,8 +148,7 @@ function checkArguments(input: Tensor, target: Tensor, o: CrossEntropyOptions): 
   const indexShape = input.shape.filter((_, d) => d !== classDim);
   const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
   if (INTEGER_DTYPES.includes(target.dtype)) {
-    if (!sameShape(target.shape, indexShape))
-      fail(`class-index target must have shape [${indexShape}] for this input`);
+    if (!sameShape(target.shape, indexShape)) fail(`class-index target must have shape [${indexShape}] for this input`);
     return 'indices';
   }
   if (target.isFloatingPoint) {
@@ -165,10 +171,7 @@ function checkClassIndices(target: Tensor, classes: number, ignoreIndex: number)
     const position = firstTrue(target.ne(ignoreIndex).logicalAnd(target.lt(0).logicalOr(target.ge(classes))));
     if (!position) return;
     const value = position.reduce((t, i) => t.select(0, i), target).item();
-    throw new Error(
-      `crossEntropy: target[${position.join(', ')}] = ${value} is not a class index in [0, ${classes}) ` +
-        `nor ignoreIndex (${ignoreIndex})`,
-    );
+    throw new Error(`crossEntropy: target[${position.join(', ')}] = ${value} is not a class index in [0, ${classes}) ` + `nor ignoreIndex (${ignoreIndex})`);
   });
 }
 
@@ -180,8 +183,7 @@ function checkFiniteRows(input: Tensor, classDim: number, kept?: Tensor): void {
     const position = firstTrue(bad);
     if (!position) return;
     throw new NonFiniteLogitsError(
-      `crossEntropy: input at position [${position.join(', ')}] has NaN or +Inf logits, or all -Inf ` +
-        `(input [${input.shape}])`,
+      `crossEntropy: input at position [${position.join(', ')}] has NaN or +Inf logits, or all -Inf ` + `(input [${input.shape}])`,
     );
   });
 }

@@ -38,7 +38,9 @@ export class LSR2 {
       const n = labels.shape[0]!;
       const index = labels.view(n, -1);
       const valueAdded = full([n, 1], value, { dtype }).to(labels.device as Device);
-      return zeros([n, classes], { dtype }).to(labels.device as Device).scatterAdd(1, index, valueAdded);
+      return zeros([n, classes], { dtype })
+        .to(labels.device as Device)
+        .scatterAdd(1, index, valueAdded);
     });
   }
 
@@ -48,12 +50,10 @@ export class LSR2 {
 
   forward(x: Tensor, target: Tensor): Tensor {
     const [n, c] = x.shape;
-    if (n !== target.shape[0])
-      throw new Error(`LSR2: expected input batch size (${n}) to match target batch size (${target.shape[0]})`);
+    if (n !== target.shape[0]) throw new Error(`LSR2: expected input batch size (${n}) to match target batch size (${target.shape[0]})`);
     if (x.ndim < 2) throw new Error(`LSR2: expected input to have at least 2 dimensions (got ${x.ndim})`);
     if (x.ndim !== 2) throw new Error(`LSR2: only 2-dimensional input is implemented (got shape [${x.shape}])`);
-    if (!['none', 'mean', 'sum'].includes(this.reduction))
-      throw new Error(`LSR2: unrecognized reduction '${this.reduction}', expected one of none, mean, sum`);
+    if (!['none', 'mean', 'sum'].includes(this.reduction)) throw new Error(`LSR2: unrecognized reduction '${this.reduction}', expected one of none, mean, sum`);
     return tidy(() => {
       const smoothedTarget = this.smoothLabel(target, c!, this.e, x.dtype);
       const loss = F.logSoftmax(x, 1).neg().mul(smoothedTarget).sum(1);

@@ -12,8 +12,14 @@ export function mixupTarget(target: Tensor, numClasses: number, lam: number, smo
   return tidy(() => {
     const off = smoothing / numClasses;
     const on = 1 - smoothing + off;
-    const smoothed = (y: Tensor) => F.oneHot(y.to('int64'), numClasses).to('float32').mul(on - off).add(off);
-    return smoothed(target).mul(lam).add(smoothed(target.flip(0)).mul(1 - lam));
+    const smoothed = (y: Tensor) =>
+      F.oneHot(y.to('int64'), numClasses)
+        .to('float32')
+        .mul(on - off)
+        .add(off);
+    return smoothed(target)
+      .mul(lam)
+      .add(smoothed(target.flip(0)).mul(1 - lam));
   });
 }
 
@@ -91,10 +97,13 @@ export class OnlineLabelSmoothing {
     readonly alpha = 0.5,
     readonly smoothing = 0.1,
   ) {
-    if (!Number.isInteger(numClasses) || numClasses < 2)
-      throw new Error(`OnlineLabelSmoothing: numClasses must be an integer ≥ 2, got ${numClasses}`);
+    if (!Number.isInteger(numClasses) || numClasses < 2) throw new Error(`OnlineLabelSmoothing: numClasses must be an integer ≥ 2, got ${numClasses}`);
     const off = smoothing / (numClasses - 1);
-    const supervise = tidy(() => eye(numClasses).mul(1 - smoothing - off).add(off));
+    const supervise = tidy(() =>
+      eye(numClasses)
+        .mul(1 - smoothing - off)
+        .add(off),
+    );
     this.#state = {
       supervise: keep(supervise),
       update: keep(zeros([numClasses, numClasses])),

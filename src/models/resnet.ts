@@ -1,7 +1,7 @@
 // ResNets as torchvision writes them (models/resnet.py): the same blocks, the same construction
 // order (so manualSeed gives torchvision's initial weights) and the same state-dict keys, so
 // torchvision's checkpoints load as they are. Plus He et al. 2016's CIFAR ResNets for small images.
-import { type Tensor } from '../engine/index.js';
+import type { Tensor } from '../engine/index.js';
 import type { Classifier } from './classifier.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential, init } from '../nn/index.js';
 

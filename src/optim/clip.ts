@@ -14,8 +14,7 @@ export function clipGradNorm(params: Tensor[], maxNorm: number, o: { normType?: 
       const norms = grads.map((g) => (normType === Infinity ? g.abs().max() : g.norm(normType)));
       const total = normType === Infinity ? stack(norms).max() : stack(norms).norm(normType);
       const value = total.item();
-      if (o.errorIfNonfinite && !Number.isFinite(value))
-        throw new Error(`clipGradNorm: the total norm of order ${normType} of the gradients is ${value}`);
+      if (o.errorIfNonfinite && !Number.isFinite(value)) throw new Error(`clipGradNorm: the total norm of order ${normType} of the gradients is ${value}`);
       const coef = tensor(maxNorm, { dtype: total.dtype }).div(total.add(1e-6)).clamp(null, 1);
       for (const g of grads) g.mul_(coef);
       return value;

@@ -48,7 +48,11 @@ function checkPositiveInt(name: string, v: number): void {
 
 /** base · γ^⌊epoch / stepSize⌋ */
 export class StepLR extends LRScheduler {
-  constructor(optimizer: AnyOptimizer, readonly stepSize: number, readonly gamma = 0.1) {
+  constructor(
+    optimizer: AnyOptimizer,
+    readonly stepSize: number,
+    readonly gamma = 0.1,
+  ) {
     super(optimizer);
     checkPositiveInt('StepLR: stepSize', stepSize);
     this.start();
@@ -61,7 +65,11 @@ export class StepLR extends LRScheduler {
 /** base · γ^(number of milestones ≤ epoch) */
 export class MultiStepLR extends LRScheduler {
   readonly milestones: number[];
-  constructor(optimizer: AnyOptimizer, milestones: number[], readonly gamma = 0.1) {
+  constructor(
+    optimizer: AnyOptimizer,
+    milestones: number[],
+    readonly gamma = 0.1,
+  ) {
     super(optimizer);
     this.milestones = [...milestones].sort((a, b) => a - b);
     this.start();
@@ -73,7 +81,11 @@ export class MultiStepLR extends LRScheduler {
 
 /** η_min + (base − η_min)·(1 + cos(π·epoch / T_max)) / 2 */
 export class CosineAnnealingLR extends LRScheduler {
-  constructor(optimizer: AnyOptimizer, readonly tMax: number, readonly etaMin = 0) {
+  constructor(
+    optimizer: AnyOptimizer,
+    readonly tMax: number,
+    readonly etaMin = 0,
+  ) {
     super(optimizer);
     checkPositiveInt('CosineAnnealingLR: tMax', tMax);
     this.start();
@@ -85,7 +97,12 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Linear warm-up: base · (start + (end − start)·min(epoch, totalIters) / totalIters) */
 export class LinearLR extends LRScheduler {
-  constructor(optimizer: AnyOptimizer, readonly startFactor = 1 / 3, readonly endFactor = 1, readonly totalIters = 5) {
+  constructor(
+    optimizer: AnyOptimizer,
+    readonly startFactor = 1 / 3,
+    readonly endFactor = 1,
+    readonly totalIters = 5,
+  ) {
     super(optimizer);
     if (!(startFactor > 0 && startFactor <= 1)) throw new Error(`LinearLR: startFactor must be in (0, 1], got ${startFactor}`);
     if (!(endFactor >= 0 && endFactor <= 1)) throw new Error(`LinearLR: endFactor must be in [0, 1], got ${endFactor}`);
@@ -100,7 +117,11 @@ export class LinearLR extends LRScheduler {
 
 /** Runs schedulers one after another, switching at the milestones (e.g. LinearLR warm-up, then cosine). */
 export class SequentialLR extends LRScheduler {
-  constructor(optimizer: AnyOptimizer, readonly schedulers: LRScheduler[], readonly milestones: number[]) {
+  constructor(
+    optimizer: AnyOptimizer,
+    readonly schedulers: LRScheduler[],
+    readonly milestones: number[],
+  ) {
     super(optimizer);
     if (milestones.length !== schedulers.length - 1)
       throw new Error(`SequentialLR: expected ${schedulers.length - 1} milestones for ${schedulers.length} schedulers, got ${milestones.length}`);
@@ -137,8 +158,15 @@ export class OneCycleLR extends LRScheduler {
   constructor(optimizer: AnyOptimizer, maxLr: number | number[], o: OneCycleOptions) {
     super(optimizer);
     this.#o = {
-      pctStart: 0.3, annealStrategy: 'cos', divFactor: 25, finalDivFactor: 1e4, threePhase: false,
-      cycleMomentum: true, baseMomentum: 0.85, maxMomentum: 0.95, ...o,
+      pctStart: 0.3,
+      annealStrategy: 'cos',
+      divFactor: 25,
+      finalDivFactor: 1e4,
+      threePhase: false,
+      cycleMomentum: true,
+      baseMomentum: 0.85,
+      maxMomentum: 0.95,
+      ...o,
     };
     checkPositiveInt('OneCycleLR: totalSteps', o.totalSteps);
     const { pctStart, totalSteps } = this.#o;
@@ -173,8 +201,7 @@ export class OneCycleLR extends LRScheduler {
   }
 
   #at(step: number, i: number, isLr: boolean): number {
-    if (step > this.#o.totalSteps)
-      throw new Error(`OneCycleLR: tried to step ${step} times, more than totalSteps (${this.#o.totalSteps})`);
+    if (step > this.#o.totalSteps) throw new Error(`OneCycleLR: tried to step ${step} times, more than totalSteps (${this.#o.totalSteps})`);
     let startStep = 0;
     for (const [k, phase] of this.#phases.entries()) {
       if (step <= phase.end || k === this.#phases.length - 1) {

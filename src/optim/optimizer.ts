@@ -78,7 +78,9 @@ export abstract class Optimizer<O extends { lr: number }> {
       if (s) state.set(i, Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : keep(v.clone())])));
     }
     let i = 0;
-    const paramGroups = this.paramGroups.map(({ params, ...rest }) => ({ ...rest, params: params.map(() => i++) }) as O & { params: number[]; initialLr: number });
+    const paramGroups = this.paramGroups.map(
+      ({ params, ...rest }) => ({ ...rest, params: params.map(() => i++) }) as O & { params: number[]; initialLr: number },
+    );
     return { state, paramGroups };
   }
 
@@ -87,7 +89,9 @@ export abstract class Optimizer<O extends { lr: number }> {
       throw new Error(`${this.constructor.name}.loadStateDict: ${sd.paramGroups.length} parameter groups, this optimizer has ${this.paramGroups.length}`);
     sd.paramGroups.forEach((g, i) => {
       if (g.params.length !== this.paramGroups[i]!.params.length)
-        throw new Error(`${this.constructor.name}.loadStateDict: group ${i} has ${g.params.length} parameters, this optimizer's has ${this.paramGroups[i]!.params.length}`);
+        throw new Error(
+          `${this.constructor.name}.loadStateDict: group ${i} has ${g.params.length} parameters, this optimizer's has ${this.paramGroups[i]!.params.length}`,
+        );
     });
     sd.paramGroups.forEach((g, i) => {
       const { params: _, ...options } = g;

@@ -19,8 +19,7 @@ export class SGD extends Optimizer<SGDOptions> {
     checkNonNegative('learning rate', g.lr, i);
     checkNonNegative('momentum', g.momentum, i);
     checkNonNegative('weight decay', g.weightDecay, i);
-    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
-      throw new Error(`parameter group ${i}: Nesterov momentum requires a momentum and zero dampening`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error(`parameter group ${i}: Nesterov momentum requires a momentum and zero dampening`);
   }
 
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, state: ParamState): void {

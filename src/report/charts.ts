@@ -11,7 +11,9 @@ export async function render(spec: Spec): Promise<{ svg: string; png: Uint8Array
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+    .render()
+    .asPng();
   return { svg, png };
 }
 
@@ -32,8 +34,16 @@ export function accuracyCurves(rows: Array<{ setting: string; epoch: number; spl
       color: { field: 'setting', type: 'nominal', title: 'label smoothing' },
       // Explicit: a nominal scale's own order would dash the second split (val), not train.
       strokeDash: {
-        field: 'split', type: 'nominal', title: 'split',
-        scale: { domain: ['train', 'val'], range: [[5, 3], [1, 0]] },
+        field: 'split',
+        type: 'nominal',
+        title: 'split',
+        scale: {
+          domain: ['train', 'val'],
+          range: [
+            [5, 3],
+            [1, 0],
+          ],
+        },
         legend: { symbolType: 'stroke', symbolStrokeColor: '#555', symbolFillColor: 'transparent', symbolSize: 300 },
       },
     },
@@ -60,21 +70,46 @@ export function reliabilityDiagram(title: string, bins: Array<{ lo: number; hi: 
           tooltip: [{ field: 'count' }, { field: 'confidence', format: '.3f' }, { field: 'accuracy', format: '.3f' }],
         },
       },
-      { data: { values: [{ a: 0, b: 0 }, { a: 1, b: 1 }] }, mark: { type: 'line', color: 'gray', strokeDash: [4, 4] }, encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } } },
+      {
+        data: {
+          values: [
+            { a: 0, b: 0 },
+            { a: 1, b: 1 },
+          ],
+        },
+        mark: { type: 'line', color: 'gray', strokeDash: [4, 4] },
+        encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } },
+      },
     ],
   } as Spec;
 }
 
 /** Penultimate activations projected on the plane of three templates (Müller et al. 2019, Fig. 1). */
-export function projectionScatter(title: string, points: Array<{ x: number; y: number; cls: string }>, templates: Array<{ x: number; y: number; cls: string }>): Spec {
+export function projectionScatter(
+  title: string,
+  points: Array<{ x: number; y: number; cls: string }>,
+  templates: Array<{ x: number; y: number; cls: string }>,
+): Spec {
   return {
     ...base,
     title,
     width: 300,
     height: 300,
     layer: [
-      { data: { values: points }, mark: { type: 'circle', size: 12, opacity: 0.6 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, color: { field: 'cls', type: 'nominal', title: 'class' } } },
-      { data: { values: templates }, mark: { type: 'point', shape: 'cross', size: 200, strokeWidth: 3, color: 'black' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } },
+      {
+        data: { values: points },
+        mark: { type: 'circle', size: 12, opacity: 0.6 },
+        encoding: {
+          x: { field: 'x', type: 'quantitative' },
+          y: { field: 'y', type: 'quantitative' },
+          color: { field: 'cls', type: 'nominal', title: 'class' },
+        },
+      },
+      {
+        data: { values: templates },
+        mark: { type: 'point', shape: 'cross', size: 200, strokeWidth: 3, color: 'black' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+      },
     ],
   } as Spec;
 }

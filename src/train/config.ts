@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { BadInputError, type Precision } from '../engine/index.js';
 import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
-
 export interface TrainConfig {
   /** A folder with train.csv (classify-leaves layout), an image folder per class, or 'fashion-mnist'. */
   data: string;

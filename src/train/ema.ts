@@ -8,7 +8,11 @@ export class ModelEma {
   readonly #pairs: Array<[Tensor, Tensor]>;
 
   /** `module`: a copy of `model` (same architecture, same weights) that becomes the average. */
-  constructor(readonly module: Classifier, model: Classifier, readonly decay: number) {
+  constructor(
+    readonly module: Classifier,
+    model: Classifier,
+    readonly decay: number,
+  ) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`ModelEma: decay must be in [0, 1), got ${decay}`);
     const own = [...module.stateDict()];
     const theirs = new Map(model.stateDict());

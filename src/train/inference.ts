@@ -24,7 +24,12 @@ export interface Outputs {
  * labels [N]. In a data-parallel run, pass the context and a loader sharded without padding:
  * every rank gets all rows, in dataset order.
  */
-export async function collectOutputs(model: Classifier, loader: data.DataLoader, precision: ResolvedPrecision = 'fp32', ctx: DistContext | null = null): Promise<Outputs> {
+export async function collectOutputs(
+  model: Classifier,
+  loader: data.DataLoader,
+  precision: ResolvedPrecision = 'fp32',
+  ctx: DistContext | null = null,
+): Promise<Outputs> {
   model.eval();
   const logits: Tensor[] = [];
   const features: Tensor[] = [];
@@ -33,10 +38,12 @@ export async function collectOutputs(model: Classifier, loader: data.DataLoader,
   try {
     for await (const b of loader.epoch(0)) {
       // The weights do not change between batches: their bf16 copies are made once.
-      const [f, z] = tidy(() => inferenceMode(() => {
-        const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
-        return [feat, model.fc.forward(feat)];
-      }));
+      const [f, z] = tidy(() =>
+        inferenceMode(() => {
+          const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
+          return [feat, model.fc.forward(feat)];
+        }),
+      );
       features.push(f!);
       logits.push(z!);
       labels.push(b.y);
@@ -59,7 +66,10 @@ export async function collectOutputs(model: Classifier, loader: data.DataLoader,
 /** An evaluation loader: in a data-parallel run, this rank's unpadded share. */
 export function evalLoader(dataset: data.SampleList, config: TrainConfig, pipeline: data.Pipeline, ctx: DistContext | null = null): data.DataLoader {
   return new data.DataLoader(dataset, {
-    batchSize: config.batchSize, pipeline, workers: config.workers, skipBadImages: config.skipBadImages,
+    batchSize: config.batchSize,
+    pipeline,
+    workers: config.workers,
+    skipBadImages: config.skipBadImages,
     shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
   });
 }
@@ -86,7 +96,9 @@ export function loadRun(dir: string, which?: string): LoadedRun {
   const name = which ?? (config.valFraction === 0 ? 'last' : 'best');
   const checkpoint = join(dir, `${name}.safetensors`);
   if (!existsSync(checkpoint)) {
-    const have = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => f.slice(0, -'.safetensors'.length));
+    const have = readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .map((f) => f.slice(0, -'.safetensors'.length));
     throw new BadInputError(`--checkpoint ${name}: ${dir} has no ${name}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
   }
   const model = buildModel(config, vocab.size);
@@ -106,7 +118,11 @@ export function loadRun(dir: string, which?: string): LoadedRun {
 }
 
 /** A loaded run's logits over a dataset, flip-averaged when tta (then log-probabilities); every rank gets all rows. */
-export async function predictLogits(run: LoadedRun, dataset: data.SampleList, o: { tta?: boolean; ctx?: DistContext | null } = {}): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
+export async function predictLogits(
+  run: LoadedRun,
+  dataset: data.SampleList,
+  o: { tta?: boolean; ctx?: DistContext | null } = {},
+): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const ctx = o.ctx ?? null;
   // Data-parallel: each rank takes its share of the images.
   const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, pipelines(run.config).eval, ctx);

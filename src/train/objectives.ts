@@ -85,7 +85,10 @@ export class OnlineLabelSmoothingObjective implements Objective {
 
 /** Knowledge distillation: (1 − β)·CE(ε) + β·T²·KL(teacher_T ‖ student_T), the teacher in eval mode. */
 export class Distillation implements Objective {
-  constructor(readonly teacher: Classifier, readonly o: { temperature: number; beta: number; smoothing: number; precision: ResolvedPrecision }) {
+  constructor(
+    readonly teacher: Classifier,
+    readonly o: { temperature: number; beta: number; smoothing: number; precision: ResolvedPrecision },
+  ) {
     teacher.eval();
   }
   loss(logits: Tensor, b: { x: Tensor; y: Tensor }): Tensor {

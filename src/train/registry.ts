@@ -2,7 +2,18 @@
 // --scheduler, --loss). Adding one is its own file in models/, optim/ or losses/ and one
 // registration line here.
 import { BadInputError, type Tensor } from '../engine/index.js';
-import { type Classifier, CifarResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2 } from '../models/index.js';
+import {
+  type Classifier,
+  CifarResNet,
+  resnet18,
+  resnet34,
+  resnet50,
+  resnet101,
+  resnet152,
+  resnext50_32x4d,
+  wide_resnet101_2,
+  wide_resnet50_2,
+} from '../models/index.js';
 import { type Objective, type ObjectiveOptions, OnlineLabelSmoothingObjective, SmoothedCrossEntropy } from './objectives.js';
 import { AdamW, CosineAnnealingLR, type LRScheduler, OneCycleLR, type Optimizer, RMSprop, SGD, StepLR } from '../optim/index.js';
 

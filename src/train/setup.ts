@@ -11,7 +11,6 @@ import { MODELS } from './registry.js';
 
 type SampleList = data.SampleList;
 
-
 export interface RunData {
   vocab: data.ClassVocabulary;
   train: SampleList;
@@ -56,9 +55,17 @@ export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
   for (const i of split.train) trainCounts[dataset.sample(i).label]!++;
   const inVal = new Set(split.val.map((i) => dataset.sample(i).label));
   const empty = trainCounts.flatMap((n, k) => (n === 0 && inVal.has(k) ? [dataset.vocab.label(k)] : []));
-  if (split.train.length === 0) throw new BadInputError(`--val-fraction ${c.valFraction} leaves no training image (${dataset.length} labelled images in ${c.data})`);
+  if (split.train.length === 0)
+    throw new BadInputError(`--val-fraction ${c.valFraction} leaves no training image (${dataset.length} labelled images in ${c.data})`);
   if (empty.length)
-    throw new BadInputError(`--val-fraction ${c.valFraction} leaves no training image of class${empty.length > 1 ? 'es' : ''} ${empty.slice(0, 5).map((l) => JSON.stringify(l)).join(', ')}${empty.length > 5 ? `, … (${empty.length} in all)` : ''} in ${c.data}: a lower fraction, or more images of ${empty.length > 1 ? 'them' : 'it'}`);
+    throw new BadInputError(
+      `--val-fraction ${c.valFraction} leaves no training image of class${empty.length > 1 ? 'es' : ''} ${empty
+        .slice(0, 5)
+        .map((l) => JSON.stringify(l))
+        .join(
+          ', ',
+        )}${empty.length > 5 ? `, … (${empty.length} in all)` : ''} in ${c.data}: a lower fraction, or more images of ${empty.length > 1 ? 'them' : 'it'}`,
+    );
   let trainIdx = split.train;
   if (c.limitPerClass > 0) {
     const labels = trainIdx.map((i) => dataset.sample(i).label);
@@ -69,7 +76,8 @@ export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
   let valIdx = split.val;
   // By default a limited run keeps the split's proportions; --val-limit-per-class sets it apart
   // (a larger validation set measures a small run's accuracy with less sampling noise).
-  const valLimit = c.valLimitPerClass > 0 ? c.valLimitPerClass : c.limitPerClass > 0 ? Math.max(1, Math.ceil((c.limitPerClass * c.valFraction) / (1 - c.valFraction))) : 0;
+  const valLimit =
+    c.valLimitPerClass > 0 ? c.valLimitPerClass : c.limitPerClass > 0 ? Math.max(1, Math.ceil((c.limitPerClass * c.valFraction) / (1 - c.valFraction))) : 0;
   if (valLimit > 0) {
     const labels = valIdx.map((i) => dataset.sample(i).label);
     valIdx = data.perClassSubset(labels, valLimit, c.seed).map((k) => valIdx[k]!);
