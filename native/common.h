@@ -41,7 +41,9 @@ bool markExternal(Napi::Env env, HandleId id);
 // never named a slot (forged or corrupt).
 at::Tensor* lookup(HandleId id, bool& valid);
 
-// Argument readers: each checks the JS type and throws a TypeError naming the argument.
+// Argument readers: each checks the JS type and throws a TypeError naming the argument. A value
+// is required unless the reader is opt*: defaults live in one layer, the TypeScript one, and an
+// `absent` argument is PyTorch's None (e.g. reduce over every dimension), never a default.
 struct Args {
   const Napi::CallbackInfo& info;
   const char* op;
@@ -70,7 +72,7 @@ struct Args {
   std::vector<double> numbers(size_t i) const;
   c10::optional<std::vector<int64_t>> optInts(size_t i) const;
   std::string string(size_t i) const;
-  // 'none' | 'mean' | 'sum' (absent: 'mean') as at::Reduction.
+  // 'none' | 'mean' | 'sum' as at::Reduction.
   int64_t reduction(size_t i) const;
   at::ScalarType dtype(size_t i) const;
   c10::optional<at::ScalarType> optDtype(size_t i) const;

@@ -251,7 +251,6 @@ std::string Args::string(size_t i) const {
 }
 
 int64_t Args::reduction(size_t i) const {
-  if (absent(i)) return at::Reduction::Mean;
   std::string r = string(i);
   if (r == "none") return at::Reduction::None;
   if (r == "mean") return at::Reduction::Mean;
@@ -286,7 +285,6 @@ c10::optional<at::ScalarType> Args::optDtype(size_t i) const {
 at::Device Args::device(size_t i) const { return at::Device(string(i)); }
 
 at::MemoryFormat Args::memoryFormat(size_t i) const {
-  if (absent(i)) return at::MemoryFormat::Contiguous;
   std::string s = string(i);
   if (s == "contiguous") return at::MemoryFormat::Contiguous;
   if (s == "channels_last") return at::MemoryFormat::ChannelsLast;
@@ -295,9 +293,7 @@ at::MemoryFormat Args::memoryFormat(size_t i) const {
 }
 
 at::TensorOptions Args::options(size_t dtypeArg, size_t deviceArg) const {
-  at::TensorOptions o = at::TensorOptions().dtype(absent(dtypeArg) ? at::kFloat : dtype(dtypeArg));
-  if (!absent(deviceArg)) o = o.device(device(deviceArg));
-  return o;
+  return at::TensorOptions().dtype(dtype(dtypeArg)).device(device(deviceArg));
 }
 
 // ---- errors ----

@@ -130,7 +130,7 @@ void allreduceSum(at::Tensor& t) {
 
 OP(dist_available) { return Napi::Boolean::New(a.env(), true); } END
 
-// dist_init(host, port, rank, worldSize, timeoutMs, ifname?): the rendezvous. Blocks until every
+// dist_init(host, port, rank, worldSize, timeoutMs, ifname: "" for none): the rendezvous. Blocks until every
 // rank has connected (or the timeout passes).
 OP(dist_init) {
   if (g_dist) throw std::runtime_error("a process group is already initialised in this process");
@@ -140,7 +140,7 @@ OP(dist_init) {
   if (world < 1) a.fail(3, "must be ≥ 1");
   if (rank < 0 || rank >= world) a.fail(2, "must be in 0.." + std::to_string(world - 1));
   if (timeoutMs < 1) a.fail(4, "must be ≥ 1 ms");
-  std::string ifname = a.absent(5) ? "" : a.string(5);
+  std::string ifname = a.string(5);
   auto d = std::make_unique<Dist>();
   d->host = host;
   d->port = static_cast<uint16_t>(port);
@@ -215,7 +215,7 @@ OP(dist_allreduce) {
   c10d::AllreduceOptions o;
   o.reduceOp = reduceOp(opName, a, 1);
   coalesced(
-      a.tensors(0), a.absent(2) ? (25 << 20) : a.integer(2), [&](std::vector<at::Tensor>& v) { return d.pg->allreduce(v, o); },
+      a.tensors(0), a.integer(2), [&](std::vector<at::Tensor>& v) { return d.pg->allreduce(v, o); },
       [&](at::Tensor& f, std::vector<at::Tensor>& b) {
         if (opName == "mean") f.div_(d.world);
         unflatten(f, b);

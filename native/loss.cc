@@ -308,7 +308,7 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
 OP(label_smoothed_cross_entropy) {
   c10::optional<at::Tensor> weight = a.optTensor(2);
   return lsr::wrap(a.env(), LabelSmoothedCrossEntropy::apply(a.tensor(0), a.tensor(1), weight, a.reduction(3),
-                                                             a.absent(4) ? -100 : a.integer(4),
-                                                             a.absent(5) ? 0.0 : a.number(5)));
+                                                             a.integer(4),
+                                                             a.number(5)));
 }
 END

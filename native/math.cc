@@ -4,8 +4,8 @@
 using lsr::wrap;
 
 // ---- binary (tensor or number on either side, broadcasting) ----
-TENSOR_OP(add, at::add(a.operand(0), a.operand(1), a.absent(2) ? at::Scalar(1) : a.scalar(2)))
-TENSOR_OP(sub, at::sub(a.operand(0), a.operand(1), a.absent(2) ? at::Scalar(1) : a.scalar(2)))
+TENSOR_OP(add, at::add(a.operand(0), a.operand(1), a.scalar(2)))
+TENSOR_OP(sub, at::sub(a.operand(0), a.operand(1), a.scalar(2)))
 TENSOR_OP(mul, at::mul(a.operand(0), a.operand(1)))
 OP(div) {
   if (a.absent(2)) return wrap(a.env(), at::div(a.operand(0), a.operand(1)));
@@ -60,17 +60,17 @@ UNARY(isnan)
 UNARY(isinf)
 UNARY(isfinite)
 #undef UNARY
-TENSOR_OP(gelu, at::gelu(a.tensor(0), a.absent(1) ? "none" : a.string(1)))  // approximate: none | tanh
+TENSOR_OP(gelu, at::gelu(a.tensor(0), a.string(1)))  // approximate: none | tanh
 TENSOR_OP(clamp, at::clamp(a.tensor(0), a.optScalar(1), a.optScalar(2)))
 
 // ---- in place (for optimizers; return undefined, the TypeScript side returns `this`) ----
-INPLACE_OP(add_, a.tensor(0).add_(a.operand(1), a.absent(2) ? at::Scalar(1) : a.scalar(2)))
-INPLACE_OP(sub_, a.tensor(0).sub_(a.operand(1), a.absent(2) ? at::Scalar(1) : a.scalar(2)))
+INPLACE_OP(add_, a.tensor(0).add_(a.operand(1), a.scalar(2)))
+INPLACE_OP(sub_, a.tensor(0).sub_(a.operand(1), a.scalar(2)))
 INPLACE_OP(mul_, a.tensor(0).mul_(a.operand(1)))
 INPLACE_OP(div_, a.tensor(0).div_(a.operand(1)))
 INPLACE_OP(pow_, a.tensor(0).pow_(a.operand(1)))
-INPLACE_OP(addcmul_, a.tensor(0).addcmul_(a.tensor(1), a.tensor(2), a.absent(3) ? at::Scalar(1) : a.scalar(3)))
-INPLACE_OP(addcdiv_, a.tensor(0).addcdiv_(a.tensor(1), a.tensor(2), a.absent(3) ? at::Scalar(1) : a.scalar(3)))
+INPLACE_OP(addcmul_, a.tensor(0).addcmul_(a.tensor(1), a.tensor(2), a.scalar(3)))
+INPLACE_OP(addcdiv_, a.tensor(0).addcdiv_(a.tensor(1), a.tensor(2), a.scalar(3)))
 INPLACE_OP(copy_, a.tensor(0).copy_(a.tensor(1)))
 INPLACE_OP(zero_, a.tensor(0).zero_())
 INPLACE_OP(fill_, a.tensor(0).fill_(a.scalar(1)))
@@ -92,74 +92,74 @@ OP(masked_fill_) {
 }
 END
 
-// ---- reductions: (t, dims?, keepdim?, ...) ----
+// ---- reductions: (t, dims — null: every dimension —, keepdim, ...) ----
 OP(sum) {
   auto dt = a.optDtype(3);
   if (a.absent(1)) return wrap(a.env(), at::sum(a.tensor(0), dt));
-  return wrap(a.env(), at::sum(a.tensor(0), a.ints(1), !a.absent(2) && a.boolean(2), dt));
+  return wrap(a.env(), at::sum(a.tensor(0), a.ints(1), a.boolean(2), dt));
 }
 END
 OP(mean) {
   auto dt = a.optDtype(3);
   if (a.absent(1)) return wrap(a.env(), at::mean(a.tensor(0), dt));
-  return wrap(a.env(), at::mean(a.tensor(0), a.ints(1), !a.absent(2) && a.boolean(2), dt));
+  return wrap(a.env(), at::mean(a.tensor(0), a.ints(1), a.boolean(2), dt));
 }
 END
 OP(prod) {
   if (a.absent(1)) return wrap(a.env(), at::prod(a.tensor(0)));
-  return wrap(a.env(), at::prod(a.tensor(0), a.integer(1), !a.absent(2) && a.boolean(2)));
+  return wrap(a.env(), at::prod(a.tensor(0), a.integer(1), a.boolean(2)));
 }
 END
 // max/min over everything -> tensor; over one dim -> [values, indices].
 OP(max) {
   if (a.absent(1)) return wrap(a.env(), at::max(a.tensor(0)));
-  auto [v, i] = at::max(a.tensor(0), a.integer(1), !a.absent(2) && a.boolean(2));
+  auto [v, i] = at::max(a.tensor(0), a.integer(1), a.boolean(2));
   return lsr::wrapList(a.env(), {v, i});
 }
 END
 OP(min) {
   if (a.absent(1)) return wrap(a.env(), at::min(a.tensor(0)));
-  auto [v, i] = at::min(a.tensor(0), a.integer(1), !a.absent(2) && a.boolean(2));
+  auto [v, i] = at::min(a.tensor(0), a.integer(1), a.boolean(2));
   return lsr::wrapList(a.env(), {v, i});
 }
 END
-TENSOR_OP(amax, at::amax(a.tensor(0), a.absent(1) ? std::vector<int64_t>{} : a.ints(1), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(amin, at::amin(a.tensor(0), a.absent(1) ? std::vector<int64_t>{} : a.ints(1), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(argmax, at::argmax(a.tensor(0), a.optInteger(1), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(argmin, at::argmin(a.tensor(0), a.optInteger(1), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(logsumexp, at::logsumexp(a.tensor(0), a.ints(1), !a.absent(2) && a.boolean(2)))
-// var/std(t, dims?, keepdim, correction): correction 1 is Bessel's (PyTorch's default), 0 the population.
-TENSOR_OP(var, at::var(a.tensor(0), lsr::optRef(a.optInts(1)), a.absent(3) ? 1 : a.integer(3), !a.absent(2) && a.boolean(2)))
-TENSOR_OP(std, at::std(a.tensor(0), lsr::optRef(a.optInts(1)), a.absent(3) ? 1 : a.integer(3), !a.absent(2) && a.boolean(2)))
+TENSOR_OP(amax, at::amax(a.tensor(0), a.ints(1), a.boolean(2)))
+TENSOR_OP(amin, at::amin(a.tensor(0), a.ints(1), a.boolean(2)))
+TENSOR_OP(argmax, at::argmax(a.tensor(0), a.optInteger(1), a.boolean(2)))
+TENSOR_OP(argmin, at::argmin(a.tensor(0), a.optInteger(1), a.boolean(2)))
+TENSOR_OP(logsumexp, at::logsumexp(a.tensor(0), a.ints(1), a.boolean(2)))
+// var/std(t, dims, keepdim, correction): correction 1 is Bessel's (PyTorch's default, set in TypeScript), 0 the population.
+TENSOR_OP(var, at::var(a.tensor(0), lsr::optRef(a.optInts(1)), a.integer(3), a.boolean(2)))
+TENSOR_OP(std, at::std(a.tensor(0), lsr::optRef(a.optInts(1)), a.integer(3), a.boolean(2)))
 OP(norm) {
-  at::Scalar p = a.absent(3) ? at::Scalar(2.0) : a.scalar(3);
+  at::Scalar p = a.scalar(3);
   if (a.absent(1)) return wrap(a.env(), at::norm(a.tensor(0), p));
-  return wrap(a.env(), at::norm(a.tensor(0), p, a.ints(1), !a.absent(2) && a.boolean(2)));
+  return wrap(a.env(), at::norm(a.tensor(0), p, a.ints(1), a.boolean(2)));
 }
 END
 OP(all) {
   if (a.absent(1)) return wrap(a.env(), at::all(a.tensor(0)));
-  return wrap(a.env(), at::all(a.tensor(0), a.integer(1), !a.absent(2) && a.boolean(2)));
+  return wrap(a.env(), at::all(a.tensor(0), a.integer(1), a.boolean(2)));
 }
 END
 OP(any) {
   if (a.absent(1)) return wrap(a.env(), at::any(a.tensor(0)));
-  return wrap(a.env(), at::any(a.tensor(0), a.integer(1), !a.absent(2) && a.boolean(2)));
+  return wrap(a.env(), at::any(a.tensor(0), a.integer(1), a.boolean(2)));
 }
 END
 TENSOR_OP(cumsum, at::cumsum(a.tensor(0), a.integer(1), a.optDtype(2)))
 OP(topk) {
-  auto [v, i] = at::topk(a.tensor(0), a.integer(1), a.absent(2) ? -1 : a.integer(2), a.absent(3) || a.boolean(3),
-                         a.absent(4) || a.boolean(4));
+  auto [v, i] = at::topk(a.tensor(0), a.integer(1), a.integer(2), a.boolean(3),
+                         a.boolean(4));
   return lsr::wrapList(a.env(), {v, i});
 }
 END
 OP(sort) {
-  auto [v, i] = at::sort(a.tensor(0), /*stable=*/true, a.absent(1) ? -1 : a.integer(1), !a.absent(2) && a.boolean(2));
+  auto [v, i] = at::sort(a.tensor(0), /*stable=*/true, a.integer(1), a.boolean(2));
   return lsr::wrapList(a.env(), {v, i});
 }
 END
-TENSOR_OP(argsort, at::argsort(a.tensor(0), a.absent(1) ? -1 : a.integer(1), !a.absent(2) && a.boolean(2)))
+TENSOR_OP(argsort, at::argsort(a.tensor(0), a.integer(1), a.boolean(2)))
 
 // ---- matrix products ----
 TENSOR_OP(mm, at::mm(a.tensor(0), a.tensor(1)))

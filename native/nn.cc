@@ -21,14 +21,14 @@ TENSOR_OP(softmax, at::softmax(a.tensor(0), a.integer(1), a.optDtype(2)))
 TENSOR_OP(log_softmax, at::log_softmax(a.tensor(0), a.integer(1), a.optDtype(2)))
 // nll_loss(logprobs (N,C,...), target (N,...), weight?, reduction, ignore_index)
 TENSOR_OP(nll_loss, at::nll_loss_nd(a.tensor(0), a.tensor(1), a.optTensor(2), a.reduction(3),
-                                    a.absent(4) ? -100 : a.integer(4)))
+                                    a.integer(4)))
 // cross_entropy(logits, target, weight?, reduction, ignore_index, label_smoothing): libtorch's own, the reference.
 TENSOR_OP(cross_entropy, at::cross_entropy_loss(a.tensor(0), a.tensor(1), a.optTensor(2), a.reduction(3),
-                                                a.absent(4) ? -100 : a.integer(4), a.absent(5) ? 0.0 : a.number(5)))
+                                                a.integer(4), a.number(5)))
 // kl_div(input logprobs, target, reduction, log_target)
-TENSOR_OP(kl_div, at::kl_div(a.tensor(0), a.tensor(1), a.reduction(2), !a.absent(3) && a.boolean(3)))
+TENSOR_OP(kl_div, at::kl_div(a.tensor(0), a.tensor(1), a.reduction(2), a.boolean(3)))
 TENSOR_OP(mse_loss, at::mse_loss(a.tensor(0), a.tensor(1), a.reduction(2)))
-TENSOR_OP(one_hot, at::one_hot(a.tensor(0), a.absent(1) ? -1 : a.integer(1)))
+TENSOR_OP(one_hot, at::one_hot(a.tensor(0), a.integer(1)))
 // interpolate: (x, size[2], mode, align_corners)
 OP(interpolate) {
   std::string mode = a.string(2);

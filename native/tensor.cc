@@ -116,7 +116,7 @@ OP(dim) { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).dim(
 OP(is_contiguous) { return Napi::Boolean::New(a.env(), a.tensor(0).is_contiguous(a.memoryFormat(1))); } END
 
 // ---- creation ----
-// Arguments end with (dtype, device); both optional (float32, cpu).
+// Arguments end with (dtype, device), both required: the defaults (float32, cpu) are the TypeScript layer's.
 
 TENSOR_OP(zeros, at::zeros(a.ints(0), a.options(1, 2)))
 TENSOR_OP(ones, at::ones(a.ints(0), a.options(1, 2)))
@@ -128,7 +128,7 @@ TENSOR_OP(eye, at::eye(a.integer(0), a.integer(1), a.options(2, 3)))
 TENSOR_OP(rand, at::rand(a.ints(0), a.options(1, 2)))
 TENSOR_OP(randn, at::randn(a.ints(0), a.options(1, 2)))
 TENSOR_OP(randint, at::randint(a.integer(0), a.integer(1), a.ints(2), a.options(3, 4)))
-TENSOR_OP(randperm, at::randperm(a.integer(0), a.absent(1) ? at::TensorOptions().dtype(at::kLong) : a.options(1, 2)))
+TENSOR_OP(randperm, at::randperm(a.integer(0), a.options(1, 2)))
 TENSOR_OP(scalar_tensor, at::scalar_tensor(a.scalar(0), a.options(1, 2)))
 
 static at::TensorOptions likeOptions(lsr::Args& a, size_t dtypeArg) {
@@ -151,15 +151,15 @@ INPLACE_OP(normal_, a.tensor(0).normal_(a.number(1), a.number(2)))
 // ---- conversion and copies ----
 
 OP(to_dtype) {
-  return wrap(a.env(), a.tensor(0).to(a.dtype(1), /*non_blocking=*/false, /*copy=*/a.absent(2) ? false : a.boolean(2)));
+  return wrap(a.env(), a.tensor(0).to(a.dtype(1), /*non_blocking=*/false, /*copy=*/a.boolean(2)));
 }
 END
 OP(to_device) {
-  return wrap(a.env(), a.tensor(0).to(a.device(1), /*non_blocking=*/false, /*copy=*/a.absent(2) ? false : a.boolean(2)));
+  return wrap(a.env(), a.tensor(0).to(a.device(1), /*non_blocking=*/false, /*copy=*/a.boolean(2)));
 }
 END
 TENSOR_OP(contiguous, a.tensor(0).contiguous(a.memoryFormat(1)))
-TENSOR_OP(clone, a.tensor(0).clone(a.absent(1) ? at::MemoryFormat::Preserve : a.memoryFormat(1)))
+TENSOR_OP(clone, a.tensor(0).clone(a.memoryFormat(1)))
 TENSOR_OP(detach, a.tensor(0).detach())
 
 // ---- autograd ----
@@ -193,8 +193,8 @@ OP(retain_grad) { a.tensor(0).retain_grad(); return a.env().Undefined(); } END
 OP(backward) {
   const at::Tensor& t = a.tensor(0);
   c10::optional<at::Tensor> g = a.optTensor(1);
-  bool retain = !a.absent(2) && a.boolean(2);
-  bool create = !a.absent(3) && a.boolean(3);
+  bool retain = a.boolean(2);
+  bool create = a.boolean(3);
   t.backward(g ? *g : at::Tensor(), retain, create);
   return a.env().Undefined();
 }
@@ -265,7 +265,7 @@ OP(autocast_exit) {
   }
   // Leaving the outermost region frees the cached casts of weights, as torch.autocast does, unless
   // the caller keeps them for the next region (inference over many batches of unchanged weights).
-  bool keepCache = !a.absent(3) && a.boolean(3);
+  bool keepCache = a.boolean(3);
   if (at::autocast::decrement_nesting() == 0 && !keepCache) at::autocast::clear_cache();
   return a.env().Undefined();
 }

@@ -124,43 +124,56 @@ export function fromBytes(bytes: Uint8Array, shape: number[], dtype: DType): Ten
   return new Tensor(native.from_buffer(bytes, shape, dtype));
 }
 
-export const zeros = (shape: number[], opts: CreateOptions = {}) => made(native.zeros(shape, opts.dtype, opts.device), opts);
-export const ones = (shape: number[], opts: CreateOptions = {}) => made(native.ones(shape, opts.dtype, opts.device), opts);
-export const empty = (shape: number[], opts: CreateOptions = {}) => made(native.empty(shape, opts.dtype, opts.device), opts);
+// PyTorch's defaults for a new tensor, here and only here (the addon requires both).
+const dtypeOf = (o: CreateOptions): DType => o.dtype ?? 'float32';
+const deviceOf = (o: CreateOptions): string => o.device ?? 'cpu';
+
+export const zeros = (shape: number[], opts: CreateOptions = {}) => made(native.zeros(shape, dtypeOf(opts), deviceOf(opts)), opts);
+export const ones = (shape: number[], opts: CreateOptions = {}) => made(native.ones(shape, dtypeOf(opts), deviceOf(opts)), opts);
+export const empty = (shape: number[], opts: CreateOptions = {}) => made(native.empty(shape, dtypeOf(opts), deviceOf(opts)), opts);
 export const full = (shape: number[], value: number | boolean, opts: CreateOptions = {}) =>
-  made(native.full(shape, value, opts.dtype, opts.device), opts);
+  made(native.full(shape, value, dtypeOf(opts), deviceOf(opts)), opts);
 /** arange(end) or arange(start, end, step); integer arguments give int64 as in PyTorch. */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
   const dtype = opts.dtype ?? ([s, e, step].every(Number.isInteger) ? 'int64' : 'float32');
-  return made(native.arange(s, e, step, dtype, opts.device), opts);
+  return made(native.arange(s, e, step, dtype, deviceOf(opts)), opts);
 }
 export const linspace = (start: number, end: number, steps: number, opts: CreateOptions = {}) =>
-  made(native.linspace(start, end, steps, opts.dtype, opts.device), opts);
-export const eye = (n: number, m: number = n, opts: CreateOptions = {}) => made(native.eye(n, m, opts.dtype, opts.device), opts);
-export const rand = (shape: number[], opts: CreateOptions = {}) => made(native.rand(shape, opts.dtype, opts.device), opts);
-export const randn = (shape: number[], opts: CreateOptions = {}) => made(native.randn(shape, opts.dtype, opts.device), opts);
+  made(native.linspace(start, end, steps, dtypeOf(opts), deviceOf(opts)), opts);
+export const eye = (n: number, m: number = n, opts: CreateOptions = {}) => made(native.eye(n, m, dtypeOf(opts), deviceOf(opts)), opts);
+export const rand = (shape: number[], opts: CreateOptions = {}) => made(native.rand(shape, dtypeOf(opts), deviceOf(opts)), opts);
+export const randn = (shape: number[], opts: CreateOptions = {}) => made(native.randn(shape, dtypeOf(opts), deviceOf(opts)), opts);
 /** Integers uniform in [low, high); int64 by default as in PyTorch. */
 export const randint = (low: number, high: number, shape: number[], opts: CreateOptions = {}) =>
-  made(native.randint(low, high, shape, opts.dtype ?? 'int64', opts.device), opts);
-export const randperm = (n: number, opts: CreateOptions = {}) => made(native.randperm(n, opts.dtype ?? 'int64', opts.device), opts);
-export const scalarTensor = (value: number | boolean, opts: CreateOptions = {}) =>
-  made(native.scalar_tensor(value, opts.dtype, opts.device), opts);
+  made(native.randint(low, high, shape, opts.dtype ?? 'int64', deviceOf(opts)), opts);
+export const randperm = (n: number, opts: CreateOptions = {}) => made(native.randperm(n, opts.dtype ?? 'int64', deviceOf(opts)), opts);
+export const scalarTensor = (value: number | boolean, opts: CreateOptions = {}) => made(native.scalar_tensor(value, dtypeOf(opts), deviceOf(opts)), opts);
 
 type LikeOptions = Omit<CreateOptions, 'device'>;
 export const zerosLike = (t: Tensor, opts: LikeOptions = {}) => made(native.zeros_like(t.handle, opts.dtype), opts);
 export const onesLike = (t: Tensor, opts: LikeOptions = {}) => made(native.ones_like(t.handle, opts.dtype), opts);
 export const emptyLike = (t: Tensor, opts: LikeOptions = {}) => made(native.empty_like(t.handle, opts.dtype), opts);
-export const fullLike = (t: Tensor, value: number | boolean, opts: LikeOptions = {}) =>
-  made(native.full_like(t.handle, value, opts.dtype), opts);
+export const fullLike = (t: Tensor, value: number | boolean, opts: LikeOptions = {}) => made(native.full_like(t.handle, value, opts.dtype), opts);
 export const randLike = (t: Tensor, opts: LikeOptions = {}) => made(native.rand_like(t.handle, opts.dtype), opts);
 export const randnLike = (t: Tensor, opts: LikeOptions = {}) => made(native.randn_like(t.handle, opts.dtype), opts);
-export const randintLike = (t: Tensor, low: number, high: number, opts: LikeOptions = {}) =>
-  made(native.randint_like(t.handle, low, high, opts.dtype), opts);
+export const randintLike = (t: Tensor, low: number, high: number, opts: LikeOptions = {}) => made(native.randint_like(t.handle, low, high, opts.dtype), opts);
 
 // ---- free functions over several tensors ----
-export const cat = (ts: Tensor[], dim = 0) => new Tensor(native.cat(ts.map((t) => t.handle), dim));
-export const stack = (ts: Tensor[], dim = 0) => new Tensor(native.stack(ts.map((t) => t.handle), dim));
+export const cat = (ts: Tensor[], dim = 0) =>
+  new Tensor(
+    native.cat(
+      ts.map((t) => t.handle),
+      dim,
+    ),
+  );
+export const stack = (ts: Tensor[], dim = 0) =>
+  new Tensor(
+    native.stack(
+      ts.map((t) => t.handle),
+      dim,
+    ),
+  );
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   return new Tensor(native.where(cond.handle, a instanceof Tensor ? a.handle : a, b instanceof Tensor ? b.handle : b));
 }

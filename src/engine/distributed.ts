@@ -28,9 +28,11 @@ export function distributedAvailable(): boolean {
 export function initProcessGroup(o: ProcessGroupOptions): void {
   if (group) throw new Error(`initProcessGroup: this process is already rank ${group.rank} of ${group.worldSize}`);
   try {
-    native.dist_init(o.masterAddr, o.masterPort, o.rank, o.worldSize, o.timeoutMs, o.ifname);
+    native.dist_init(o.masterAddr, o.masterPort, o.rank, o.worldSize, o.timeoutMs, o.ifname ?? '');
   } catch (e) {
-    throw new Error(`rank ${o.rank} of ${o.worldSize}: the rendezvous at ${o.masterAddr}:${o.masterPort} failed within ${o.timeoutMs / 1000} s (${(e as Error).message})`);
+    throw new Error(
+      `rank ${o.rank} of ${o.worldSize}: the rendezvous at ${o.masterAddr}:${o.masterPort} failed within ${o.timeoutMs / 1000} s (${(e as Error).message})`,
+    );
   }
   group = { ...o };
 }
@@ -46,14 +48,23 @@ export function processGroup(): Readonly<ProcessGroupOptions> | null {
   return group;
 }
 
-/** All-reduces in place; the tensors are coalesced into buckets of at most bucketBytes, sent together. */
+/** All-reduces in place; the tensors are coalesced into buckets of at most bucketBytes (25 MiB by default, DDP's), sent together. */
 export function allReduce(ts: Tensor[], op: ReduceOp = 'sum', o: { bucketBytes?: number } = {}): void {
-  if (ts.length) native.dist_allreduce(ts.map((t) => t.handle), op, o.bucketBytes);
+  if (ts.length)
+    native.dist_allreduce(
+      ts.map((t) => t.handle),
+      op,
+      o.bucketBytes ?? 25 * 1024 * 1024,
+    );
 }
 
 /** Overwrites the tensors with rank `root`'s, in place. */
 export function broadcast(ts: Tensor[], root = 0): void {
-  if (ts.length) native.dist_broadcast(ts.map((t) => t.handle), root);
+  if (ts.length)
+    native.dist_broadcast(
+      ts.map((t) => t.handle),
+      root,
+    );
 }
 
 /** Every rank's `t` (same shape and dtype on all ranks), stacked: [worldSize, ...t.shape]. */
@@ -74,7 +85,11 @@ export class GradientReducer {
   readonly #id: number;
 
   constructor(params: Tensor[], o: { bucketBytes: number; firstBucketBytes: number }) {
-    this.#id = native.ddp_reducer_create(params.map((p) => p.handle), o.bucketBytes, o.firstBucketBytes);
+    this.#id = native.ddp_reducer_create(
+      params.map((p) => p.handle),
+      o.bucketBytes,
+      o.firstBucketBytes,
+    );
   }
 
   prepare(): void {

@@ -43,20 +43,20 @@ export interface Native {
   device(t: Handle): string;
   numel(t: Handle): number;
   dim(t: Handle): number;
-  is_contiguous(t: Handle, mf?: MemoryFormat): boolean;
-  // creation: (..., dtype?, device?)
-  zeros(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  ones(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  empty(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  full(shape: number[], value: number | boolean, dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  arange(start: number, end: number, step: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  linspace(start: number, end: number, steps: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  eye(n: number, m: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  rand(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  randn(shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  randint(low: number, high: number, shape: number[], dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  randperm(n: number, dtype?: Opt<DType>, device?: Opt<string>): Handle;
-  scalar_tensor(v: number | boolean, dtype?: Opt<DType>, device?: Opt<string>): Handle;
+  is_contiguous(t: Handle, mf: MemoryFormat): boolean;
+  // creation: (..., dtype, device)
+  zeros(shape: number[], dtype: DType, device: string): Handle;
+  ones(shape: number[], dtype: DType, device: string): Handle;
+  empty(shape: number[], dtype: DType, device: string): Handle;
+  full(shape: number[], value: number | boolean, dtype: DType, device: string): Handle;
+  arange(start: number, end: number, step: number, dtype: DType, device: string): Handle;
+  linspace(start: number, end: number, steps: number, dtype: DType, device: string): Handle;
+  eye(n: number, m: number, dtype: DType, device: string): Handle;
+  rand(shape: number[], dtype: DType, device: string): Handle;
+  randn(shape: number[], dtype: DType, device: string): Handle;
+  randint(low: number, high: number, shape: number[], dtype: DType, device: string): Handle;
+  randperm(n: number, dtype: DType, device: string): Handle;
+  scalar_tensor(v: number | boolean, dtype: DType, device: string): Handle;
   zeros_like(t: Handle, dtype?: Opt<DType>): Handle;
   ones_like(t: Handle, dtype?: Opt<DType>): Handle;
   empty_like(t: Handle, dtype?: Opt<DType>): Handle;
@@ -67,10 +67,10 @@ export interface Native {
   uniform_(t: Handle, from: number, to: number): void;
   normal_(t: Handle, mean: number, std: number): void;
   // conversion
-  to_dtype(t: Handle, dtype: DType, copy?: boolean): Handle;
-  to_device(t: Handle, device: string, copy?: boolean): Handle;
-  contiguous(t: Handle, mf?: MemoryFormat): Handle;
-  clone(t: Handle, mf?: MemoryFormat): Handle;
+  to_dtype(t: Handle, dtype: DType, copy: boolean): Handle;
+  to_device(t: Handle, device: string, copy: boolean): Handle;
+  contiguous(t: Handle, mf: MemoryFormat): Handle;
+  clone(t: Handle, mf: MemoryFormat): Handle;
   detach(t: Handle): Handle;
   // autograd
   requires_grad(t: Handle): boolean;
@@ -80,13 +80,13 @@ export interface Native {
   grad(t: Handle): Handle | undefined;
   set_grad(t: Handle, g: Opt<Handle>): void;
   retain_grad(t: Handle): void;
-  backward(t: Handle, grad?: Opt<Handle>, retainGraph?: boolean, createGraph?: boolean): void;
+  backward(t: Handle, grad: Opt<Handle>, retainGraph: boolean, createGraph: boolean): void;
   set_grad_enabled(on: boolean): boolean;
   inference_mode_enter(): void;
   inference_mode_exit(): void;
   is_grad_enabled(): boolean;
   autocast_enter(device: 'cpu' | 'cuda', dtype: DType): { enabled: boolean; dtype: DType };
-  autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType, keepCache?: boolean): void;
+  autocast_exit(device: 'cpu' | 'cuda', enabled: boolean, dtype: DType, keepCache: boolean): void;
   autocast_clear_cache(): void;
   // memory, RNG, threads
   dispose(t: Handle): boolean;
@@ -105,8 +105,8 @@ export interface Native {
   get_num_threads(): number;
   build_info(): { torchVersion: string; cudaAvailable: boolean; parallel: string; config: string };
   // binary
-  add(a: Operand, b: Operand, alpha?: number): Handle;
-  sub(a: Operand, b: Operand, alpha?: number): Handle;
+  add(a: Operand, b: Operand, alpha: number): Handle;
+  sub(a: Operand, b: Operand, alpha: number): Handle;
   mul(a: Operand, b: Operand): Handle;
   div(a: Operand, b: Operand, roundingMode?: 'trunc' | 'floor'): Handle;
   remainder(a: Operand, b: Operand): Handle;
@@ -125,52 +125,74 @@ export interface Native {
   allclose(a: Handle, b: Handle, rtol: number, atol: number, equalNan: boolean): boolean;
   equal(a: Handle, b: Handle): boolean;
   // unary
-  neg(t: Handle): Handle; exp(t: Handle): Handle; expm1(t: Handle): Handle; log(t: Handle): Handle;
-  log1p(t: Handle): Handle; log2(t: Handle): Handle; sqrt(t: Handle): Handle; rsqrt(t: Handle): Handle;
-  abs(t: Handle): Handle; sign(t: Handle): Handle; sigmoid(t: Handle): Handle; tanh(t: Handle): Handle;
-  relu(t: Handle): Handle; silu(t: Handle): Handle; erf(t: Handle): Handle; sin(t: Handle): Handle;
-  square(t: Handle): Handle; reciprocal(t: Handle): Handle; floor(t: Handle): Handle;
-  ceil(t: Handle): Handle; round(t: Handle): Handle; trunc(t: Handle): Handle; logical_not(t: Handle): Handle;
-  isnan(t: Handle): Handle; isinf(t: Handle): Handle; isfinite(t: Handle): Handle;
-  gelu(t: Handle, approximate?: 'none' | 'tanh'): Handle;
+  neg(t: Handle): Handle;
+  exp(t: Handle): Handle;
+  expm1(t: Handle): Handle;
+  log(t: Handle): Handle;
+  log1p(t: Handle): Handle;
+  log2(t: Handle): Handle;
+  sqrt(t: Handle): Handle;
+  rsqrt(t: Handle): Handle;
+  abs(t: Handle): Handle;
+  sign(t: Handle): Handle;
+  sigmoid(t: Handle): Handle;
+  tanh(t: Handle): Handle;
+  relu(t: Handle): Handle;
+  silu(t: Handle): Handle;
+  erf(t: Handle): Handle;
+  sin(t: Handle): Handle;
+  square(t: Handle): Handle;
+  reciprocal(t: Handle): Handle;
+  floor(t: Handle): Handle;
+  ceil(t: Handle): Handle;
+  round(t: Handle): Handle;
+  trunc(t: Handle): Handle;
+  logical_not(t: Handle): Handle;
+  isnan(t: Handle): Handle;
+  isinf(t: Handle): Handle;
+  isfinite(t: Handle): Handle;
+  gelu(t: Handle, approximate: 'none' | 'tanh'): Handle;
   clamp(t: Handle, min?: Opt<number>, max?: Opt<number>): Handle;
   // in place
-  add_(t: Handle, other: Operand, alpha?: number): void;
-  sub_(t: Handle, other: Operand, alpha?: number): void;
+  add_(t: Handle, other: Operand, alpha: number): void;
+  sub_(t: Handle, other: Operand, alpha: number): void;
   mul_(t: Handle, other: Operand): void;
   div_(t: Handle, other: Operand): void;
   pow_(t: Handle, other: Operand): void;
-  addcmul_(t: Handle, a: Handle, b: Handle, value?: number): void;
-  addcdiv_(t: Handle, a: Handle, b: Handle, value?: number): void;
+  addcmul_(t: Handle, a: Handle, b: Handle, value: number): void;
+  addcdiv_(t: Handle, a: Handle, b: Handle, value: number): void;
   copy_(t: Handle, src: Handle): void;
   zero_(t: Handle): void;
   fill_(t: Handle, v: number | boolean): void;
   clamp_(t: Handle, min?: Opt<number>, max?: Opt<number>): void;
-  neg_(t: Handle): void; sqrt_(t: Handle): void; exp_(t: Handle): void; relu_(t: Handle): void;
+  neg_(t: Handle): void;
+  sqrt_(t: Handle): void;
+  exp_(t: Handle): void;
+  relu_(t: Handle): void;
   lerp_(t: Handle, end: Handle, weight: Handle | number): void;
   masked_fill_(t: Handle, mask: Handle, v: Handle | number | boolean): void;
   // reductions
-  sum(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, dtype?: Opt<DType>): Handle;
-  mean(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, dtype?: Opt<DType>): Handle;
-  prod(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  sum(t: Handle, dims: Opt<number[]>, keepdim: boolean, dtype: Opt<DType>): Handle;
+  mean(t: Handle, dims: Opt<number[]>, keepdim: boolean, dtype: Opt<DType>): Handle;
+  prod(t: Handle, dim: Opt<number>, keepdim: boolean): Handle;
   max(t: Handle): Handle;
-  max(t: Handle, dim: number, keepdim?: boolean): Pair;
+  max(t: Handle, dim: number, keepdim: boolean): Pair;
   min(t: Handle): Handle;
-  min(t: Handle, dim: number, keepdim?: boolean): Pair;
-  amax(t: Handle, dims?: Opt<number[]>, keepdim?: boolean): Handle;
-  amin(t: Handle, dims?: Opt<number[]>, keepdim?: boolean): Handle;
-  argmax(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
-  argmin(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
-  logsumexp(t: Handle, dims: number[], keepdim?: boolean): Handle;
-  var(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, correction?: number): Handle;
-  std(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, correction?: number): Handle;
-  norm(t: Handle, dims?: Opt<number[]>, keepdim?: boolean, p?: number): Handle;
-  all(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
-  any(t: Handle, dim?: Opt<number>, keepdim?: boolean): Handle;
+  min(t: Handle, dim: number, keepdim: boolean): Pair;
+  amax(t: Handle, dims: number[], keepdim: boolean): Handle;
+  amin(t: Handle, dims: number[], keepdim: boolean): Handle;
+  argmax(t: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  argmin(t: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  logsumexp(t: Handle, dims: number[], keepdim: boolean): Handle;
+  var(t: Handle, dims: Opt<number[]>, keepdim: boolean, correction: number): Handle;
+  std(t: Handle, dims: Opt<number[]>, keepdim: boolean, correction: number): Handle;
+  norm(t: Handle, dims: Opt<number[]>, keepdim: boolean, p: number): Handle;
+  all(t: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  any(t: Handle, dim: Opt<number>, keepdim: boolean): Handle;
   cumsum(t: Handle, dim: number, dtype?: Opt<DType>): Handle;
-  topk(t: Handle, k: number, dim?: number, largest?: boolean, sorted?: boolean): Pair;
-  sort(t: Handle, dim?: number, descending?: boolean): Pair;
-  argsort(t: Handle, dim?: number, descending?: boolean): Handle;
+  topk(t: Handle, k: number, dim: number, largest: boolean, sorted: boolean): Pair;
+  sort(t: Handle, dim: number, descending: boolean): Pair;
+  argsort(t: Handle, dim: number, descending: boolean): Handle;
   mm(a: Handle, b: Handle): Handle;
   bmm(a: Handle, b: Handle): Handle;
   matmul(a: Handle, b: Handle): Handle;
@@ -179,36 +201,36 @@ export interface Native {
   view(t: Handle, shape: number[]): Handle;
   permute(t: Handle, dims: number[]): Handle;
   transpose(t: Handle, d0: number, d1: number): Handle;
-  flatten(t: Handle, start?: number, end?: number): Handle;
+  flatten(t: Handle, start: number, end: number): Handle;
   squeeze(t: Handle, dim?: Opt<number>): Handle;
   unsqueeze(t: Handle, dim: number): Handle;
   expand(t: Handle, shape: number[]): Handle;
-  cat(ts: Handle[], dim?: number): Handle;
-  stack(ts: Handle[], dim?: number): Handle;
-  split(t: Handle, sizes: number | number[], dim?: number): Handle[];
-  chunk(t: Handle, n: number, dim?: number): Handle[];
-  unbind(t: Handle, dim?: number): Handle[];
+  cat(ts: Handle[], dim: number): Handle;
+  stack(ts: Handle[], dim: number): Handle;
+  split(t: Handle, sizes: number | number[], dim: number): Handle[];
+  chunk(t: Handle, n: number, dim: number): Handle[];
+  unbind(t: Handle, dim: number): Handle[];
   narrow(t: Handle, dim: number, start: number, length: number): Handle;
   select(t: Handle, dim: number, index: number): Handle;
-  slice(t: Handle, dim: number, start?: Opt<number>, end?: Opt<number>, step?: number): Handle;
+  slice(t: Handle, dim: number, start: Opt<number>, end: Opt<number>, step: number): Handle;
   index_select(t: Handle, dim: number, index: Handle): Handle;
   gather(t: Handle, dim: number, index: Handle): Handle;
   scatter(t: Handle, dim: number, index: Handle, src: Handle | number): Handle;
   scatter_(t: Handle, dim: number, index: Handle, src: Handle | number): void;
   scatter_add(t: Handle, dim: number, index: Handle, src: Handle): Handle;
   scatter_add_(t: Handle, dim: number, index: Handle, src: Handle): void;
-  index_add_(t: Handle, dim: number, index: Handle, src: Handle, alpha?: number): void;
+  index_add_(t: Handle, dim: number, index: Handle, src: Handle, alpha: number): void;
   masked_fill(t: Handle, mask: Handle, v: Handle | number | boolean): Handle;
   masked_select(t: Handle, mask: Handle): Handle;
   nonzero(t: Handle): Handle;
   flip(t: Handle, dims: number[]): Handle;
   roll(t: Handle, shifts: number[], dims: number[]): Handle;
   repeat(t: Handle, sizes: number[]): Handle;
-  tril(t: Handle, k?: number): Handle;
-  triu(t: Handle, k?: number): Handle;
-  diagonal(t: Handle, offset?: number, d0?: number, d1?: number): Handle;
+  tril(t: Handle, k: number): Handle;
+  triu(t: Handle, k: number): Handle;
+  diagonal(t: Handle, offset: number, d0: number, d1: number): Handle;
   index(t: Handle, idx: Array<Handle | null>): Handle;
-  pad(t: Handle, pad: number[], value?: number): Handle;
+  pad(t: Handle, pad: number[], value: number): Handle;
   // nn functional
   conv2d(x: Handle, w: Handle, b: Opt<Handle>, stride: number[], padding: number[], dilation: number[], groups: number): Handle;
   batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, training: boolean, momentum: number, eps: number): Handle;
@@ -224,8 +246,28 @@ export interface Native {
   // image kernels for the data loader (no tensors: safe in worker threads)
   set_thread_nice(n: number): void;
   decode_jpeg(bytes: Uint8Array): NativeImage;
-  resample(data: Uint8Array, width: number, height: number, channels: number, box: [number, number, number, number], outWidth: number, outHeight: number, hflip: boolean, vflip: boolean): NativeImage;
-  normalize_chw(data: Uint8Array, width: number, height: number, channels: number, outChannels: number, mean: number[], std: number[], out: Float32Array, offset: number): void;
+  resample(
+    data: Uint8Array,
+    width: number,
+    height: number,
+    channels: number,
+    box: [number, number, number, number],
+    outWidth: number,
+    outHeight: number,
+    hflip: boolean,
+    vflip: boolean,
+  ): NativeImage;
+  normalize_chw(
+    data: Uint8Array,
+    width: number,
+    height: number,
+    channels: number,
+    outChannels: number,
+    mean: number[],
+    std: number[],
+    out: Float32Array,
+    offset: number,
+  ): void;
   label_smoothed_cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   cross_entropy(x: Handle, target: Handle, weight: Opt<Handle>, reduction: Reduction, ignoreIndex: number, smoothing: number): Handle;
   kl_div(x: Handle, target: Handle, reduction: Reduction, logTarget: boolean): Handle;
@@ -234,9 +276,9 @@ export interface Native {
   interpolate(x: Handle, size: number[], mode: 'bilinear' | 'nearest', alignCorners: boolean): Handle;
   // distributed (c10d: TCPStore + Gloo); one process group per process
   dist_available(): boolean;
-  dist_init(host: string, port: number, rank: number, worldSize: number, timeoutMs: number, ifname?: Opt<string>): void;
+  dist_init(host: string, port: number, rank: number, worldSize: number, timeoutMs: number, ifname: string): void;
   dist_destroy(): void;
-  dist_allreduce(ts: Handle[], op: 'sum' | 'mean' | 'max' | 'min', bucketBytes?: number): void;
+  dist_allreduce(ts: Handle[], op: 'sum' | 'mean' | 'max' | 'min', bucketBytes: number): void;
   dist_broadcast(ts: Handle[], root: number): void;
   dist_allgather(t: Handle): Handle;
   dist_barrier(): void;
@@ -252,32 +294,225 @@ export interface Native {
  * (and nothing else); a test checks that it is exactly what the built addon exports.
  */
 export const NATIVE_OPS = [
-  'abs', 'adaptive_avg_pool2d', 'add', 'add_', 'addcdiv_', 'addcmul_', 'all', 'allclose', 'amax', 'amin',
-  'any', 'arange', 'argmax', 'argmin', 'argsort', 'as_strided', 'autocast_clear_cache', 'autocast_enter',
-  'autocast_exit', 'avg_pool2d', 'backward', 'batch_norm', 'bmm', 'build_info', 'cat', 'ceil', 'chunk',
-  'clamp', 'clamp_', 'clone', 'contiguous', 'conv2d', 'copy_', 'cross_entropy', 'cumsum',
-  'ddp_reducer_create', 'ddp_reducer_finish', 'ddp_reducer_prepare', 'decode_jpeg', 'detach', 'device',
-  'diagonal', 'dim', 'dispose', 'dist_allgather', 'dist_allreduce', 'dist_available', 'dist_barrier',
-  'dist_broadcast', 'dist_destroy', 'dist_init', 'dist_liveness', 'div', 'div_', 'dropout', 'dtype', 'empty',
-  'empty_like', 'eq', 'equal', 'erf', 'exp', 'exp_', 'expand', 'expm1', 'external_memory_stats', 'eye',
-  'fill_', 'flatten', 'flip', 'floor', 'from_buffer', 'full', 'full_like', 'gather', 'ge', 'gelu',
-  'get_num_threads', 'get_rng_state', 'grad', 'grad_fn_name', 'gt', 'index', 'index_add_', 'index_select',
-  'inference_mode_enter', 'inference_mode_exit', 'interpolate', 'is_contiguous', 'is_grad_enabled',
-  'is_leaf', 'isfinite', 'isinf', 'isnan', 'item', 'keep_freed_memory', 'kl_div',
-  'label_smoothed_cross_entropy', 'layer_norm', 'le', 'lerp_', 'linear', 'linspace', 'log', 'log1p', 'log2',
-  'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logsumexp', 'lt', 'manual_seed',
-  'mark_external', 'masked_fill', 'masked_fill_', 'masked_select', 'matmul', 'max', 'max_pool2d', 'maximum',
-  'mean', 'memory_stats', 'min', 'minimum', 'mm', 'mse_loss', 'mul', 'mul_', 'narrow', 'ne', 'neg', 'neg_',
-  'nll_loss', 'nonzero', 'norm', 'normal_', 'normalize_chw', 'numel', 'one_hot', 'ones', 'ones_like', 'pad',
-  'permute', 'pow', 'pow_', 'prod', 'rand', 'rand_like', 'randint', 'randint_like', 'randn', 'randn_like',
-  'randperm', 'reciprocal', 'relu', 'relu_', 'remainder', 'repeat', 'requires_grad', 'resample', 'reshape',
-  'retain_grad', 'roll', 'round', 'rsqrt', 'scalar_tensor', 'scatter', 'scatter_', 'scatter_add',
-  'scatter_add_', 'select', 'set_data', 'set_error_classes', 'set_grad', 'set_grad_enabled',
-  'set_num_threads', 'set_requires_grad', 'set_rng_state', 'set_thread_nice', 'shape', 'sigmoid', 'sign',
-  'silu', 'sin', 'slice', 'softmax', 'sort', 'split', 'sqrt', 'sqrt_', 'square', 'squeeze', 'stack', 'std',
-  'strides', 'sub', 'sub_', 'sum', 'sync_batch_norm', 'tanh', 'to_buffer', 'to_bytes', 'to_device',
-  'to_dtype', 'topk', 'transpose', 'tril', 'triu', 'trunc', 'unbind', 'uniform_', 'unsqueeze', 'var', 'view',
-  'where', 'zero_', 'zeros', 'zeros_like',
+  'abs',
+  'adaptive_avg_pool2d',
+  'add',
+  'add_',
+  'addcdiv_',
+  'addcmul_',
+  'all',
+  'allclose',
+  'amax',
+  'amin',
+  'any',
+  'arange',
+  'argmax',
+  'argmin',
+  'argsort',
+  'as_strided',
+  'autocast_clear_cache',
+  'autocast_enter',
+  'autocast_exit',
+  'avg_pool2d',
+  'backward',
+  'batch_norm',
+  'bmm',
+  'build_info',
+  'cat',
+  'ceil',
+  'chunk',
+  'clamp',
+  'clamp_',
+  'clone',
+  'contiguous',
+  'conv2d',
+  'copy_',
+  'cross_entropy',
+  'cumsum',
+  'ddp_reducer_create',
+  'ddp_reducer_finish',
+  'ddp_reducer_prepare',
+  'decode_jpeg',
+  'detach',
+  'device',
+  'diagonal',
+  'dim',
+  'dispose',
+  'dist_allgather',
+  'dist_allreduce',
+  'dist_available',
+  'dist_barrier',
+  'dist_broadcast',
+  'dist_destroy',
+  'dist_init',
+  'dist_liveness',
+  'div',
+  'div_',
+  'dropout',
+  'dtype',
+  'empty',
+  'empty_like',
+  'eq',
+  'equal',
+  'erf',
+  'exp',
+  'exp_',
+  'expand',
+  'expm1',
+  'external_memory_stats',
+  'eye',
+  'fill_',
+  'flatten',
+  'flip',
+  'floor',
+  'from_buffer',
+  'full',
+  'full_like',
+  'gather',
+  'ge',
+  'gelu',
+  'get_num_threads',
+  'get_rng_state',
+  'grad',
+  'grad_fn_name',
+  'gt',
+  'index',
+  'index_add_',
+  'index_select',
+  'inference_mode_enter',
+  'inference_mode_exit',
+  'interpolate',
+  'is_contiguous',
+  'is_grad_enabled',
+  'is_leaf',
+  'isfinite',
+  'isinf',
+  'isnan',
+  'item',
+  'keep_freed_memory',
+  'kl_div',
+  'label_smoothed_cross_entropy',
+  'layer_norm',
+  'le',
+  'lerp_',
+  'linear',
+  'linspace',
+  'log',
+  'log1p',
+  'log2',
+  'log_softmax',
+  'logical_and',
+  'logical_not',
+  'logical_or',
+  'logsumexp',
+  'lt',
+  'manual_seed',
+  'mark_external',
+  'masked_fill',
+  'masked_fill_',
+  'masked_select',
+  'matmul',
+  'max',
+  'max_pool2d',
+  'maximum',
+  'mean',
+  'memory_stats',
+  'min',
+  'minimum',
+  'mm',
+  'mse_loss',
+  'mul',
+  'mul_',
+  'narrow',
+  'ne',
+  'neg',
+  'neg_',
+  'nll_loss',
+  'nonzero',
+  'norm',
+  'normal_',
+  'normalize_chw',
+  'numel',
+  'one_hot',
+  'ones',
+  'ones_like',
+  'pad',
+  'permute',
+  'pow',
+  'pow_',
+  'prod',
+  'rand',
+  'rand_like',
+  'randint',
+  'randint_like',
+  'randn',
+  'randn_like',
+  'randperm',
+  'reciprocal',
+  'relu',
+  'relu_',
+  'remainder',
+  'repeat',
+  'requires_grad',
+  'resample',
+  'reshape',
+  'retain_grad',
+  'roll',
+  'round',
+  'rsqrt',
+  'scalar_tensor',
+  'scatter',
+  'scatter_',
+  'scatter_add',
+  'scatter_add_',
+  'select',
+  'set_data',
+  'set_error_classes',
+  'set_grad',
+  'set_grad_enabled',
+  'set_num_threads',
+  'set_requires_grad',
+  'set_rng_state',
+  'set_thread_nice',
+  'shape',
+  'sigmoid',
+  'sign',
+  'silu',
+  'sin',
+  'slice',
+  'softmax',
+  'sort',
+  'split',
+  'sqrt',
+  'sqrt_',
+  'square',
+  'squeeze',
+  'stack',
+  'std',
+  'strides',
+  'sub',
+  'sub_',
+  'sum',
+  'sync_batch_norm',
+  'tanh',
+  'to_buffer',
+  'to_bytes',
+  'to_device',
+  'to_dtype',
+  'topk',
+  'transpose',
+  'tril',
+  'triu',
+  'trunc',
+  'unbind',
+  'uniform_',
+  'unsqueeze',
+  'var',
+  'view',
+  'where',
+  'zero_',
+  'zeros',
+  'zeros_like',
 ] as const satisfies ReadonlyArray<keyof Native>;
 type Unlisted = Exclude<keyof Native, (typeof NATIVE_OPS)[number]>;
 // A member of Native missing from NATIVE_OPS makes this line an error that names it.
@@ -296,7 +531,7 @@ function addonPath(): string {
     'lsr: the native addon is not built (build/Release/lsr_native.node is missing). ' +
       'In a project that installed lsr-torch: `npm rebuild lsr-torch` (if npm skipped its install script, ' +
       'allow it first: `npm install-scripts approve lsr-torch`, npm 11). It needs libtorch: as root, ' +
-      '`apt-get install libtorch-dev libopenblas0-pthread libturbojpeg0-dev`. In lsr\'s own clone: `bash scripts/setup.sh`.',
+      "`apt-get install libtorch-dev libopenblas0-pthread libturbojpeg0-dev`. In lsr's own clone: `bash scripts/setup.sh`.",
   );
 }
 

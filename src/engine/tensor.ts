@@ -110,8 +110,13 @@ export class Tensor implements Owned {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     if (this.#h === null) return 'Tensor(disposed)';
     return tensorRepr({
-      shape: this.shape, dtype: this.dtype, values: this.toFlatArray().map(Number), device: this.device,
-      requiresGrad: this.requiresGrad, isLeaf: this.isLeaf, gradFn: this.gradFn,
+      shape: this.shape,
+      dtype: this.dtype,
+      values: this.toFlatArray().map(Number),
+      device: this.device,
+      requiresGrad: this.requiresGrad,
+      isLeaf: this.isLeaf,
+      gradFn: this.gradFn,
     });
   }
 
@@ -215,15 +220,15 @@ export class Tensor implements Owned {
   }
 
   // ---- elementwise (broadcasting; numbers act as Python scalars) ----
-  add(other: TensorLike, alpha?: number): Tensor {
+  add(other: TensorLike, alpha = 1): Tensor {
     return new Tensor(native.add(this.handle, operand(other), alpha));
   }
-  sub(other: TensorLike, alpha?: number): Tensor {
+  sub(other: TensorLike, alpha = 1): Tensor {
     return new Tensor(native.sub(this.handle, operand(other), alpha));
   }
   /** other - this (PyTorch's rsub). */
   rsub(other: TensorLike): Tensor {
-    return new Tensor(native.sub(operand(other), this.handle));
+    return new Tensor(native.sub(operand(other), this.handle, 1));
   }
   mul(other: TensorLike): Tensor {
     return new Tensor(native.mul(this.handle, operand(other)));
@@ -350,11 +355,11 @@ export class Tensor implements Owned {
   }
 
   // ---- in place (return this) ----
-  add_(other: TensorLike, alpha?: number): this {
+  add_(other: TensorLike, alpha = 1): this {
     native.add_(this.handle, operand(other), alpha);
     return this;
   }
-  sub_(other: TensorLike, alpha?: number): this {
+  sub_(other: TensorLike, alpha = 1): this {
     native.sub_(this.handle, operand(other), alpha);
     return this;
   }
@@ -465,10 +470,10 @@ export class Tensor implements Owned {
     return [new Tensor(v), new Tensor(i)];
   }
   amax(dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.amax(this.handle, dims(dim), keepdim));
+    return new Tensor(native.amax(this.handle, dims(dim) ?? [], keepdim));
   }
   amin(dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.amin(this.handle, dims(dim), keepdim));
+    return new Tensor(native.amin(this.handle, dims(dim) ?? [], keepdim));
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return new Tensor(native.argmax(this.handle, dim, keepdim));
@@ -582,7 +587,12 @@ export class Tensor implements Owned {
   }
   /** Advanced indexing t[i0, i1, ...] with int64 or bool index tensors; null keeps a dim whole. */
   index(indices: Array<Tensor | null>): Tensor {
-    return new Tensor(native.index(this.handle, indices.map((i) => (i === null ? null : i.handle))));
+    return new Tensor(
+      native.index(
+        this.handle,
+        indices.map((i) => (i === null ? null : i.handle)),
+      ),
+    );
   }
   gather(dim: number, index: Tensor): Tensor {
     return new Tensor(native.gather(this.handle, dim, index.handle));
