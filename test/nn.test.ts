@@ -9,9 +9,11 @@ import { assertClose, fixtures } from './helpers.js';
 
 const torchvisionKeys = JSON.parse(readFileSync(join(fixtures, 'resnet-keys.json'), 'utf8')) as Record<string, Array<[string, number[]]>>;
 
-describe('ResNets have torchvision\'s state-dict keys and shapes', () => {
+describe("ResNets have torchvision's state-dict keys and shapes", () => {
   // Every torchvision model in the fixture, built through the registry --model names.
-  const builders = Object.fromEntries(Object.keys(torchvisionKeys).map((name) => [name, () => training.MODELS.get(name).build({ numClasses: 1000, inChannels: 3 })]));
+  const builders = Object.fromEntries(
+    Object.keys(torchvisionKeys).map((name) => [name, () => training.MODELS.get(name).build({ numClasses: 1000, inChannels: 3 })]),
+  );
   for (const [name, build] of Object.entries(builders)) {
     test(name, () => {
       const m = build();
@@ -86,7 +88,9 @@ describe('a ResNet as a user fine-tunes it', () => {
       assert.equal(m.conv1.weight.dtype, 'float64');
       assert.equal(m.bn1.numBatchesTracked!.dtype, 'int64');
       assert.ok(m.conv1.weight.isContiguous('channels_last'));
-      m.forward(L.randn([2, 3, 32, 32], { dtype: 'float64' })).sum().backward();
+      m.forward(L.randn([2, 3, 32, 32], { dtype: 'float64' }))
+        .sum()
+        .backward();
       const before = m.fc.bias!.clone();
       sgd.step();
       assert.ok(!m.fc.bias!.equal(before));
@@ -103,7 +107,9 @@ describe('a ResNet as a user fine-tunes it', () => {
       assert.ok([...m.modules()].every((x) => x.training));
       m.freeze();
       m.fc.requiresGrad_(true);
-      m.forward(L.randn([2, 3, 32, 32])).sum().backward();
+      m.forward(L.randn([2, 3, 32, 32]))
+        .sum()
+        .backward();
       assert.equal(m.conv1.weight.grad, undefined);
       assert.ok(m.fc.weight.grad !== undefined);
       assert.equal(m.numParameters(), 11689512 - 513 * 1000 + 513 * 3); // torchvision: 11,689,512 with 1000 classes
@@ -127,7 +133,11 @@ describe('layers', () => {
       assertClose(bn2.runningMean!.item(), 0.1 * 2, 1e-6);
       assertClose(bn2.runningVar!.item(), 0.9 + 0.1 * 2, 1e-6); // unbiased batch variance 2
       bn2.eval();
-      assertClose(bn2.forward(a).toFlatArray(), [1, 3].map((v) => (v - 0.2) / Math.sqrt(1.1 + 1e-5)), 1e-5);
+      assertClose(
+        bn2.forward(a).toFlatArray(),
+        [1, 3].map((v) => (v - 0.2) / Math.sqrt(1.1 + 1e-5)),
+        1e-5,
+      );
       assert.throws(() => bn2.forward(L.zeros([2, 1])), /BatchNorm2d: expected 4D input \(got 2D input/);
     });
   });
@@ -183,6 +193,24 @@ describe('norm layers: torchvision norm_layer and convert_sync_batchnorm', () =>
       L.tidy(() => assert.deepEqual(m.forward(L.zeros([1, 3, 8, 8])).shape, [1, 3]));
     } finally {
       m.dispose();
+    }
+  });
+});
+
+describe('BatchNorm2d refuses what PyTorch refuses', () => {
+  test('one value per channel in training is an error, and the running statistics stay finite', () => {
+    const bn = new nn.BatchNorm2d(3);
+    try {
+      assert.throws(
+        () => bn.forward(L.ones([1, 3, 1, 1])),
+        /BatchNorm2d: expected more than 1 value per channel when training, got input of shape \[1,3,1,1\]/,
+      );
+      assert.deepEqual(bn.runningVar!.toFlatArray(), [1, 1, 1]);
+      assert.equal(bn.numBatchesTracked!.item(), 0);
+      bn.eval();
+      L.tidy(() => assert.deepEqual(bn.forward(L.ones([1, 3, 1, 1])).shape, [1, 3, 1, 1])); // evaluation reads the running statistics
+    } finally {
+      bn.dispose();
     }
   });
 });

@@ -46,7 +46,9 @@ before(async () => {
   for (let i = 0; i < 36; i++) {
     const px = Buffer.alloc(16 * 16 * 3);
     for (let k = 0; k < px.length; k++) px[k] = (k % 3 === i % 3 ? 190 : 50) + ((k * 7 + i * 13) % 50);
-    await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(leaves, 'images', `${i}.png`));
+    await sharp(px, { raw: { width: 16, height: 16, channels: 3 } })
+      .png()
+      .toFile(join(leaves, 'images', `${i}.png`));
     csv += `images/${i}.png,${CLASSES[i % 3]}\n`;
   }
   writeFileSync(join(leaves, 'train.csv'), csv);
@@ -54,7 +56,31 @@ before(async () => {
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const config = (out: string, ...more: string[]) =>
-  parseTrainArgs('train', ['--data', leaves, '--model', 'test-mlp', '--image-size', '8', '--batch-size', '6', '--epochs', '2', '--lr', '0.1', '--precision', 'fp64', '--workers', '0', '--threads', '1', '--val-fraction', '0.25', '--out', out, ...more]).config;
+  parseTrainArgs('train', [
+    '--data',
+    leaves,
+    '--model',
+    'test-mlp',
+    '--image-size',
+    '8',
+    '--batch-size',
+    '6',
+    '--epochs',
+    '2',
+    '--lr',
+    '0.1',
+    '--precision',
+    'fp64',
+    '--workers',
+    '0',
+    '--threads',
+    '1',
+    '--val-fraction',
+    '0.25',
+    '--out',
+    out,
+    ...more,
+  ]).config;
 
 const weightsOf = (path: string, prefix = 'model.') => {
   const file = io.loadSafetensors(path);
@@ -66,7 +92,7 @@ const weightsOf = (path: string, prefix = 'model.') => {
 const worstDifference = (a: Map<string, number[]>, b: Map<string, number[]>) => {
   assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
   let worst = 0;
-  for (const [k, v] of a) v.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - b.get(k)![i]!))));
+  for (const [k, v] of a) for (const [i, x] of v.entries()) worst = Math.max(worst, Math.abs(x - b.get(k)![i]!));
   return worst;
 };
 
@@ -84,7 +110,13 @@ describe('gradient accumulation', () => {
     // The runs moved: equal weights are not two untouched initialisations.
     L.manualSeed(0);
     const init = new TinyMlp(3);
-    const moved = Math.max(...init.stateDict().get('hidden.weight')!.toFlatArray().map((v, i) => Math.abs(v - whole.get('hidden.weight')![i]!)));
+    const moved = Math.max(
+      ...init
+        .stateDict()
+        .get('hidden.weight')!
+        .toFlatArray()
+        .map((v, i) => Math.abs(v - whole.get('hidden.weight')![i]!)),
+    );
     init.dispose();
     assert.ok(moved > 1e-3, `moved ${moved}`);
   });
@@ -109,7 +141,7 @@ describe('--ema: a moving average of the weights', () => {
     run.model.dispose();
     assert.equal(steps.length, 1 + 2 * 4); // the initial weights, then 27 images in 4 batches of 6 (the last part dropped), twice
     const expected = new Map([...steps[0]!].map(([k, v]) => [k, [...v]]));
-    for (const w of steps.slice(1)) for (const [k, e] of expected) e.forEach((x, i) => (e[i] = decay * x + (1 - decay) * w.get(k)![i]!));
+    for (const w of steps.slice(1)) for (const [k, e] of expected) for (const [i, x] of e.entries()) e[i] = decay * x + (1 - decay) * w.get(k)![i]!;
     const saved = weightsOf(join(out, 'last.safetensors'), 'ema.');
     assert.ok(worstDifference(expected, saved) < 1e-15, `ema off by ${worstDifference(expected, saved)}`);
     // The average is not the trained weights.
@@ -167,7 +199,12 @@ describe('the Trainer as parts', () => {
     let calls = 0;
     training.LOSSES.register('test-counting', (o) => {
       const ce = new training.SmoothedCrossEntropy(o.smoothing);
-      return { loss: (logits, b) => (calls++, ce.loss(logits, b)) };
+      return {
+        loss: (logits, b) => {
+          calls++;
+          return ce.loss(logits, b);
+        },
+      };
     });
     (await training.train(config(join(root, 'own-loss'), '--loss', 'test-counting', '--epochs', '1'), { log: null })).model.dispose();
     assert.equal(calls, 4);
@@ -175,7 +212,8 @@ describe('the Trainer as parts', () => {
   });
 });
 
-const lsr = (...args: string[]) => spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+const lsr = (...args: string[]) =>
+  spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
 const cliRun = ['--data', '', '--model', 'resnet18', '--image-size', '32', '--batch-size', '6', '--epochs', '1', '--workers', '0', '--threads', '1'];
 
 describe('--val-fraction 0: a final fit on every labelled image', () => {
@@ -205,7 +243,10 @@ describe('--val-fraction 0: a final fit on every labelled image', () => {
   test('a split that leaves a class without training images is refused before training, naming the class', () => {
     const data = join(root, 'lopsided');
     mkdirSync(data, { recursive: true });
-    writeFileSync(join(data, 'train.csv'), `image,label\n${Array.from({ length: 12 }, (_, i) => `../leaves/images/${i}.png,${i < 11 ? CLASSES[i % 2] : 'rare'}`).join('\n')}\n`);
+    writeFileSync(
+      join(data, 'train.csv'),
+      `image,label\n${Array.from({ length: 12 }, (_, i) => `../leaves/images/${i}.png,${i < 11 ? CLASSES[i % 2] : 'rare'}`).join('\n')}\n`,
+    );
     const r = lsr('train', ...cliRun.map((a) => a || data), '--val-fraction', '0.5', '--out', join(root, 'lopsided-run'));
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--val-fraction 0.5 leaves no training image of class "rare" in .*lopsided/);
@@ -217,5 +258,30 @@ describe('--val-fraction 0: a final fit on every labelled image', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^lsr: --batch-size 6 must be a multiple of the 4 processes \(--nproc 4\)/);
     assert.doesNotMatch(r.stderr, /rank/);
+  });
+});
+
+describe('checkpoints', () => {
+  const epochOf = (path: string) => {
+    const c = training.loadCheckpoint(path);
+    const epoch = c.meta.progress.epoch;
+    c.dispose();
+    return epoch;
+  };
+
+  test('best is written before last: a failure writing best leaves last at the previous epoch, which a resume redoes', async () => {
+    const out = join(root, 'best-fails');
+    // A rate too small to change a prediction: every epoch ties the best accuracy, so every epoch writes best.
+    const c = config(out, '--lr', '1e-12');
+    (await training.train(c, { log: null, stopAfterEpochs: 1 })).model.dispose();
+    assert.equal(epochOf(join(out, 'last.safetensors')), 1);
+    rmSync(join(out, 'best.safetensors'));
+    mkdirSync(join(out, 'best.safetensors', 'in-the-way'), { recursive: true }); // the rename onto it fails
+    await assert.rejects(training.train(c, { log: null, resume: true }), /best\.safetensors/);
+    assert.equal(epochOf(join(out, 'last.safetensors')), 1, 'last moved on although best was not written');
+    rmSync(join(out, 'best.safetensors'), { recursive: true });
+    (await training.train(c, { log: null, resume: true })).model.dispose();
+    assert.equal(epochOf(join(out, 'best.safetensors')), 2);
+    assert.equal(epochOf(join(out, 'last.safetensors')), 2);
   });
 });

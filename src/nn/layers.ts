@@ -31,7 +31,12 @@ export class Conv2d extends Module {
   readonly dilation: [number, number];
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: IntOr2, o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: IntOr2,
+    o: Conv2dOptions = {},
+  ) {
     super();
     this.groups = o.groups ?? 1;
     if (inChannels % this.groups || outChannels % this.groups)
@@ -49,7 +54,11 @@ export class Conv2d extends Module {
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', empty([outFeatures, inFeatures]));
     this.bias = this.registerParameter('bias', o.bias === false ? null : empty([outFeatures]));
@@ -77,7 +86,10 @@ export class BatchNorm2d extends Module {
   readonly momentum: number | null;
 
   /** `o.from`: take over another BatchNorm's parameters and statistics (the tensors themselves, not copies). */
-  constructor(readonly numFeatures: number, o: BatchNormOptions & { from?: BatchNorm2d } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    o: BatchNormOptions & { from?: BatchNorm2d } = {},
+  ) {
     super();
     const src = o.from;
     this.eps = src?.eps ?? o.eps ?? 1e-5;
@@ -94,15 +106,19 @@ export class BatchNorm2d extends Module {
 
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4) throw new Error(`${this.name}: expected 4D input (got ${x.ndim}D input of shape [${x.shape}])`);
-    if (x.shape[1] !== this.numFeatures)
-      throw new Error(`${this.name}: expected ${this.numFeatures} channels, got input of shape [${x.shape}]`);
+    if (x.shape[1] !== this.numFeatures) throw new Error(`${this.name}: expected ${this.numFeatures} channels, got input of shape [${x.shape}]`);
+    // PyTorch's check, which libtorch's batch_norm lacks: one value per channel has no variance
+    // (the running variance would become NaN).
+    if (this.training && x.shape[0]! * x.shape[2]! * x.shape[3]! === 1)
+      throw new Error(`${this.name}: expected more than 1 value per channel when training, got input of shape [${x.shape}]`);
     let factor = this.momentum ?? 0;
     if (this.training && this.numBatchesTracked) {
       this.numBatchesTracked.add_(1);
       factor = this.momentum ?? 1 / this.numBatchesTracked.item();
     }
     // Batch statistics in training, or always when no running statistics are kept.
-    if (this.training || !this.runningMean) return this.normalizeOverBatch(x, this.training ? this.runningMean : null, this.training ? this.runningVar : null, factor);
+    if (this.training || !this.runningMean)
+      return this.normalizeOverBatch(x, this.training ? this.runningMean : null, this.training ? this.runningVar : null, factor);
     return F.batchNorm(x, this.runningMean, this.runningVar!, { weight: this.weight, bias: this.bias, training: false, momentum: factor, eps: this.eps });
   }
 
@@ -147,7 +163,10 @@ export class ReLU extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: IntOr2, readonly o: { stride?: IntOr2; padding?: IntOr2; dilation?: IntOr2; ceilMode?: boolean } = {}) {
+  constructor(
+    readonly kernelSize: IntOr2,
+    readonly o: { stride?: IntOr2; padding?: IntOr2; dilation?: IntOr2; ceilMode?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -156,7 +175,10 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: IntOr2, readonly o: { stride?: IntOr2; padding?: IntOr2; ceilMode?: boolean; countIncludePad?: boolean } = {}) {
+  constructor(
+    readonly kernelSize: IntOr2,
+    readonly o: { stride?: IntOr2; padding?: IntOr2; ceilMode?: boolean; countIncludePad?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -184,7 +206,10 @@ export class Dropout extends Module {
 }
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

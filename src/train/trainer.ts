@@ -7,7 +7,21 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { type DistContext, DistributedDataParallel, collective, threadsPerProcess } from '../distributed/index.js';
-import { BadInputError, ErrorCode, type ResolvedPrecision, type Tensor, dist, getRngState, hasErrorCode, manualSeed, resolvePrecision, setNumThreads, setRngState, tensor, tidy } from '../engine/index.js';
+import {
+  BadInputError,
+  ErrorCode,
+  type ResolvedPrecision,
+  type Tensor,
+  dist,
+  getRngState,
+  hasErrorCode,
+  manualSeed,
+  resolvePrecision,
+  setNumThreads,
+  setRngState,
+  tensor,
+  tidy,
+} from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
@@ -98,12 +112,15 @@ export function progressLogger(log: ((line: string) => void) | null, tty?: boole
   const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)}%`);
   return {
     onEpochStart: (t, epoch) => (bar = new ProgressBar(`epoch ${epoch + 1}/${t.config.epochs}`, t.trainLoader.length, log, tty)),
-    onStep: (_, s) => bar?.update(s.step, { loss: s.sums.loss / s.sums.count, acc: s.sums.correct / s.sums.count, imagesPerSecond: s.sums.count / s.sums.seconds }),
+    onStep: (_, s) =>
+      bar?.update(s.step, { loss: s.sums.loss / s.sums.count, acc: s.sums.correct / s.sums.count, imagesPerSecond: s.sums.count / s.sums.seconds }),
     onInterrupt: (_, path) => bar?.finish(`interrupted: saved ${path} (resume with --resume)`),
     onEpochEnd: (_, m) =>
       bar?.finish(
         `train loss ${m.trainLoss.toFixed(4)} acc ${pct(m.trainAccuracy)} | ` +
-          (m.valLoss === null ? 'no validation' : `val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} NLL ${m.valNll!.toFixed(4)} ECE ${pct(m.valEce)}`) +
+          (m.valLoss === null
+            ? 'no validation'
+            : `val loss ${m.valLoss.toFixed(4)} acc ${pct(m.valAccuracy)} NLL ${m.valNll!.toFixed(4)} ECE ${pct(m.valEce)}`) +
           (m.modelValAccuracy !== undefined ? ` (EMA; the trained weights ${pct(m.modelValAccuracy)})` : '') +
           ` | ${m.imagesPerSecond.toFixed(0)} img/s`,
       ),
@@ -136,7 +153,10 @@ export class Trainer {
   readonly paths: { last: string; best: string; metrics: string };
 
   /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
-  constructor(readonly config: TrainConfig, readonly o: TrainOptions = {}) {
+  constructor(
+    readonly config: TrainConfig,
+    readonly o: TrainOptions = {},
+  ) {
     this.ctx = o.dist && dist.processGroup() ? o.dist : null;
     const ctx = this.ctx;
     const world = ctx?.worldSize ?? 1;
@@ -144,7 +164,9 @@ export class Trainer {
     this.log = !this.lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
     this.callbacks = this.lead ? [progressLogger(this.log, o.tty), ...(o.callbacks ?? [])] : [];
     if (config.batchSize % (world * config.accumulate) !== 0)
-      throw new BadInputError(`--batch-size ${config.batchSize} must be a multiple of the number of processes (${world})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`);
+      throw new BadInputError(
+        `--batch-size ${config.batchSize} must be a multiple of the number of processes (${world})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`,
+      );
     this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
     const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(this.paths.last);
     // Rank 0 alone: the others may already see the config.json it writes.
@@ -155,8 +177,13 @@ export class Trainer {
     manualSeed(config.seed);
     const { precision, reason } = resolvePrecision(config.precision);
     this.precision = precision;
-    this.log?.(`precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`);
-    if (config.accumulate > 1) this.log?.(`gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`);
+    this.log?.(
+      `precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`,
+    );
+    if (config.accumulate > 1)
+      this.log?.(
+        `gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`,
+      );
     this.data = prepareData(config);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
@@ -164,15 +191,25 @@ export class Trainer {
     this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
     // Built before the scheduler, which counts its batches (its workers start with the first epoch).
     this.trainLoader = new data.DataLoader(trainSet, {
-      batchSize: config.batchSize / world, pipeline: this.data.trainPipeline, shuffle: true, dropLast: trainSet.length > config.batchSize,
-      seed: config.seed, workers: config.workers, skipBadImages: config.skipBadImages,
+      batchSize: config.batchSize / world,
+      pipeline: this.data.trainPipeline,
+      shuffle: true,
+      dropLast: trainSet.length > config.batchSize,
+      seed: config.seed,
+      workers: config.workers,
+      skipBadImages: config.skipBadImages,
       shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
     });
     const schedule = SCHEDULERS.get(config.scheduler);
     this.scheduler = schedule.build(this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
     this.schedulerPerBatch = schedule.perBatch;
     this.objective = o.teacher
-      ? new Distillation(placeFor(precision, o.teacher.model), { temperature: o.teacher.temperature, beta: o.teacher.beta, smoothing: config.smoothing, precision })
+      ? new Distillation(placeFor(precision, o.teacher.model), {
+          temperature: o.teacher.temperature,
+          beta: o.teacher.beta,
+          smoothing: config.smoothing,
+          precision,
+        })
       : LOSSES.get(config.loss)({ numClasses: vocab.size, smoothing: config.smoothing, olsAlpha: config.olsAlpha });
     if (this.lead) mkdirSync(config.out, { recursive: true });
     const resumed = o.resume ? this.#resume() : null;
@@ -187,13 +224,16 @@ export class Trainer {
   #resume(): { ema: Map<string, Tensor>; dispose(): void } {
     const { config, lead, ctx, paths } = this;
     if (!existsSync(paths.last))
-      throw new Error(`--resume: ${paths.last} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`);
+      throw new Error(
+        `--resume: ${paths.last} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`,
+      );
     const changed = lead ? changedSince(join(config.out, 'config.json'), config) : [];
     const ckpt = loadCheckpoint(paths.last);
     try {
       ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler });
       if (this.objective.loadStateDict) {
-        if (Object.keys(ckpt.loss).length === 0) throw new Error(`${paths.last}: the checkpoint has no loss state, but the run's loss (${config.loss}) keeps one`);
+        if (Object.keys(ckpt.loss).length === 0)
+          throw new Error(`${paths.last}: the checkpoint has no loss state, but the run's loss (${config.loss}) keeps one`);
         this.objective.loadStateDict(ckpt.loss, ctx);
       }
       if (config.ema > 0 && ckpt.ema.size === 0) throw new Error(`${paths.last}: the checkpoint has no averaged weights, but the run has --ema ${config.ema}`);
@@ -205,7 +245,9 @@ export class Trainer {
     this.history = existsSync(paths.metrics) ? readMetrics(paths.metrics).filter((m) => m.epoch <= this.progress.epoch) : [];
     this.log?.(`resuming ${config.out} at epoch ${this.progress.epoch + 1}, batch ${this.progress.step}`);
     if (changed.length) {
-      this.log?.(`warning: --resume with options changed since the run started: ${changed.map((c) => `--${kebab(c.key)} ${JSON.stringify(c.was)} → ${JSON.stringify(c.now)}`).join(', ')} (recorded in resumes.jsonl)`);
+      this.log?.(
+        `warning: --resume with options changed since the run started: ${changed.map((c) => `--${kebab(c.key)} ${JSON.stringify(c.was)} → ${JSON.stringify(c.now)}`).join(', ')} (recorded in resumes.jsonl)`,
+      );
       appendFileSync(join(config.out, 'resumes.jsonl'), `${JSON.stringify({ epoch: this.progress.epoch, step: this.progress.step, changed })}\n`);
     }
     return { ema: ckpt.ema, dispose: () => ckpt.dispose() };
@@ -316,8 +358,14 @@ export class Trainer {
     try {
       if (this.lead)
         saveCheckpoint(path, {
-          model: this.model, optimizer: this.optimizer, scheduler: this.scheduler, progress: this.progress,
-          config: this.config, vocab: this.data.vocab.toJSON(), loss, ema: this.ema?.module ?? null,
+          model: this.model,
+          optimizer: this.optimizer,
+          scheduler: this.scheduler,
+          progress: this.progress,
+          config: this.config,
+          vocab: this.data.vocab.toJSON(),
+          loss,
+          ema: this.ema?.module ?? null,
         });
     } finally {
       for (const t of Object.values(loss ?? {})) t.dispose();
@@ -381,18 +429,29 @@ export class Trainer {
     const val = await this.validate();
     const s = this.progress.sums;
     const metrics: EpochMetrics = {
-      epoch: epoch + 1, trainLoss: s.loss / s.count, trainAccuracy: s.correct / s.count,
+      epoch: epoch + 1,
+      trainLoss: s.loss / s.count,
+      trainAccuracy: s.correct / s.count,
       ...(val ?? { valLoss: null, valAccuracy: null, valTop5: null, valNll: null, valEce: null }),
-      lr, seconds: s.seconds, imagesPerSecond: s.count / s.seconds,
+      lr,
+      seconds: s.seconds,
+      imagesPerSecond: s.count / s.seconds,
     };
     this.history.push(metrics);
     if (this.lead) writeFileAtomic(this.paths.metrics, this.history.map((h) => `${JSON.stringify(h)}\n`).join(''));
     if (!this.schedulerPerBatch) scheduler?.step();
     this.objective.endEpoch?.(this.ctx);
     const accuracy = val?.valAccuracy ?? null;
-    this.progress = { epoch: epoch + 1, step: 0, sums: emptySums(), bestAccuracy: accuracy === null ? this.progress.bestAccuracy : Math.max(this.progress.bestAccuracy, accuracy) };
-    this.saveCheckpoint(this.paths.last);
+    this.progress = {
+      epoch: epoch + 1,
+      step: 0,
+      sums: emptySums(),
+      bestAccuracy: accuracy === null ? this.progress.bestAccuracy : Math.max(this.progress.bestAccuracy, accuracy),
+    };
+    // `best` before `last`: a failure between the two (disk full, a kill) leaves `last` at the
+    // previous epoch, which a resume redoes, and never a `last` that claims a best `best` lacks.
     if (accuracy !== null && accuracy >= this.progress.bestAccuracy) this.saveCheckpoint(this.paths.best);
+    this.saveCheckpoint(this.paths.last);
     for (const c of this.callbacks) c.onEpochEnd?.(this, metrics);
   }
 
@@ -427,5 +486,8 @@ function changedSince(path: string, config: TrainConfig): Array<{ key: string; w
 }
 
 export function readMetrics(path: string): EpochMetrics[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as EpochMetrics);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochMetrics);
 }
