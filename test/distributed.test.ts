@@ -206,7 +206,7 @@ describe('lsr train --nproc 2 against one process', () => {
     // The steps moved the weights: the comparison is not of two untouched initialisations.
     const config = { ...training.DEFAULTS, data: 'fashion-mnist', model: 'resnet20' as const };
     L.manualSeed(0);
-    const init = training.buildModel(config, 10);
+    const init = training.buildModel(config, 10, 1);
     const moved = L.tidy(() => init.stateDict().get('conv1.weight')!.to('float64').sub(wa.get('model.conv1.weight')!).abs().max().item());
     assert.ok(moved > 1e-3, `conv1 moved ${moved}`);
     init.dispose();

@@ -150,7 +150,7 @@ describe('--ema: a moving average of the weights', () => {
     const [, last] = training.readMetrics(join(out, 'metrics.jsonl'));
     assert.equal(typeof last!.modelValAccuracy, 'number');
     const loaded = training.loadRun(out, 'last');
-    const val = training.prepareData(loaded.config).val;
+    const val = training.splitData(loaded.config).val;
     const { logits, labels } = await training.predictLogits(loaded, val);
     const nll = L.tidy(() => L.crossEntropy(logits, labels).item());
     for (const t of [logits, labels]) t.dispose();
@@ -176,7 +176,7 @@ describe('--ema: a moving average of the weights', () => {
 
 describe('the Trainer as parts', () => {
   test('set-up, then step() by hand, then validate(): what fit() does, one piece at a time', async () => {
-    const t = new training.Trainer(config(join(root, 'by-hand')), { log: null });
+    const t = await training.Trainer.create(config(join(root, 'by-hand')), { log: null });
     try {
       t.model.train();
       let images = 0;

@@ -6,7 +6,7 @@ import { BadInputError, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type LoadedRun, loadDataset, loadRun, predictLogits, prepareData, train } from '../train/index.js';
+import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
@@ -92,7 +92,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
     throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
   const dataset =
     typeof o.data !== 'string'
-      ? prepareData(run.config).val
+      ? splitData(run.config).val
       : o.data === 'fashion-mnist-test'
         ? fashionMnistTest(run)
         : loadDataset(o.data, { vocab: run.vocab }).dataset;

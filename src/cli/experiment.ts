@@ -82,6 +82,7 @@ export async function runComparison(
   }
   let classNames: readonly string[] = [];
   let sizes = '';
+  let recipe = '';
   for (const smoothing of smoothings) {
     const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
@@ -90,6 +91,7 @@ export async function runComparison(
       throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
     classNames = run.data.vocab.classes;
     sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
+    recipe = run.data.recipe.description;
     const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
     classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
     results.push({ smoothing, status: run.status, epochs: run.epochs, ...a });
@@ -157,6 +159,7 @@ export async function runComparison(
         `Data ${config.data} (${sizes}), model ${config.model}, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), seed ${config.seed}` +
           `${config.labelNoise ? `, label noise ${config.labelNoise}` : ''}${config.limitPerClass ? `, at most ${config.limitPerClass} training images per class` : ''}. ` +
           'Every setting starts from the same weights and sees the same batches in the same order; only the label smoothing differs.',
+        `Images: ${recipe}. Weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${config.precision}.`,
       ],
     },
     {

@@ -2,6 +2,7 @@
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
 import { BadInputError, type Precision } from '../engine/index.js';
+import { AUGMENTATIONS, NORMALIZATIONS } from './recipe.js';
 import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
 export interface TrainConfig {
@@ -48,6 +49,14 @@ export interface TrainConfig {
   accumulate: number;
   /** An exponential moving average of the weights (timm's ModelEmaV2) with this decay, validated and saved as the run's model (0: none). */
   ema: number;
+  /** The training augmentation: auto (fits the data), none, flip, crop-flip (padding crop and flip), imagenet (torchvision's RandomResizedCrop and flip). */
+  augment: string;
+  /** The normalisation: auto, imagenet (ImageNet's mean/std), dataset (the training set's own, computed once), none. */
+  normalize: string;
+  /** RandomResizedCrop's smallest scale (the imagenet recipe); torchvision's 0.08. */
+  rrcScale: number;
+  /** crop-flip's zero padding in pixels (0: an eighth of the side; 2 for Fashion-MNIST). */
+  cropPadding: number;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -78,6 +87,10 @@ export const DEFAULTS: TrainConfig = {
   syncBn: false,
   accumulate: 1,
   ema: 0,
+  augment: 'auto',
+  normalize: 'auto',
+  rrcScale: 0.08,
+  cropPadding: 0,
 };
 
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
@@ -109,6 +122,16 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
   accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
   ema: { help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none", value: 'DECAY' },
+  augment: {
+    help: "training augmentation: auto (small images: crop-flip; large: imagenet), none, flip, crop-flip (padding crop + flip), imagenet (torchvision's RandomResizedCrop + flip)",
+    value: 'NAME',
+  },
+  normalize: {
+    help: "auto (pretrained weights: imagenet; small images: dataset; else imagenet), imagenet, dataset (the training set's own mean/std), none",
+    value: 'NAME',
+  },
+  rrcScale: { help: "RandomResizedCrop's smallest area fraction (the imagenet recipe)", value: 'S' },
+  cropPadding: { help: "crop-flip's zero padding in pixels (0: an eighth of the side)", value: 'PX' },
 };
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -189,6 +212,10 @@ export function validate(c: TrainConfig): void {
   positiveInt('accumulate');
   if (c.batchSize % c.accumulate !== 0) fail('accumulate', `must divide --batch-size ${c.batchSize}`);
   if (!(c.ema >= 0 && c.ema < 1)) fail('ema', 'must be in [0, 1) (0: no average)');
+  if (!(AUGMENTATIONS as readonly string[]).includes(c.augment)) fail('augment', `must be one of ${AUGMENTATIONS.join(', ')}`);
+  if (!(NORMALIZATIONS as readonly string[]).includes(c.normalize)) fail('normalize', `must be one of ${NORMALIZATIONS.join(', ')}`);
+  if (!(c.rrcScale > 0 && c.rrcScale <= 1)) fail('rrcScale', 'must be in (0, 1]');
+  nonNegativeInt('cropPadding');
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');

@@ -9,7 +9,8 @@ import type { Classifier } from '../models/index.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { DEFAULTS, type TrainConfig } from './config.js';
 import { forwardIn, logitsIn } from './precision.js';
-import { buildModel, pipelines } from './setup.js';
+import { type Recipe, recipeFor } from './recipe.js';
+import { buildModel } from './setup.js';
 
 export interface Outputs {
   logits: Tensor;
@@ -81,6 +82,8 @@ export interface LoadedRun {
   /** The checkpoint file the weights came from. */
   checkpoint: string;
   precision: ResolvedPrecision;
+  /** The images' recipe the run trained with (its recipe.json); evaluation uses its eval pipeline. */
+  recipe: Recipe;
 }
 
 /**
@@ -101,7 +104,8 @@ export function loadRun(dir: string, which?: string): LoadedRun {
       .map((f) => f.slice(0, -'.safetensors'.length));
     throw new BadInputError(`--checkpoint ${name}: ${dir} has no ${name}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
   }
-  const model = buildModel(config, vocab.size);
+  const recipe = runRecipe(dir, config);
+  const model = buildModel(config, vocab.size, recipe.eval.channels);
   const { precision } = resolvePrecision(config.precision);
   // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
   if (precision === 'fp64') model.to('float64');
@@ -114,7 +118,15 @@ export function loadRun(dir: string, which?: string): LoadedRun {
   }
   model.eval();
   if (precision === 'bf16') model.to('channels_last');
-  return { config, vocab, model, checkpoint, precision };
+  return { config, vocab, model, checkpoint, precision, recipe };
+}
+
+/** A run's recipe: its recipe.json, or, for a run from before lsr wrote one, the recipe lsr then used (torchvision's for any --data but Fashion-MNIST). */
+function runRecipe(dir: string, config: TrainConfig): Recipe {
+  const path = join(dir, 'recipe.json');
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as Recipe;
+  const legacy = config.data === 'fashion-mnist' ? {} : { augment: 'imagenet', normalize: 'imagenet' };
+  return recipeFor({ ...config, ...legacy });
 }
 
 /** A loaded run's logits over a dataset, flip-averaged when tta (then log-probabilities); every rank gets all rows. */
@@ -125,7 +137,7 @@ export async function predictLogits(
 ): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const ctx = o.ctx ?? null;
   // Data-parallel: each rank takes its share of the images.
-  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, pipelines(run.config).eval, ctx);
+  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, ctx);
   if (!o.tta) {
     const out = await collectOutputs(run.model, loader, run.precision, ctx);
     out.features.dispose();

@@ -1,4 +1,4 @@
-// What a run is made of, from its configuration: the data (sources, split, noise, pipelines) and
+// What a run is made of, from its configuration: the data (sources, split, noise, the recipe) and
 // the model (architecture, pretrained weights, a head for this data's classes).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,20 +7,30 @@ import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
+import { type DatasetStatistics, type Recipe, datasetStatistics, needsStatistics, recipeFor } from './recipe.js';
 import { MODELS } from './registry.js';
 
 type SampleList = data.SampleList;
 
+/** A run's data: the class vocabulary, the training and validation sets, and the recipe their images get. */
 export interface RunData {
   vocab: data.ClassVocabulary;
   train: SampleList;
   val: SampleList;
   trainPipeline: data.Pipeline;
   evalPipeline: data.Pipeline;
+  recipe: Recipe;
+  /** The training set's statistics, when the recipe normalises by them. */
+  statistics: DatasetStatistics | null;
 }
 
-const FASHION_MEAN = [0.286];
-const FASHION_STD = [0.353];
+/** The data side of a run before its recipe: the vocabulary, the split, and images listed but missing. */
+export interface SplitData {
+  vocab: data.ClassVocabulary;
+  train: SampleList;
+  val: SampleList;
+  missing: string[];
+}
 
 /** The full labeled dataset a --data value names: 'fashion-mnist', a CSV (or a folder with train.csv), or a folder per class. */
 export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary } = {}): { dataset: SampleList; missing: string[] } {
@@ -30,24 +40,8 @@ export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?
   return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };
 }
 
-/** The pipelines for a config: small-image recipes for CIFAR models, torchvision's otherwise. */
-export function pipelines(c: TrainConfig): { train: data.Pipeline; eval: data.Pipeline } {
-  if (c.data === 'fashion-mnist' && MODELS.get(c.model).smallImages) {
-    const base = { channels: 1 as const, mean: FASHION_MEAN, std: FASHION_STD };
-    return { train: { ...base, transforms: [{ op: 'randomCrop', size: 28, padding: 2 }, { op: 'hflip' }] }, eval: { ...base, transforms: [] } };
-  }
-  if (c.data === 'fashion-mnist') {
-    const base = { channels: 3 as const, mean: [...FASHION_MEAN, ...FASHION_MEAN, ...FASHION_MEAN], std: [...FASHION_STD, ...FASHION_STD, ...FASHION_STD] };
-    return {
-      train: { ...base, transforms: [{ op: 'resize', size: [c.imageSize, c.imageSize] }, { op: 'hflip' }] },
-      eval: { ...base, transforms: [{ op: 'resize', size: [c.imageSize, c.imageSize] }] },
-    };
-  }
-  return { train: data.trainPipeline(c.imageSize), eval: data.evalPipeline(c.imageSize) };
-}
-
-/** Split (stratified, seeded), limited per class, labels noised: everything data-side of a run. */
-export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
+/** Split (stratified, seeded), limited per class, labels noised: the data of a run, before its recipe. */
+export function splitData(c: TrainConfig): SplitData {
   const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages });
   const split = data.stratifiedSplit(dataset.labels(), c.valFraction, c.seed);
   // A class with labelled images must keep some for training.
@@ -82,9 +76,32 @@ export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
     const labels = valIdx.map((i) => dataset.sample(i).label);
     valIdx = data.perClassSubset(labels, valLimit, c.seed).map((k) => valIdx[k]!);
   }
-  const p = pipelines(c);
-  return { vocab: dataset.vocab, train, val: dataset.subset(valIdx), trainPipeline: p.train, evalPipeline: p.eval, missing };
+  return { vocab: dataset.vocab, train, val: dataset.subset(valIdx), missing };
 }
+
+/** A run's data with a recipe that needs no statistics of the data (prepareRun reads them when it does). */
+export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
+  if (needsStatistics(c))
+    throw new BadInputError(
+      `--normalize ${c.normalize} for ${c.data} normalises by the training set's own statistics, which are read asynchronously: use prepareRun(config) or Trainer.create(config)`,
+    );
+  return withRecipe(splitData(c), recipeFor(c), null);
+}
+
+/** A run's data and its recipe, reading the training set's statistics first when the recipe normalises by them. */
+export async function prepareRun(c: TrainConfig): Promise<RunData & { missing: string[] }> {
+  const split = splitData(c);
+  const statistics = needsStatistics(c) ? await datasetStatistics(split.train, c.imageSize, { workers: c.workers, skipBadImages: c.skipBadImages }) : null;
+  return withRecipe(split, recipeFor(c, statistics), statistics);
+}
+
+const withRecipe = (split: SplitData, recipe: Recipe, statistics: DatasetStatistics | null) => ({
+  ...split,
+  trainPipeline: recipe.train,
+  evalPipeline: recipe.eval,
+  recipe,
+  statistics,
+});
 
 /** Symmetric label noise: each label, with probability p, becomes a uniformly drawn other class. */
 export function withLabelNoise(ds: SampleList, p: number, seed: number): SampleList {
@@ -103,8 +120,8 @@ export function withLabelNoise(ds: SampleList, p: number, seed: number): SampleL
  * head of another class count, which is replaced (fine-tuning); anything else that does not fit
  * is an error before training starts.
  */
-export function buildModel(c: TrainConfig, numClasses: number): Classifier {
-  const model = MODELS.get(c.model).build({ numClasses, inChannels: pipelines(c).train.channels });
+export function buildModel(c: TrainConfig, numClasses: number, inChannels: number): Classifier {
+  const model = MODELS.get(c.model).build({ numClasses, inChannels });
   if (c.weights) loadInto(model, c.weights, numClasses);
   return model;
 }

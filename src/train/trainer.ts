@@ -35,7 +35,7 @@ import { Distillation, type Objective } from './objectives.js';
 import { logitsIn, placeFor } from './precision.js';
 import { ProgressBar } from './progress.js';
 import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
-import { type RunData, buildModel, prepareData } from './setup.js';
+import { type RunData, buildModel, prepareData, prepareRun } from './setup.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -88,6 +88,8 @@ export interface TrainOptions {
   dist?: DistContext | null;
   /** More watchers of the run, after the progress bar. */
   callbacks?: TrainerCallbacks[];
+  /** The run's data and recipe, prepared (prepareRun); by default the constructor prepares them, and Trainer.create when the recipe needs the data's statistics. */
+  data?: RunData & { missing: string[] };
 }
 
 export interface TrainResult {
@@ -184,10 +186,11 @@ export class Trainer {
       this.log?.(
         `gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`,
       );
-    this.data = prepareData(config);
+    this.data = o.data ?? prepareData(config);
+    this.log?.(`recipe: ${this.data.recipe.description}`);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
-    this.model = placeFor(precision, buildModel(config, vocab.size));
+    this.model = placeFor(precision, buildModel(config, vocab.size, this.data.trainPipeline.channels));
     this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
     // Built before the scheduler, which counts its batches (its workers start with the first epoch).
     this.trainLoader = new data.DataLoader(trainSet, {
@@ -219,6 +222,11 @@ export class Trainer {
     this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
     resumed?.dispose();
     this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx) : null;
+  }
+
+  /** A Trainer whose data is prepared first (prepareRun), reading the training set's statistics when its recipe normalises by them. */
+  static async create(config: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
+    return new Trainer(config, { ...o, data: o.data ?? (await prepareRun(config)) });
   }
 
   #resume(): { ema: Map<string, Tensor>; dispose(): void } {
@@ -259,6 +267,8 @@ export class Trainer {
     // The run's config records the precision it ran in, not 'auto'.
     writeFileAtomic(join(config.out, 'config.json'), `${JSON.stringify({ ...config, precision: this.precision }, null, 2)}\n`);
     writeFileAtomic(join(config.out, 'vocab.json'), `${JSON.stringify(d.vocab.toJSON())}\n`);
+    // The recipe in full (the statistics a dataset normalisation computed included): evaluation reads it back.
+    writeFileAtomic(join(config.out, 'recipe.json'), `${JSON.stringify(d.recipe, null, 2)}\n`);
     if (d.missing.length) writeFileAtomic(join(config.out, 'bad-images.txt'), d.missing.map((l) => `${l}\n`).join(''));
   }
 
@@ -266,7 +276,7 @@ export class Trainer {
   #makeEma(saved: Map<string, Tensor> | null): ModelEma {
     // Building a model draws initial weights: the generator is put back, so that --ema changes no other number.
     const rng = getRngState();
-    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size));
+    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size, this.data.trainPipeline.channels));
     setRngState(rng);
     rng.dispose();
     copy.loadStateDict(saved ?? this.model.stateDict());
@@ -470,9 +480,9 @@ export class Trainer {
   }
 }
 
-/** A training run from its configuration: `new Trainer(config, o).fit()`. */
+/** A training run from its configuration: `(await Trainer.create(config, o)).fit()`. */
 export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
-  return new Trainer(config, o).fit();
+  return (await Trainer.create(config, o)).fit();
 }
 
 /** The options of `config` that differ from those the run recorded in config.json when it started. */

@@ -1,0 +1,170 @@
+// A run's data recipe: the augmentation and normalisation its images get. `auto` fits the data, as
+// a plain PyTorch script for that data would: small images (≤ 64 px, or a CIFAR-style model) get
+// padding-crop and flip and the training set's own mean and std; large ones torchvision's ImageNet
+// recipe; pretrained weights ImageNet's normalisation. The run writes the recipe in full to
+// recipe.json; evaluation reads it back.
+import * as data from '../data/index.js';
+import { BadInputError, tidy } from '../engine/index.js';
+import type { TrainConfig } from './config.js';
+import { MODELS } from './registry.js';
+
+export const AUGMENTATIONS = ['auto', 'none', 'flip', 'crop-flip', 'imagenet'] as const;
+export const NORMALIZATIONS = ['auto', 'imagenet', 'dataset', 'none'] as const;
+export type Augmentation = Exclude<(typeof AUGMENTATIONS)[number], 'auto'>;
+export type Normalization = Exclude<(typeof NORMALIZATIONS)[number], 'auto'>;
+
+export interface Recipe {
+  train: data.Pipeline;
+  eval: data.Pipeline;
+  /** The recipe in words: the run's log, the report's setting. */
+  description: string;
+}
+
+/** Per-channel mean and std of a training set's pixels in [0, 1], and whether every image is grey. */
+export interface DatasetStatistics {
+  mean: number[];
+  std: number[];
+  grey: boolean;
+  images: number;
+}
+
+// Fashion-MNIST's own statistics (its 60,000 training images), and the demo's recipe.
+const FASHION_MEAN = 0.286;
+const FASHION_STD = 0.353;
+
+const isSmall = (c: TrainConfig) => MODELS.get(c.model).smallImages === true || c.imageSize <= 64;
+
+export function resolveAugmentation(c: TrainConfig): Augmentation {
+  if (c.augment !== 'auto') return c.augment as Augmentation;
+  // Fashion-MNIST upscaled for an ImageNet model: its recipe since lsr's first demo.
+  if (c.data === 'fashion-mnist') return MODELS.get(c.model).smallImages ? 'crop-flip' : 'flip';
+  return isSmall(c) ? 'crop-flip' : 'imagenet';
+}
+
+export function resolveNormalization(c: TrainConfig): Normalization {
+  if (c.normalize !== 'auto') return c.normalize as Normalization;
+  if (c.weights) return 'imagenet';
+  return c.data === 'fashion-mnist' || isSmall(c) ? 'dataset' : 'imagenet';
+}
+
+/** Whether the recipe needs the training set's statistics (read once, before training). */
+export function needsStatistics(c: TrainConfig): boolean {
+  return c.data !== 'fashion-mnist' && resolveNormalization(c) === 'dataset';
+}
+
+/** The padding of crop-flip: --crop-padding, or an eighth of the side (4 px at 32, CIFAR's); 2 px for Fashion-MNIST's 28 (the demo's). */
+function cropPadding(c: TrainConfig, side: number): number {
+  if (c.cropPadding > 0) return c.cropPadding;
+  return c.data === 'fashion-mnist' ? 2 : Math.max(1, Math.round(side / 8));
+}
+
+/**
+ * The recipe of a config. `stats`: the training set's statistics, needed when the normalisation
+ * is the data's own (needsStatistics); Fashion-MNIST's are built in.
+ */
+export function recipeFor(c: TrainConfig, stats: DatasetStatistics | null = null): Recipe {
+  const small = MODELS.get(c.model).smallImages === true;
+  const fashion = c.data === 'fashion-mnist';
+  if (fashion && stats === null) stats = { mean: [FASHION_MEAN], std: [FASHION_STD], grey: true, images: 60000 };
+  const augment = resolveAugmentation(c);
+  const normalize = resolveNormalization(c);
+  if (normalize === 'dataset' && !stats)
+    throw new BadInputError("--normalize dataset needs the training set's statistics (Trainer.create or prepareRun reads them)");
+  // Grey images train with one channel, unless the model (or its weights) needs three.
+  const channels: 1 | 3 = stats?.grey && small && !c.weights ? 1 : 3;
+  const fit = (v: number[]) => (channels === 1 ? [v.reduce((a, b) => a + b, 0) / v.length] : v.length === 1 ? [v[0]!, v[0]!, v[0]!] : v);
+  const norm =
+    normalize === 'imagenet'
+      ? { mean: fit(data.IMAGENET_MEAN), std: fit(data.IMAGENET_STD) }
+      : normalize === 'dataset'
+        ? { mean: fit(stats!.mean), std: fit(stats!.std) }
+        : { mean: fit([0]), std: fit([1]) };
+  // Fashion-MNIST's 28 px images go to a small model as they are.
+  const side = fashion && small ? 28 : c.imageSize;
+  const resize: data.Transform[] = fashion && small ? [] : [{ op: 'resize', size: [side, side] }];
+  const pad = cropPadding(c, side);
+  const train: data.Transform[] =
+    augment === 'none'
+      ? resize
+      : augment === 'flip'
+        ? [...resize, { op: 'hflip' }]
+        : augment === 'crop-flip'
+          ? [...resize, { op: 'randomCrop', size: side, padding: pad }, { op: 'hflip' }]
+          : [{ op: 'randomResizedCrop', size: side, scale: [c.rrcScale, 1] }, { op: 'hflip' }];
+  // Evaluation keeps the whole image, except after RandomResizedCrop (torchvision's resize and centre crop).
+  const evalTransforms: data.Transform[] =
+    augment === 'imagenet'
+      ? [
+          { op: 'resize', size: Math.round((side * 256) / 224) },
+          { op: 'centerCrop', size: side },
+        ]
+      : resize;
+  const what = {
+    none: `resize to ${side}×${side}, no augmentation`,
+    flip: `resize to ${side}×${side}, random horizontal flip`,
+    'crop-flip': `${resize.length ? `resize to ${side}×${side}, ` : ''}random ${side}×${side} crop after ${pad} px zero padding, random horizontal flip`,
+    imagenet: `RandomResizedCrop ${side}×${side} (scale ${c.rrcScale}–1), random horizontal flip; evaluation: resize to ${Math.round((side * 256) / 224)}, centre crop ${side}`,
+  }[augment];
+  const round = (v: number[]) => v.map((x) => Number(x.toFixed(4))).join(', ');
+  const normWhat = {
+    imagenet: "ImageNet's mean and std",
+    dataset: `the training set's own mean (${round(norm.mean)}) and std (${round(norm.std)})`,
+    none: 'no normalisation (pixels in [0, 1])',
+  }[normalize];
+  const description =
+    `${augment}${c.augment === 'auto' ? ' (auto)' : ''}: ${what}; ${normWhat}${c.normalize === 'auto' ? ' (auto)' : ''}; ` +
+    `${channels} input channel${channels > 1 ? 's' : ''}${channels === 1 ? ' (grey images)' : ''}`;
+  return { train: { transforms: train, channels, ...norm }, eval: { transforms: evalTransforms, channels, ...norm }, description };
+}
+
+/**
+ * A training set's per-channel pixel mean and std at the run's image size (before augmentation),
+ * and whether every image is grey: one pass, in the loader's worker threads.
+ */
+export async function datasetStatistics(set: data.SampleList, side: number, o: { workers: number; skipBadImages: boolean }): Promise<DatasetStatistics> {
+  const loader = new data.DataLoader(set, {
+    batchSize: 256,
+    pipeline: { transforms: [{ op: 'resize', size: [side, side] }], channels: 3, mean: [0, 0, 0], std: [1, 1, 1] },
+    workers: o.workers,
+    skipBadImages: o.skipBadImages,
+  });
+  const sum = [0, 0, 0];
+  const squares = [0, 0, 0];
+  let pixels = 0;
+  let images = 0;
+  let grey = true;
+  try {
+    for await (const b of loader.epoch(0)) {
+      tidy(() => {
+        const x = b.x.to('float64');
+        const s = x.sum([0, 2, 3]).toFlatArray();
+        const q = x.mul(x).sum([0, 2, 3]).toFlatArray();
+        for (let k = 0; k < 3; k++) {
+          sum[k]! += s[k]!;
+          squares[k]! += q[k]!;
+        }
+        if (grey)
+          grey =
+            x
+              .narrow(1, 0, 1)
+              .eq(x.narrow(1, 1, 1))
+              .all()
+              .item() === 1 &&
+            x
+              .narrow(1, 1, 1)
+              .eq(x.narrow(1, 2, 1))
+              .all()
+              .item() === 1;
+      });
+      pixels += b.x.shape[0]! * side * side;
+      images += b.x.shape[0]!;
+      b.dispose();
+    }
+  } finally {
+    await loader.close();
+  }
+  if (images === 0) throw new BadInputError('--normalize dataset: no training image could be read');
+  const mean = sum.map((s) => s / pixels);
+  const std = squares.map((q, k) => Math.sqrt(Math.max(q / pixels - mean[k]! ** 2, 1e-12)));
+  return { mean, std, grey, images };
+}
