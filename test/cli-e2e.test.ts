@@ -317,6 +317,31 @@ test('compare writes one report whose every figure exists', () => {
   assert.match(r.stdout, /label smoothing \| val accuracy/);
 });
 
+test('compare --seeds 2: each setting per seed, mean ± sd and paired differences in the terminal, the report and summary.json', () => {
+  const out = join(root, 'compare-seeds');
+  const r = lsr('compare', ...common(out), '--epochs', '1', '--smoothing', '0,0.2', '--seeds', '2');
+  assert.equal(r.status, 0, r.stderr);
+  for (const d of ['seed-0/smoothing-0', 'seed-0/smoothing-0.2', 'seed-1/smoothing-0', 'seed-1/smoothing-0.2'])
+    assert.ok(existsSync(join(out, d, 'best.safetensors')), d);
+  assert.match(r.stdout, /over 2 seeds \(0, 1\), mean ± sd:/);
+  assert.match(r.stdout, /ε = 0\.2 − ε = 0, accuracy +[+-]\d+\.\d+ pt \(95% CI [+-]\d+\.\d+ pt to [+-]\d+\.\d+ pt, 2 seeds\): (inside|beyond) the noise/);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.deepEqual(summary.seeds, [0, 1]);
+  assert.equal(summary.runs.length, 4);
+  const acc = (eps: number) =>
+    summary.runs.filter((x: { smoothing: number }) => x.smoothing === eps).map((x: { metrics: { accuracy: number } }) => x.metrics.accuracy);
+  assertClose(summary.aggregate[1].accuracy.mean, (acc(0.2)[0] + acc(0.2)[1]) / 2, 1e-12);
+  const diff = summary.differences.find((d: { metric: string }) => d.metric === 'accuracy').difference;
+  assertClose(diff.mean, (acc(0.2)[0] - acc(0)[0] + acc(0.2)[1] - acc(0)[1]) / 2, 1e-12);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /Over 2 seeds \(0, 1\)/);
+  assert.match(html, /Results, seed 0/);
+  assert.match(
+    lsr('compare', ...common(join(root, 'x')), '--seeds', '1,1').stderr,
+    /--seeds must be a count \(3: seeds 0, 1, 2\) or a list of distinct seeds \(0,1,2\), got '1,1'/,
+  );
+});
+
 test('distill trains a hard-label and a smoothed teacher and a student of each', () => {
   const out = join(root, 'distill');
   const r = lsr('distill', ...common(out), '--epochs', '1', '--smoothing', '0.2', '--temperature', '3', '--beta', '0.7');

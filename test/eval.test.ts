@@ -1,6 +1,6 @@
 // Metrics, calibration and the penultimate-layer picture against hand-computed values.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
 import { evaluation } from '../src/index.js';
 import { accuracyCurves, render } from '../src/report/index.js';
@@ -110,4 +110,20 @@ test('the accuracy figure dashes the training curves, as its caption says, not t
   const dashed = (s: string) => /stroke-dasharray="5,3"/.test(/<g class="mark-line[^"]*"[\s\S]*?<\/g>/.exec(s)?.[0] ?? assert.fail('no line mark'));
   assert.ok(dashed(await svg('train')), 'train is dashed');
   assert.ok(!dashed(await svg('val')), 'val is solid');
+});
+
+describe('statistics over seeds', () => {
+  test('mean, sample sd, and a paired difference with its Student-t 95% interval', () => {
+    assert.deepEqual(evaluation.spread([2]), { mean: 2, sd: 0, n: 1 });
+    const s = evaluation.spread([1, 2, 3, 4]);
+    assertClose([s.mean, s.sd], [2.5, Math.sqrt(5 / 3)], 1e-12);
+    // b − a = [1, 2, 3]: mean 2, sd 1, half-width t(0.975, 2) · 1/√3 = 4.303/√3.
+    const d = evaluation.pairedDifference([10, 10, 10], [11, 12, 13]);
+    assertClose([d.mean, d.sd, d.ci![0], d.ci![1]], [2, 1, 2 - 4.303 / Math.sqrt(3), 2 + 4.303 / Math.sqrt(3)], 1e-12);
+    assert.equal(d.insideNoise, true);
+    const clear = evaluation.pairedDifference([0.5, 0.6, 0.7, 0.8], [0.6, 0.71, 0.8, 0.91]);
+    assert.equal(clear.insideNoise, false);
+    assert.equal(evaluation.pairedDifference([1], [2]).ci, null);
+    assert.throws(() => evaluation.pairedDifference([1, 2], [1]), /2 values against 1/);
+  });
 });

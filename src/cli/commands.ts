@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { runComparison } from './experiment.js';
+import { describeDifference, formatMetric, runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -62,8 +62,30 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   const t0 = performance.now();
   // The demo is the embedded default job: it starts afresh each time.
   const overwrite = command === 'demo' || extra.overwrite === true;
-  const { results, report } = await runComparison(config, smoothings, { classes, signal: interruptSignal(), title, dist: ctx, overwrite });
+  const seeds = seedList(extra.seeds, config.seed);
+  const { results, report, aggregate, differences } = await runComparison(config, smoothings, {
+    classes,
+    signal: interruptSignal(),
+    title,
+    dist: ctx,
+    overwrite,
+    seeds,
+  });
   if (!isLead(ctx)) return 0;
+  if (seeds.length > 1) {
+    const ms = (metric: Parameters<typeof formatMetric>[0], s: { mean: number; sd: number }) =>
+      `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}`;
+    console.log(`\nover ${seeds.length} seeds (${seeds.join(', ')}), mean ± sd:`);
+    console.log('label smoothing | val accuracy     | NLL               | ECE             | ECE after T     | feature norm');
+    for (const a of aggregate)
+      console.log(
+        `${String(a.smoothing).padEnd(15)} | ${ms('accuracy', a.accuracy).padEnd(16)} | ${ms('nll', a.nll).padEnd(17)} | ${ms('ece', a.ece).padEnd(15)} | ${ms('calibratedEce', a.calibratedEce).padEnd(15)} | ${ms('featureNorm', a.featureNorm)}`,
+      );
+    console.log('\npaired by seed:');
+    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${describeDifference(d)}`);
+    console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    return 0;
+  }
   console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
   for (const r of results)
     console.log(
@@ -71,6 +93,21 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
     );
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;
+}
+
+/** --seeds: a list ("0,1,2") or a count ("3": 0, 1, 2); by default the run's --seed alone. */
+export function seedList(value: string | boolean | undefined, seed: number): number[] {
+  if (value === undefined) return [seed];
+  const text = String(value).trim();
+  const bad = () => new BadInputError(`--seeds must be a count (3: seeds 0, 1, 2) or a list of distinct seeds (0,1,2), got '${text}'`);
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n < 1) throw bad();
+    return Array.from({ length: n }, (_, i) => i);
+  }
+  const seeds = text.split(',').map((v) => Number(v.trim()));
+  if (seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length || !/^[\d,\s]+$/.test(text)) throw bad();
+  return seeds;
 }
 
 export async function demoCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {

@@ -5,7 +5,18 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
-import { chooseProjectionClasses, classificationMetrics, confusion, fitTemperature, meanFeatureNorm, templateProjection } from '../eval/index.js';
+import {
+  type PairedDifference,
+  type Spread,
+  chooseProjectionClasses,
+  pairedDifference,
+  spread,
+  classificationMetrics,
+  confusion,
+  fitTemperature,
+  meanFeatureNorm,
+  templateProjection,
+} from '../eval/index.js';
 import type { Metrics, Projection } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { type Section, type Spec, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, writeReport } from '../report/index.js';
@@ -15,6 +26,7 @@ import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, e
 
 export interface SettingResult {
   smoothing: number;
+  seed: number;
   status: string;
   epochs: EpochMetrics[];
   metrics: Metrics;
@@ -62,17 +74,97 @@ async function analyse(
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
+/** A setting's metrics over seeds. */
+export interface SeedSummary {
+  smoothing: number;
+  accuracy: Spread;
+  nll: Spread;
+  ece: Spread;
+  calibratedEce: Spread;
+  featureNorm: Spread;
+}
+
+/** A setting against the first (the baseline, usually hard labels), seed by seed. */
+export interface SeedDifference {
+  smoothing: number;
+  baseline: number;
+  metric: 'accuracy' | 'nll' | 'ece' | 'featureNorm';
+  difference: PairedDifference;
+}
+
+const METRICS = {
+  accuracy: (r: SettingResult) => r.metrics.accuracy,
+  nll: (r: SettingResult) => r.metrics.nll,
+  ece: (r: SettingResult) => r.metrics.ece,
+  featureNorm: (r: SettingResult) => r.featureNorm,
+} as const;
+
+/** Mean ± sd of each setting over the seeds, and each setting's paired difference from the first. */
+export function summariseSeeds(results: SettingResult[], smoothings: number[], seeds: number[]): { aggregate: SeedSummary[]; differences: SeedDifference[] } {
+  const runsOf = (eps: number) => seeds.map((s) => results.find((r) => r.smoothing === eps && r.seed === s)!);
+  const aggregate = smoothings.map((eps) => {
+    const runs = runsOf(eps);
+    return {
+      smoothing: eps,
+      accuracy: spread(runs.map(METRICS.accuracy)),
+      nll: spread(runs.map(METRICS.nll)),
+      ece: spread(runs.map(METRICS.ece)),
+      calibratedEce: spread(runs.map((r) => r.calibrated.ece)),
+      featureNorm: spread(runs.map(METRICS.featureNorm)),
+    };
+  });
+  const base = runsOf(smoothings[0]!);
+  const differences = smoothings.slice(1).flatMap((eps) =>
+    (Object.keys(METRICS) as Array<keyof typeof METRICS>).map((metric) => ({
+      smoothing: eps,
+      baseline: smoothings[0]!,
+      metric,
+      difference: pairedDifference(base.map(METRICS[metric]), runsOf(eps).map(METRICS[metric])),
+    })),
+  );
+  return { aggregate, differences };
+}
+
+/** A metric's value for a table: accuracy and ECE in points, the others as they are. */
+export function formatMetric(metric: SeedDifference['metric'] | 'calibratedEce', v: number, signed = false): string {
+  const points = metric === 'accuracy' || metric === 'ece' || metric === 'calibratedEce';
+  const text = points ? (v * 100).toFixed(2) : v.toFixed(metric === 'featureNorm' ? 3 : 4);
+  return `${signed && v >= 0 ? '+' : ''}${text}${points ? (signed ? ' pt' : '%') : ''}`;
+}
+
+const meanSd = (metric: Parameters<typeof formatMetric>[0], s: Spread) =>
+  s.n > 1 ? `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}` : formatMetric(metric, s.mean);
+
+/** A difference in words: its mean, 95% interval and whether it is inside the noise. */
+export function describeDifference(d: SeedDifference): string {
+  const f = (v: number) => formatMetric(d.metric, v, true);
+  const ci = d.difference.ci ? ` (95% CI ${f(d.difference.ci[0])} to ${f(d.difference.ci[1])}, ${d.difference.n} seeds)` : ' (one seed: no interval)';
+  return `${f(d.difference.mean)}${ci}: ${d.difference.insideNoise ? 'inside the noise' : 'beyond the noise'}`;
+}
+
 export async function runComparison(
   config: TrainConfig,
   smoothings: number[],
-  o: { classes?: string[]; log?: (line: string) => void; tty?: boolean; signal?: AbortSignal; title?: string; dist?: DistContext | null; overwrite?: boolean },
-): Promise<{ results: SettingResult[]; report: string }> {
+  o: {
+    classes?: string[];
+    log?: (line: string) => void;
+    tty?: boolean;
+    signal?: AbortSignal;
+    title?: string;
+    dist?: DistContext | null;
+    overwrite?: boolean;
+    /** Each setting trained once per seed (default: the config's seed alone). */
+    seeds?: number[];
+  },
+): Promise<{ results: SettingResult[]; report: string; aggregate: SeedSummary[]; differences: SeedDifference[] }> {
+  const seeds = o.seeds ?? [config.seed];
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new BadInputError(`--seeds must name distinct seeds, got ${seeds.join(',')}`);
   const ctx = o.dist ?? null;
   const lead = !ctx || ctx.rank === 0;
   const log = lead ? (o.log ?? ((l: string) => process.stderr.write(`${l}\n`))) : () => {};
   if (config.valFraction === 0) throw new BadInputError('--val-fraction 0: a comparison measures every setting on the validation split; give a fraction > 0');
   if (lead) mkdirSync(config.out, { recursive: true });
-  const results: SettingResult[] = [];
+  let results: SettingResult[] = [];
   let classes: [number, number, number] | null = null;
   // --classes is checked against the data's labels before any training.
   if (o.classes) {
@@ -83,9 +175,10 @@ export async function runComparison(
   let classNames: readonly string[] = [];
   let sizes = '';
   let recipe = '';
-  for (const smoothing of smoothings) {
-    const cfg = { ...config, smoothing, out: join(config.out, `smoothing-${smoothing}`) };
-    log(`\n== label smoothing ${smoothing}: ${cfg.out}`);
+  for (const [smoothing, seed] of seeds.flatMap((s) => smoothings.map((eps) => [eps, s] as const))) {
+    // One seed: runs/NAME/smoothing-ε; several: runs/NAME/seed-S/smoothing-ε.
+    const cfg = { ...config, seed, smoothing, out: join(config.out, ...(seeds.length > 1 ? [`seed-${seed}`] : []), `smoothing-${smoothing}`) };
+    log(`\n== label smoothing ${smoothing}${seeds.length > 1 ? `, seed ${seed}` : ''}: ${cfg.out}`);
     const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite });
     if (run.status === 'interrupted')
       throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
@@ -94,25 +187,30 @@ export async function runComparison(
     recipe = run.data.recipe.description;
     const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
     classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
-    results.push({ smoothing, status: run.status, epochs: run.epochs, ...a });
+    results.push({ smoothing, seed, status: run.status, epochs: run.epochs, ...a });
     run.model.dispose();
   }
 
   const dir = config.out;
+  const { aggregate, differences } = summariseSeeds(results, smoothings, seeds);
   // Rank 0 alone writes the report.
-  if (!lead) return { results, report: join(dir, 'report.html') };
+  if (!lead) return { results, report: join(dir, 'report.html'), aggregate, differences };
+  const all = results;
+  const multi = seeds.length > 1;
+  // The per-run figures (reliability, projection) and the per-run table are the first seed's.
+  results = all.filter((r) => r.seed === seeds[0]);
   const curves = await figure(
     dir,
     'accuracy',
     accuracyCurves(
-      results.flatMap((r) =>
+      all.flatMap((r) =>
         r.epochs.flatMap((e) => [
-          { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
-          { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
+          { setting: multi ? `${r.smoothing}, seed ${r.seed}` : String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
+          { setting: multi ? `${r.smoothing}, seed ${r.seed}` : String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
         ]),
       ),
     ),
-    'Train (dashed) and validation accuracy per epoch',
+    multi ? `Train (dashed) and validation accuracy per epoch, every seed (${seeds.join(', ')})` : 'Train (dashed) and validation accuracy per epoch',
   );
   const reliability = [];
   for (const r of results)
@@ -129,10 +227,12 @@ export async function runComparison(
     'feature-norms',
     barChart(
       'Mean penultimate feature norm',
-      results.map((r) => ({ setting: String(r.smoothing), value: r.featureNorm })),
+      aggregate.map((a) => ({ setting: String(a.smoothing), value: a.featureNorm.mean })),
       'mean ‖h‖',
     ),
-    'Mean L2 norm of the penultimate activations (validation)',
+    multi
+      ? `Mean L2 norm of the penultimate activations (validation), averaged over ${seeds.length} seeds`
+      : 'Mean L2 norm of the penultimate activations (validation)',
   );
   const projections = [];
   for (const r of results) {
@@ -162,8 +262,42 @@ export async function runComparison(
         `Images: ${recipe}. Weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${config.precision}.`,
       ],
     },
+    ...(multi
+      ? [
+          {
+            heading: `Over ${seeds.length} seeds (${seeds.join(', ')})`,
+            text: [
+              'Mean ± sample standard deviation over the seeds (each seed draws other initial weights, split and batch order; within a seed, the settings share them). ' +
+                `Differences are paired by seed, against ε = ${smoothings[0]}, with a 95% Student-t interval: a difference whose interval holds 0 is inside the noise.`,
+            ],
+            tables: [
+              {
+                header: ['label smoothing', 'val accuracy', 'NLL', 'ECE', 'ECE after scaling', 'mean feature norm'],
+                rows: aggregate.map((a) => [
+                  a.smoothing,
+                  meanSd('accuracy', a.accuracy),
+                  meanSd('nll', a.nll),
+                  meanSd('ece', a.ece),
+                  meanSd('calibratedEce', a.calibratedEce),
+                  meanSd('featureNorm', a.featureNorm),
+                ]),
+              },
+              {
+                header: ['setting', 'metric', 'difference', '95% interval', 'reading'],
+                rows: differences.map((d) => [
+                  `ε = ${d.smoothing} − ε = ${d.baseline}`,
+                  d.metric,
+                  formatMetric(d.metric, d.difference.mean, true),
+                  d.difference.ci ? `${formatMetric(d.metric, d.difference.ci[0], true)} to ${formatMetric(d.metric, d.difference.ci[1], true)}` : '—',
+                  d.difference.insideNoise ? 'inside the noise' : 'beyond the noise',
+                ]),
+              },
+            ],
+          },
+        ]
+      : []),
     {
-      heading: 'Results',
+      heading: multi ? `Results, seed ${seeds[0]}` : 'Results',
       tables: [
         {
           header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling', 'NLL after scaling', 'mean feature norm'],
@@ -199,13 +333,8 @@ export async function runComparison(
   ];
   const report = join(dir, 'report.html');
   writeReport(report, o.title ?? 'lsr: hard labels against label smoothing', sections);
-  writeFileAtomic(
-    join(dir, 'summary.json'),
-    `${JSON.stringify(
-      results.map(({ projection, matrix, ...r }) => ({ ...r, projectionClasses: projection?.classes.map((k) => classNames[k]) })),
-      null,
-      2,
-    )}\n`,
-  );
-  return { results, report };
+  const runs = all.map(({ projection, matrix, ...r }) => ({ ...r, projectionClasses: projection?.classes.map((k) => classNames[k]) }));
+  // One seed: the runs, as before; several: the runs, and the statistics over the seeds.
+  writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(multi ? { seeds, runs, aggregate, differences } : runs, null, 2)}\n`);
+  return { results: all, report, aggregate, differences };
 }

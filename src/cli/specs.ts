@@ -29,6 +29,11 @@ const launchGroup = { heading: "data-parallel (torchrun's conventions; --batch-s
 
 const OVERWRITE = { kind: 'boolean', help: 'start afresh in an --out that already holds a run (otherwise refused)' } as const;
 const CLASSES = { kind: 'string', help: 'the three classes of the penultimate-layer projection', value: 'A,B,C' } as const;
+const SEEDS = {
+  kind: 'string',
+  help: 'train each setting once per seed: a list (0,1,2) or a count (3: seeds 0, 1, 2); the report and summary.json give mean ± sd and paired differences with 95% intervals',
+  value: 'LIST|N',
+} as const;
 
 const RUN_OPTIONS: OptionTable = {
   run: { kind: 'string', help: 'an lsr train output folder', value: 'DIR' },
@@ -60,7 +65,7 @@ export const COMMANDS = {
     name: 'demo',
     summary: "The main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1, a comparison report in runs/demo (compare's options, the demo's defaults).",
     groups: [
-      { heading: 'options (the demo starts afresh in --out)', options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES } },
+      { heading: 'options (the demo starts afresh in --out)', options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES, seeds: SEEDS } },
       launchGroup,
     ],
   },
@@ -82,7 +87,10 @@ export const COMMANDS = {
   compare: {
     name: 'compare',
     summary: 'One run per label-smoothing value, same seed, initial weights and batches, then report.html.',
-    groups: [{ heading: 'options', options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, overwrite: OVERWRITE } }, launchGroup],
+    groups: [
+      { heading: 'options', options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, overwrite: OVERWRITE } },
+      launchGroup,
+    ],
   },
   eval: {
     name: 'eval',
@@ -169,8 +177,8 @@ export function parseTrainArgs(
   if (parsed.help) return { config: base, extra: {}, help: true };
   const own = {
     train: ['resume', 'overwrite'],
-    compare: ['smoothing', 'classes', 'overwrite'],
-    demo: ['smoothing', 'classes'],
+    compare: ['smoothing', 'classes', 'seeds', 'overwrite'],
+    demo: ['smoothing', 'classes', 'seeds'],
     distill: ['temperature', 'beta', 'overwrite'],
   }[command];
   const { config, extra } = splitConfig(parsed.values, own);
