@@ -336,6 +336,8 @@ test('compare --seeds 2: each setting per seed, mean ± sd and paired difference
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /Over 2 seeds \(0, 1\)/);
   assert.match(html, /Results, seed 0/);
+  assert.match(html, /What these runs show/);
+  assert.match(r.stdout, /ε = 0\.2 (raised|lowered) validation accuracy from [\d.]+% to [\d.]+% \([+-][\d.]+ pt, 95% CI .* over 2 seeds\)/);
   assert.match(
     lsr('compare', ...common(join(root, 'x')), '--seeds', '1,1').stderr,
     /--seeds must be a count \(3: seeds 0, 1, 2\) or a list of distinct seeds \(0,1,2\), got '1,1'/,

@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { io, tidy } from '../src/index.js';
+import { describe, test } from 'node:test';
+import { type SeedDifference, type SeedSummary, readings } from '../src/cli/experiment.js';
+import { evaluation, io, tidy } from '../src/index.js';
 import { distRoot, fixtures } from './helpers.js';
 
 const lsr = (...args: string[]) => spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8' });
@@ -85,4 +86,63 @@ test('docs/cli.md is the reference generated from the option tables (lsr help --
     `${r.stdout.trimEnd()}\n`,
     'docs/cli.md differs from the option tables: regenerate it with `node dist/src/cli/main.js help --markdown > docs/cli.md`',
   );
+});
+
+describe("compare's reading, generated from the numbers", () => {
+  const spreadOf = (values: number[]) => evaluation.spread(values);
+  const setting = (eps: number, acc: number[], ece: number[], norm: number[]): SeedSummary => ({
+    smoothing: eps,
+    accuracy: spreadOf(acc),
+    nll: spreadOf(acc),
+    ece: spreadOf(ece),
+    calibratedEce: spreadOf(ece),
+    featureNorm: spreadOf(norm),
+  });
+  const diff = (eps: number, metric: SeedDifference['metric'], a: number[], b: number[]): SeedDifference => ({
+    smoothing: eps,
+    baseline: 0,
+    metric,
+    difference: evaluation.pairedDifference(a, b),
+  });
+
+  test('three seeds: each claim supported, contradicted or inside the noise, as the intervals say', () => {
+    const acc0 = [0.6, 0.62, 0.64];
+    const acc1 = [0.65, 0.671, 0.69];
+    const text = readings({
+      labelNoise: 0.2,
+      seeds: [0, 1, 2],
+      aggregate: [setting(0, acc0, [0.05, 0.06, 0.07], [9, 9.2, 9.1]), setting(0.1, acc1, [0.02, 0.09, 0.04], [9.5, 9.8, 9.6])],
+      differences: [
+        diff(0.1, 'accuracy', acc0, acc1),
+        diff(0.1, 'nll', acc0, acc1),
+        diff(0.1, 'ece', [0.05, 0.06, 0.07], [0.02, 0.09, 0.04]),
+        diff(0.1, 'featureNorm', [9, 9.2, 9.1], [9.5, 9.8, 9.6]),
+      ],
+    }).join(' ');
+    assert.match(
+      text,
+      /^With 20% of the training labels replaced by other classes \(the validation labels are clean\), ε = 0\.1 raised validation accuracy from 62\.00% to 67\.03% \(\+5\.03 pt, 95% CI \+4\.\d\d pt to \+5\.\d\d pt over 3 seeds\): beyond the noise: these runs support the claim that label smoothing makes training robust to label noise\./,
+    );
+    assert.match(text, /inside the noise: these runs neither support nor contradict the claim that label smoothing improves calibration/);
+    assert.match(
+      text,
+      /from 9\.100 to 9\.633 \(\+0\.533, .*\): beyond the noise, the other way: these runs contradict Müller et al\.'s observation that label smoothing lowers it\./,
+    );
+  });
+
+  test('one seed says that it cannot tell', () => {
+    const text = readings({
+      labelNoise: 0,
+      seeds: [0],
+      aggregate: [setting(0, [0.9], [0.01], [8]), setting(0.1, [0.91], [0.07], [6])],
+      differences: [
+        diff(0.1, 'accuracy', [0.9], [0.91]),
+        diff(0.1, 'nll', [0.9], [0.91]),
+        diff(0.1, 'ece', [0.01], [0.07]),
+        diff(0.1, 'featureNorm', [8], [6]),
+      ],
+    });
+    assert.equal(text.length, 3);
+    for (const t of text) assert.match(t, /one seed, no interval\): one seed cannot tell this from seed-to-seed variation/);
+  });
 });

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { describeDifference, formatMetric, runComparison } from './experiment.js';
+import { describeDifference, formatMetric, readings, runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -83,6 +83,7 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
       );
     console.log('\npaired by seed:');
     for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${describeDifference(d)}`);
+    console.log(`\n${readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')}`);
     console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     return 0;
   }
@@ -91,6 +92,7 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
     console.log(
       `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
     );
+  console.log(`\n${readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')}`);
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   return 0;
 }

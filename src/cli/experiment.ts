@@ -135,6 +135,54 @@ export function formatMetric(metric: SeedDifference['metric'] | 'calibratedEce',
 const meanSd = (metric: Parameters<typeof formatMetric>[0], s: Spread) =>
   s.n > 1 ? `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}` : formatMetric(metric, s.mean);
 
+/**
+ * What the runs show about the seed's claims, sentence by sentence, from their numbers: accuracy
+ * (under label noise, robustness), calibration and the feature norm, each with its interval and
+ * whether it is inside the noise of the seeds.
+ */
+export function readings(o: { labelNoise: number; seeds: number[]; aggregate: SeedSummary[]; differences: SeedDifference[] }): string[] {
+  const out: string[] = [];
+  const base = o.aggregate[0]!;
+  const n = o.seeds.length;
+  const of = (eps: number, metric: SeedDifference['metric']) => o.differences.find((d) => d.smoothing === eps && d.metric === metric)!;
+  const mean = (metric: Parameters<typeof formatMetric>[0], s: Spread) => formatMetric(metric, s.mean);
+  const interval = (d: SeedDifference) =>
+    d.difference.ci
+      ? `95% CI ${formatMetric(d.metric, d.difference.ci[0], true)} to ${formatMetric(d.metric, d.difference.ci[1], true)} over ${n} seeds`
+      : 'one seed, no interval';
+  // lowerIsBetter: for NLL, ECE (and the feature norm, whose lowering is the claim).
+  const verdict = (d: SeedDifference, claimSign: 1 | -1, claim: string) =>
+    d.difference.ci === null
+      ? `one seed cannot tell this from seed-to-seed variation, so it says nothing about ${claim}`
+      : d.difference.insideNoise
+        ? `inside the noise: these runs neither support nor contradict ${claim}`
+        : Math.sign(d.difference.mean) === claimSign
+          ? `beyond the noise: these runs support ${claim}`
+          : `beyond the noise, the other way: these runs contradict ${claim}`;
+  for (const a of o.aggregate.slice(1)) {
+    const eps = a.smoothing;
+    const acc = of(eps, 'accuracy');
+    const ece = of(eps, 'ece');
+    const norm = of(eps, 'featureNorm');
+    const noisy = o.labelNoise > 0;
+    out.push(
+      `${noisy ? `With ${(o.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes (the validation labels are clean), ` : ''}` +
+        `ε = ${eps} ${acc.difference.mean >= 0 ? 'raised' : 'lowered'} validation accuracy from ${mean('accuracy', base.accuracy)} to ${mean('accuracy', a.accuracy)} ` +
+        `(${formatMetric('accuracy', acc.difference.mean, true)}, ${interval(acc)}): ` +
+        `${verdict(acc, 1, noisy ? 'the claim that label smoothing makes training robust to label noise' : 'a gain in accuracy from label smoothing')}.`,
+    );
+    out.push(
+      `Its ECE went from ${mean('ece', base.ece)} to ${mean('ece', a.ece)} (${formatMetric('ece', ece.difference.mean, true)}, ${interval(ece)}): ` +
+        `${verdict(ece, -1, 'the claim that label smoothing improves calibration')}; after temperature scaling, ${mean('calibratedEce', base.calibratedEce)} against ${mean('calibratedEce', a.calibratedEce)}.`,
+    );
+    out.push(
+      `The mean penultimate feature norm went from ${mean('featureNorm', base.featureNorm)} to ${mean('featureNorm', a.featureNorm)} ` +
+        `(${formatMetric('featureNorm', norm.difference.mean, true)}, ${interval(norm)}): ${verdict(norm, -1, "Müller et al.'s observation that label smoothing lowers it")}.`,
+    );
+  }
+  return out;
+}
+
 /** A difference in words: its mean, 95% interval and whether it is inside the noise. */
 export function describeDifference(d: SeedDifference): string {
   const f = (v: number) => formatMetric(d.metric, v, true);
@@ -316,6 +364,7 @@ export async function runComparison(
       ],
       figures: [curves],
     },
+    { heading: 'What these runs show', text: [readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')] },
     {
       heading: 'Calibration',
       text: [
@@ -326,7 +375,9 @@ export async function runComparison(
     {
       heading: 'Penultimate layer',
       text: [
-        'Müller, Kornblith & Hinton (2019): label smoothing pulls each class into a tight cluster equidistant from the other templates, and lowers the feature norm.',
+        'Müller, Kornblith & Hinton (2019) describe label smoothing pulling each class into a tight cluster equidistant from the other templates, and lowering the feature norm; ' +
+          `here the mean norm went ${aggregate.map((a) => `${formatMetric('featureNorm', a.featureNorm.mean)} (ε = ${a.smoothing})`).join(' → ')}${multi ? `, averaged over ${seeds.length} seeds` : ''}. ` +
+          'The projections are of the first seed; a class with fewer than 5 validation images in the plane is not a picture to read much into.',
       ],
       figures: [norms, ...projections],
     },
