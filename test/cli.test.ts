@@ -1,11 +1,12 @@
 // The lsr command line, run as a user runs it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type SeedDifference, type SeedSummary, readings } from '../src/cli/experiment.js';
+import { weightsInfo } from '../src/cli/weights.js';
 import { evaluation, io, tidy } from '../src/index.js';
 import { distRoot, fixtures } from './helpers.js';
 
@@ -145,4 +146,24 @@ describe("compare's reading, generated from the numbers", () => {
     assert.equal(text.length, 3);
     for (const t of text) assert.match(t, /one seed, no interval\): one seed cannot tell this from seed-to-seed variation/);
   });
+});
+
+test('lsr weights info on a file of 200,000 tensors answers (no spread of 200,000 arguments)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lsr-many-'));
+  try {
+    const n = 200_000;
+    const header: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) header[`layer.${i}.weight`] = { dtype: 'F32', shape: [1], data_offsets: [4 * i, 4 * i + 4] };
+    const json = Buffer.from(JSON.stringify(header));
+    const bytes = Buffer.alloc(8 + json.length + 4 * n);
+    bytes.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(bytes, 8);
+    writeFileSync(join(dir, 'many.safetensors'), bytes);
+    const lines: string[] = [];
+    weightsInfo(join(dir, 'many.safetensors'), (l) => lines.push(l));
+    assert.equal(lines.length, n + 2);
+    assert.equal(lines.at(-1), '200000 tensors, 200,000 elements (200,000 floating-point: the parameters and running statistics)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -207,3 +207,27 @@ function zipOf(files: Record<string, Uint8Array>): Uint8Array {
   eocd.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, cd, eocd]);
 }
+
+describe('weight files PyTorch or the reference reader refuse (issue 17, item 5)', () => {
+  const pickle = (...parts: Array<string | number[] | Buffer>): Buffer =>
+    Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.isBuffer(p) ? p : Buffer.from(p))));
+  const key = (k: string) => pickle('X', [k.length, 0, 0, 0], k);
+  const pth = (pkl: Buffer) => zipOf({ 'archive/data.pkl': pkl });
+
+  test('a pickle string that is not valid UTF-8 is an error (two keys would collide as U+FFFD)', () => {
+    const pkl = pickle([0x80, 0x02], '}(', 'X', [2, 0, 0, 0], [0xff, 0xfe], 'N', 'X', [2, 0, 0, 0], [0xfe, 0xff], 'Nu.');
+    assert.throws(() => io.parsePth(pth(pkl), 'bad.pth'), /bad\.pth \(archive\/data\.pkl\): a string at offset \d+ is not valid UTF-8/);
+  });
+
+  test('a state dict that holds itself, or nests past the limit, is a message, not a stack overflow', () => {
+    const selfish = pickle([0x80, 0x02], '}q', [0], key('state_dict'), 'h', [0], 's.');
+    assert.throws(() => io.parsePth(pth(selfish), 'self.pth'), /self\.pth: no state dict found/);
+    const deep = pickle([0x80, 0x02], ...Array.from({ length: 5000 }, () => pickle('}', key('state_dict'))), '}', 's'.repeat(5000), '.');
+    assert.throws(() => io.parsePth(pth(deep), 'deep.pth'), /deep\.pth: the state dict is nested more than 16 levels deep under 'state_dict'\/'model' keys/);
+  });
+
+  test("a safetensors dtype must be a dtype's name, not a list or an Object method", () => {
+    for (const dtype of [['F32'], 'toString', 'constructor'])
+      assert.throws(() => io.parseSafetensors(safetensors({ w: { dtype, shape: [1], data_offsets: [0, 4] } }, 4), 'x.safetensors'), /unsupported dtype/);
+  });
+});

@@ -56,7 +56,15 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): PickleValue {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`a length of ${v} bytes`);
     return Number(v);
   };
-  const utf8 = (n: number) => new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(take(n), p));
+  // Invalid UTF-8 is an error, as in Python: replacing it with U+FFFD would let two keys collide.
+  const utf8 = (n: number) => {
+    const at = take(n);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(at, p));
+    } catch {
+      return fail(`a string at offset ${at} is not valid UTF-8`);
+    }
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, p);
     if (end < 0) fail('truncated pickle (a GLOBAL without a newline)');

@@ -104,7 +104,12 @@ export function parsePth(bytes: Uint8Array, source = 'pth'): Map<string, Tensor>
       resolveGlobal: (module, name) => allowed[`${module}.${name}`],
       persistentLoad,
     });
-    const tensors = findStateDict(root);
+    let tensors: Map<string, Tensor> | null;
+    try {
+      tensors = findStateDict(root);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
     if (!tensors) return fail("no state dict found (a dict of tensors at the top, or under 'state_dict' or 'model')");
     return tensors;
   });
@@ -114,16 +119,21 @@ function isInt(v: PickleValue): boolean {
   return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
+/** How deep findStateDict looks under 'state_dict' / 'model' keys (checkpoints nest one or two levels). */
+const MAX_NESTING = 16;
+
 /** The dict of tensors: the root itself, or under 'state_dict' / 'model' (training checkpoints). */
-function findStateDict(root: PickleValue): Map<string, Tensor> | null {
-  if (!(root instanceof Map)) return null;
+function findStateDict(root: PickleValue, seen = new Set<PickleValue>()): Map<string, Tensor> | null {
+  if (!(root instanceof Map) || seen.has(root)) return null; // a dict that holds itself
+  if (seen.size >= MAX_NESTING) throw new Error(`the state dict is nested more than ${MAX_NESTING} levels deep under 'state_dict'/'model' keys`);
+  seen.add(root);
   const tensors = new Map<string, Tensor>();
   for (const [k, v] of root) if (typeof k === 'string' && v instanceof Rebuilt) tensors.set(k, v.tensor);
   if (tensors.size > 0 && tensors.size === root.size) return tensors;
   for (const key of ['state_dict', 'model', 'model_state_dict', 'module']) {
     const nested = root.get(key);
     if (nested !== undefined) {
-      const found = findStateDict(nested);
+      const found = findStateDict(nested, seen);
       if (found) return found;
     }
   }

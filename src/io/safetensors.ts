@@ -71,7 +71,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     }
     const e = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}' is not an object`);
-    const dtype = FROM_CODE[String(e.dtype)];
+    // A string naming a dtype, as the reference reader demands (not ["F32"], not 'toString').
+    const dtype = typeof e.dtype === 'string' && Object.hasOwn(FROM_CODE, e.dtype) ? FROM_CODE[e.dtype] : undefined;
     if (!dtype) fail(`tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
     const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
     if (!Array.isArray(e.shape) || !e.shape.every(isCount)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
