@@ -398,3 +398,61 @@ function mixedTargetRow(a: number, b: number, lam: number): number[] {
   const smooth = (c: number) => [0, 1, 2].map((k) => (k === c ? 0.9 + 0.1 / 3 : 0.1 / 3));
   return smooth(a).map((v, k) => lam * v + (1 - lam) * smooth(b)[k]!);
 }
+
+describe('data the reference tools read (issue 17, item 8)', () => {
+  test('a CMYK JPEG decodes (libvips converts what libjpeg-turbo cannot), as PIL and sharp read it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-cmyk-'));
+    try {
+      const px = Buffer.alloc(8 * 8 * 3);
+      for (let k = 0; k < px.length; k++) px[k] = (k * 37) % 256;
+      const path = join(dir, 'cmyk.jpg');
+      await sharp(px, { raw: { width: 8, height: 8, channels: 3 } })
+        .toColourspace('cmyk')
+        .jpeg({ quality: 95 })
+        .toFile(path);
+      assert.equal((await sharp(path).metadata()).space, 'cmyk');
+      const img = await data.decode({ kind: 'file', path });
+      assert.deepEqual([img.width, img.height, img.channels], [8, 8, 3]);
+      const reference = await sharp(path).toColourspace('srgb').raw().toBuffer();
+      assert.deepEqual(Buffer.from(img.data), reference);
+      // A truly corrupt JPEG is still an error.
+      writeFileSync(join(dir, 'bad.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+      await assert.rejects(data.decode({ kind: 'file', path: join(dir, 'bad.jpg') }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("CSV paths that leave the dataset's folder are refused unless allowed; two spellings of one file are a duplicate", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-paths-'));
+    try {
+      mkdirSync(join(dir, 'images'));
+      writeFileSync(join(dir, 'images', '0.png'), '');
+      writeFileSync(join(dir, 'escape.csv'), 'image,label\nimages/0.png,a\n../../../../etc/passwd,b\n');
+      assert.throws(
+        () => data.readImageCsv(join(dir, 'escape.csv'), { labeled: true }),
+        /escape\.csv: row 3: image '\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd' is outside the dataset's folder/,
+      );
+      assert.equal(data.readImageCsv(join(dir, 'escape.csv'), { labeled: true, allowOutside: true }).dataset.length, 2);
+      writeFileSync(join(dir, 'twice.csv'), 'image,label\n./images/0.png,a\nimages/0.png,a\n');
+      assert.throws(() => data.readImageCsv(join(dir, 'twice.csv'), { labeled: true }), /image 'images\/0\.png' appears twice, rows 2 and 3/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("classes sort by code point, as Python's sorted() (ImageFolder, LabelEncoder)", () => {
+    // UTF-16 order would put the emoji (a surrogate pair, D83D…) before U+FF01.
+    assert.deepEqual(data.ClassVocabulary.fromLabels(['😀', '！', 'a', 'ab']).classes, ['a', 'ab', '！', '😀']);
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-sort-'));
+    try {
+      for (const c of ['😀', '！']) {
+        mkdirSync(join(dir, c));
+        writeFileSync(join(dir, c, 'x.png'), '');
+      }
+      assert.deepEqual(data.readImageFolder(dir).vocab.classes, ['！', '😀']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -241,12 +241,8 @@ describe('--val-fraction 0: a final fit on every labelled image', () => {
   });
 
   test('a split that leaves a class without training images is refused before training, naming the class', () => {
-    const data = join(root, 'lopsided');
-    mkdirSync(data, { recursive: true });
-    writeFileSync(
-      join(data, 'train.csv'),
-      `image,label\n${Array.from({ length: 12 }, (_, i) => `../leaves/images/${i}.png,${i < 11 ? CLASSES[i % 2] : 'rare'}`).join('\n')}\n`,
-    );
+    const data = join(leaves, 'lopsided.csv');
+    writeFileSync(data, `image,label\n${Array.from({ length: 12 }, (_, i) => `images/${i}.png,${i < 11 ? CLASSES[i % 2] : 'rare'}`).join('\n')}\n`);
     const r = lsr('train', ...cliRun.map((a) => a || data), '--val-fraction', '0.5', '--out', join(root, 'lopsided-run'));
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--val-fraction 0.5 leaves no training image of class "rare" in .*lopsided/);

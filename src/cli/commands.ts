@@ -134,7 +134,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
       ? splitData(run.config).val
       : o.data === 'fashion-mnist-test'
         ? fashionMnistTest(run)
-        : loadDataset(o.data, { vocab: run.vocab }).dataset;
+        : loadDataset(o.data, { vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset;
   const { logits, labels } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);
@@ -193,7 +193,7 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
   if (helped('predict', help)) return 0;
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
   const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
-  const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab });
+  const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab, allowOutside: run.config.allowOutsidePaths });
   const { logits, labels, indices } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const predicted = tidy(() => logits.argmax(1).toFlatArray());
   logits.dispose();

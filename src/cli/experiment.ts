@@ -217,7 +217,7 @@ export async function runComparison(
   // --classes is checked against the data's labels before any training.
   if (o.classes) {
     if (o.classes.length !== 3) throw new BadInputError(`--classes needs three class names, got ${o.classes.length}`);
-    const { vocab } = loadDataset(config.data, { skipBadImages: config.skipBadImages }).dataset;
+    const { vocab } = loadDataset(config.data, { skipBadImages: config.skipBadImages, allowOutside: config.allowOutsidePaths }).dataset;
     classes = o.classes.map((c) => vocab.index(c, '--classes')) as [number, number, number];
   }
   let classNames: readonly string[] = [];

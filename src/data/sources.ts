@@ -1,9 +1,9 @@
 // Where images come from: the classify-leaves CSV layout, an image folder per class, and IDX files
 // (MNIST, Fashion-MNIST). Each sample names its origin (file and CSV row) for error messages.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ClassVocabulary } from './vocab.js';
+import { ClassVocabulary, byCodePoint } from './vocab.js';
 
 /** An encoded image file, or raw pixels (HWC, uint8). */
 export type ImageSource = { kind: 'file'; path: string } | { kind: 'raw'; pixels: Uint8Array; width: number; height: number; channels: number };
@@ -90,6 +90,8 @@ export interface CsvOptions {
   vocab?: ClassVocabulary;
   /** Unreadable images are dropped at load time instead of stopping the run. */
   skipMissing?: boolean;
+  /** Read image paths that lead outside the CSV's folder (../, absolute); refused by default. */
+  allowOutside?: boolean;
 }
 
 /**
@@ -120,12 +122,16 @@ export function readImageCsv(csvPath: string, o: CsvOptions): { dataset: SampleL
     if (fields.length !== header.length) throw new Error(`${source}: row ${r + 1} has ${fields.length} fields, the header has ${header.length}`);
     const name = fields[imageCol]!.trim();
     if (name === '') throw new Error(`${source}: row ${r + 1} has an empty image path`);
-    const seen = firstRow.get(name);
+    const path = resolve(root, name);
+    // The same file under two spellings (./images/0.png, images/0.png) is one image.
+    const key = relative(root, path);
+    if ((key === '..' || key.startsWith(`..${sep}`) || isAbsolute(key)) && !o.allowOutside)
+      throw new Error(`${source}: row ${r + 1}: image '${name}' is outside the dataset's folder ${root} (allowOutside, or --allow-outside-paths, reads it)`);
+    const seen = firstRow.get(key);
     if (seen !== undefined) throw new Error(`${source}: image '${name}' appears twice, rows ${seen} and ${r + 1}`);
-    firstRow.set(name, r + 1);
+    firstRow.set(key, r + 1);
     const label = o.labeled ? fields[labelCol]!.trim() : '';
     if (o.labeled && label === '') throw new Error(`${source}: row ${r + 1} has an empty label`);
-    const path = join(root, name);
     entries.push({ name, label, where: `${path} (${where})`, path });
   }
   // The files are looked at once the whole CSV is known to be well formed.
@@ -156,14 +162,14 @@ export function readImageFolder(root: string, o: { vocab?: ClassVocabulary } = {
   const classes = readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)
-    .sort();
+    .sort(byCodePoint);
   if (classes.length === 0) throw new Error(`${root}: no class folders (expected ${root}/CLASS/IMAGE files)`);
   const vocab = o.vocab ?? new ClassVocabulary(classes);
   const samples: Sample[] = [];
   for (const c of classes) {
     const files = readdirSync(join(root, c))
       .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
-      .sort();
+      .sort(byCodePoint);
     for (const f of files) {
       const path = join(root, c, f);
       samples.push({ source: { kind: 'file', path }, label: vocab.index(c, path), where: path, name: `${c}/${f}` });

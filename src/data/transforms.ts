@@ -67,7 +67,22 @@ const pair = (s: Size): [number, number] => (typeof s === 'number' ? [s, s] : s)
 export async function decode(source: ImageSource): Promise<RawImage> {
   if (source.kind === 'raw') return { data: source.pixels, width: source.width, height: source.height, channels: source.channels };
   const bytes = readFileSync(source.path);
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) return native.decode_jpeg(bytes);
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    try {
+      return native.decode_jpeg(bytes);
+    } catch (e) {
+      // libjpeg-turbo cannot convert every JPEG (CMYK, YCCK) to RGB; libvips can, as PIL can.
+      try {
+        return await viaSharp(bytes);
+      } catch {
+        throw e;
+      }
+    }
+  }
+  return viaSharp(bytes);
+}
+
+async function viaSharp(bytes: Buffer): Promise<RawImage> {
   // 8-bit sRGB or grey, no alpha, whatever the file holds (palette, 16-bit, CMYK, grey+alpha).
   const image = sharp(bytes, { failOn: 'warning' });
   const meta = await image.metadata();

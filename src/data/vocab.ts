@@ -1,6 +1,23 @@
 // The class vocabulary: label strings sorted, each with its index. Saved with every checkpoint so
 // that predict writes the original label strings back.
 
+/**
+ * Python's string order: by Unicode code point. JavaScript's default sort compares UTF-16 code
+ * units, which puts a character beyond U+FFFF (a surrogate pair) before U+E000–U+FFFF.
+ */
+export function byCodePoint(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(j)!;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
+  }
+  return a.length - i - (b.length - j);
+}
+
 export class ClassVocabulary {
   readonly #index: Map<string, number>;
 
@@ -9,9 +26,9 @@ export class ClassVocabulary {
     if (this.#index.size !== classes.length) throw new Error('ClassVocabulary: duplicate class names');
   }
 
-  /** The sorted distinct labels (string order, as sklearn's LabelEncoder and torchvision's ImageFolder). */
+  /** The sorted distinct labels (Python's string order, by code point, as sklearn's LabelEncoder and torchvision's ImageFolder). */
   static fromLabels(labels: Iterable<string>): ClassVocabulary {
-    return new ClassVocabulary([...new Set(labels)].sort());
+    return new ClassVocabulary([...new Set(labels)].sort(byCodePoint));
   }
 
   get size(): number {

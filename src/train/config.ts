@@ -47,6 +47,8 @@ export interface TrainConfig {
   syncBn: boolean;
   /** Each batch as this many micro-batches whose gradients add up before the step: the same update in less memory (BatchNorm sees the micro-batches). */
   accumulate: number;
+  /** Read CSV image paths that lead outside the dataset's folder (refused by default). */
+  allowOutsidePaths: boolean;
   /** An exponential moving average of the weights (timm's ModelEmaV2) with this decay, validated and saved as the run's model (0: none). */
   ema: number;
   /** The training augmentation: auto (fits the data), none, flip, crop-flip (padding crop and flip), imagenet (torchvision's RandomResizedCrop and flip). */
@@ -86,6 +88,7 @@ export const DEFAULTS: TrainConfig = {
   precision: 'auto',
   syncBn: false,
   accumulate: 1,
+  allowOutsidePaths: false,
   ema: 0,
   augment: 'auto',
   normalize: 'auto',
@@ -120,6 +123,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A' },
   precision: { help: 'auto (bf16 autocast where the CPU computes bf16 natively), fp32, bf16 or fp64', value: 'P' },
   syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
+  allowOutsidePaths: { help: "read CSV image paths that lead outside the CSV's folder (../, absolute), refused otherwise" },
   accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
   ema: { help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none", value: 'DECAY' },
   augment: {

@@ -33,16 +33,19 @@ export interface SplitData {
 }
 
 /** The full labeled dataset a --data value names: 'fashion-mnist', a CSV (or a folder with train.csv), or a folder per class. */
-export function loadDataset(source: string, o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary } = {}): { dataset: SampleList; missing: string[] } {
+export function loadDataset(
+  source: string,
+  o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary; allowOutside?: boolean } = {},
+): { dataset: SampleList; missing: string[] } {
   if (source === 'fashion-mnist') return { dataset: data.fashionMnist('train'), missing: [] };
   const csv = source.endsWith('.csv') ? source : join(source, 'train.csv');
-  if (existsSync(csv)) return data.readImageCsv(csv, { labeled: true, vocab: o.vocab, skipMissing: o.skipBadImages });
+  if (existsSync(csv)) return data.readImageCsv(csv, { labeled: true, vocab: o.vocab, skipMissing: o.skipBadImages, allowOutside: o.allowOutside });
   return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };
 }
 
 /** Split (stratified, seeded), limited per class, labels noised: the data of a run, before its recipe. */
 export function splitData(c: TrainConfig): SplitData {
-  const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages });
+  const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages, allowOutside: c.allowOutsidePaths });
   const split = data.stratifiedSplit(dataset.labels(), c.valFraction, c.seed);
   // A class with labelled images must keep some for training.
   const trainCounts = new Array<number>(dataset.vocab.size).fill(0);
