@@ -3,7 +3,7 @@
 // without validation, and a split that would leave a class without training images.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -279,5 +279,38 @@ describe('checkpoints', () => {
     (await training.train(c, { log: null, resume: true })).model.dispose();
     assert.equal(epochOf(join(out, 'best.safetensors')), 2);
     assert.equal(epochOf(join(out, 'last.safetensors')), 2);
+  });
+
+  test('a checkpoint whose position or optimizer state does not fit the run is refused, naming the file and field', async () => {
+    const source = join(root, 'tamper-source');
+    const c = (out: string) => config(out, '--epochs', '4');
+    (await training.train(c(source), { log: null, stopAfterEpochs: 1 })).model.dispose();
+    const cases: Array<[string, (meta: Record<string, unknown>, tensors: Map<string, L.Tensor>) => void, RegExp]> = [
+      ['epoch 99', (m) => ((m.progress as Record<string, unknown>).epoch = 99), /progress\.epoch is past the run's 4 epochs, got 99/],
+      ['epoch -1', (m) => ((m.progress as Record<string, unknown>).epoch = -1), /progress\.epoch must be an integer ≥ 0, got -1/],
+      ['epoch "2"', (m) => ((m.progress as Record<string, unknown>).epoch = '2'), /progress\.epoch must be an integer ≥ 0, got "2"/],
+      ['step 1000', (m) => ((m.progress as Record<string, unknown>).step = 1000), /progress\.step is past the epoch's 4 batches, got 1000/],
+      ['progress null', (m) => (m.progress = null), /progress must be an object, got null/],
+      ['sums missing', (m) => delete (m.progress as Record<string, unknown>).sums, /progress\.sums must be an object/],
+      [
+        'a momentum buffer missing',
+        (_, t) => t.delete('optimizer.1.momentum_buffer'),
+        /the optimizer state of parameter 1 lacks 'momentum_buffer' \(optimizer\.1\.momentum_buffer\)/,
+      ],
+    ];
+    for (const [name, change, message] of cases) {
+      const out = join(root, `tamper-${name.replace(/\W+/g, '-')}`);
+      cpSync(source, out, { recursive: true });
+      const file = io.loadSafetensors(join(out, 'last.safetensors'));
+      const meta = JSON.parse(file.metadata.lsr!) as Record<string, unknown>;
+      change(meta, file.tensors);
+      io.saveSafetensors(join(out, 'last.safetensors'), file.tensors, { ...file.metadata, lsr: JSON.stringify(meta) });
+      for (const t of file.tensors.values()) t.dispose();
+      await assert.rejects(training.train(c(out), { log: null, resume: true }), (e: Error) => {
+        assert.match(e.message, new RegExp(`${join(out, 'last.safetensors').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), name);
+        assert.match(e.message, message, name);
+        return true;
+      });
+    }
   });
 });

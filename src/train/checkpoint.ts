@@ -79,6 +79,32 @@ export interface LoadedCheckpoint {
   dispose(): void;
 }
 
+/**
+ * A checkpoint's position checked against the run resuming it: what a resume would otherwise
+ * trust (an epoch past the end, a negative or non-integer one, a step past the epoch, missing sums).
+ */
+export function checkProgress(path: string, progress: unknown, run: { epochs: number; batchesPerEpoch: number }): Progress {
+  const fail = (field: string, what: string, v: unknown): never => {
+    throw new Error(`${path}: ${field} ${what}, got ${JSON.stringify(v)}`);
+  };
+  if (typeof progress !== 'object' || progress === null || Array.isArray(progress)) return fail('progress', 'must be an object', progress);
+  const p = progress as Record<string, unknown>;
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  if (!int(p.epoch) || (p.epoch as number) < 0) fail('progress.epoch', 'must be an integer ≥ 0', p.epoch);
+  if ((p.epoch as number) > run.epochs) fail('progress.epoch', `is past the run's ${run.epochs} epochs`, p.epoch);
+  if (!int(p.step) || (p.step as number) < 0) fail('progress.step', 'must be an integer ≥ 0', p.step);
+  if ((p.step as number) > run.batchesPerEpoch) fail('progress.step', `is past the epoch's ${run.batchesPerEpoch} batches`, p.step);
+  if ((p.step as number) > 0 && p.epoch === run.epochs) fail('progress.step', 'must be 0 once every epoch is done', p.step);
+  const sums = p.sums as Record<string, unknown> | null;
+  if (typeof sums !== 'object' || sums === null) fail('progress.sums', 'must be an object', sums);
+  for (const k of ['loss', 'correct', 'count', 'seconds'])
+    if (typeof sums![k] !== 'number' || !Number.isFinite(sums![k]) || (k !== 'loss' && (sums![k] as number) < 0))
+      fail(`progress.sums.${k}`, 'must be a finite number', sums![k]);
+  if (typeof p.bestAccuracy !== 'number' || !(p.bestAccuracy === -1 || (p.bestAccuracy >= 0 && p.bestAccuracy <= 1)))
+    fail('progress.bestAccuracy', 'must be -1 (none yet) or in [0, 1]', p.bestAccuracy);
+  return p as unknown as Progress;
+}
+
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   const file = loadSafetensors(path);
   const raw = file.metadata.lsr;
@@ -106,7 +132,17 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
           const m = /^optimizer\.(\d+)\.(.+)$/.exec(k);
           if (m) slot(Number(m[1]))[m[2]!] = t;
         }
-        for (const [i, s] of Object.entries(meta.optimizer.scalars)) Object.assign(slot(Number(i)), s);
+        for (const [i, s] of Object.entries(meta.optimizer.scalars ?? {})) Object.assign(slot(Number(i)), s);
+        // Every parameter's state has the same buffers (momentum, Adam's moments): one missing would restart silently.
+        const keys = new Set([...state.values()].flatMap((s) => Object.keys(s)));
+        const count = parts.optimizer.paramGroups.reduce((n, g) => n + g.params.length, 0);
+        if (keys.size)
+          for (let i = 0; i < count; i++)
+            for (const k of keys)
+              if (!(k in (state.get(i) ?? {})))
+                throw new Error(
+                  `${path}: the optimizer state of parameter ${i} lacks '${k}' (optimizer.${i}.${k}), which the others have: the checkpoint is incomplete`,
+                );
         parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
       }
       if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);

@@ -27,7 +27,7 @@ import { writeFileAtomic } from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
-import { type Progress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type Progress, checkProgress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader } from './inference.js';
@@ -237,7 +237,10 @@ export class Trainer {
       );
     const changed = lead ? changedSince(join(config.out, 'config.json'), config) : [];
     const ckpt = loadCheckpoint(paths.last);
+    let progress: Progress;
     try {
+      // Checked before anything is restored: a checkpoint that does not fit this run is refused.
+      progress = checkProgress(paths.last, ckpt.meta.progress, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length });
       ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler });
       if (this.objective.loadStateDict) {
         if (Object.keys(ckpt.loss).length === 0)
@@ -249,7 +252,7 @@ export class Trainer {
       ckpt.dispose();
       throw e;
     }
-    this.progress = ckpt.meta.progress;
+    this.progress = progress;
     this.history = existsSync(paths.metrics) ? readMetrics(paths.metrics).filter((m) => m.epoch <= this.progress.epoch) : [];
     this.log?.(`resuming ${config.out} at epoch ${this.progress.epoch + 1}, batch ${this.progress.step}`);
     if (changed.length) {
