@@ -314,3 +314,37 @@ describe('checkpoints', () => {
     }
   });
 });
+
+describe('the run folder (issue 17, item 9)', () => {
+  test('an --out that cannot be a folder is refused before any work, naming it; a failed write names the file', async () => {
+    const blocker = join(root, 'a-file');
+    writeFileSync(blocker, '');
+    const out = join(blocker, 'run');
+    await assert.rejects(training.train(config(out), { log: null }), (e: Error) => {
+      assert.ok(e instanceof L.BadInputError, e.message);
+      assert.match(e.message, new RegExp(`^--out ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot hold the run: `));
+      return true;
+    });
+    assert.throws(
+      () => io.writeFileAtomic(join(blocker, 'x.json'), '{}'),
+      (e: Error & { code?: string }) => {
+        assert.match(e.message, /a-file\/x\.json: could not be written \(EEXIST: file already exists, mkdir /);
+        assert.equal(e.code, 'EEXIST');
+        return true;
+      },
+    );
+  });
+
+  test('temporary files a killed run left are removed at the next start; a live process keeps its own', async () => {
+    const out = join(root, 'stale');
+    mkdirSync(out, { recursive: true });
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+    writeFileSync(join(out, `.config.json.${gone}.tmp`), 'half');
+    writeFileSync(join(out, `.other.json.${process.pid}.tmp`), 'mine');
+    const lines: string[] = [];
+    (await training.train(config(out, '--epochs', '1'), { log: (l) => lines.push(l), overwrite: true })).model.dispose();
+    assert.ok(!existsSync(join(out, `.config.json.${gone}.tmp`)));
+    assert.ok(existsSync(join(out, `.other.json.${process.pid}.tmp`)));
+    assert.ok(lines.some((l) => l.includes(`removed 1 temporary file a killed run left in ${out}: .config.json.${gone}.tmp`)));
+  });
+});

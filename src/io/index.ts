@@ -4,7 +4,7 @@ import type { Tensor } from '../engine/index.js';
 import { loadPth } from './pth.js';
 import { loadSafetensors } from './safetensors.js';
 
-export { writeFileAtomic } from './atomic.js';
+export { removeStaleTemporaries, writeFileAtomic } from './atomic.js';
 export { loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';
 export { loadPth, parsePth } from './pth.js';

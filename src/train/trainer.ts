@@ -23,7 +23,7 @@ import {
   tidy,
 } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
-import { writeFileAtomic } from '../io/index.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
@@ -214,7 +214,7 @@ export class Trainer {
           precision,
         })
       : LOSSES.get(config.loss)({ numClasses: vocab.size, smoothing: config.smoothing, olsAlpha: config.olsAlpha });
-    if (this.lead) mkdirSync(config.out, { recursive: true });
+    if (this.lead) this.#prepareOut();
     const resumed = o.resume ? this.#resume() : null;
     if (!o.resume && this.lead) this.#writeRunFiles();
     // Every rank starts from rank 0's weights: broadcast after any resume.
@@ -227,6 +227,20 @@ export class Trainer {
   /** A Trainer whose data is prepared first (prepareRun), reading the training set's statistics when its recipe normalises by them. */
   static async create(config: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
     return new Trainer(config, { ...o, data: o.data ?? (await prepareRun(config)) });
+  }
+
+  /** --out exists and takes files now, not after an epoch's work; temporary files a killed run left go. */
+  #prepareOut(): void {
+    const out = this.config.out;
+    try {
+      mkdirSync(out, { recursive: true });
+      writeFileAtomic(join(out, '.lsr-write-test'), '');
+      rmSync(join(out, '.lsr-write-test'), { force: true });
+    } catch (e) {
+      throw new BadInputError(`--out ${out} cannot hold the run: ${(e as Error).message}`);
+    }
+    const stale = removeStaleTemporaries(out);
+    if (stale.length) this.log?.(`removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} a killed run left in ${out}: ${stale.join(', ')}`);
   }
 
   #resume(): { ema: Map<string, Tensor>; dispose(): void } {
