@@ -353,6 +353,16 @@ test('distill trains a hard-label and a smoothed teacher and a student of each',
   for (const d of ['teacher-smoothing-0', 'student-of-0', 'teacher-smoothing-0.2', 'student-of-0.2'])
     assert.ok(existsSync(join(out, d, 'best.safetensors')), d);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /figures\/distill-accuracy\.png/);
+  assert.match(
+    r.stdout,
+    /Its student reached [\d.]+% against [\d.]+% for the hard-label teacher's student \([+-][\d.]+ pt, one seed, no interval\): one seed cannot tell/,
+  );
+  const seeded = lsr('distill', ...common(join(root, 'distill-seeds')), '--epochs', '1', '--smoothing', '0.2', '--seeds', '2');
+  assert.equal(seeded.status, 0, seeded.stderr);
+  assert.match(seeded.stdout, /student of teacher ε = 0\.2\s+[\d.]+% ± [\d.]+/);
+  assert.match(seeded.stdout, /student \([+-][\d.]+ pt, 95% CI [+-][\d.]+ pt to [+-][\d.]+ pt over 2 seeds\): (inside the noise|beyond the noise)/);
+  assert.ok(existsSync(join(root, 'distill-seeds', 'seed-1', 'student-of-0.2', 'best.safetensors')));
+  assert.match(readFileSync(join(root, 'distill-seeds', 'report.html'), 'utf8'), /NLL.*ECE/s);
   assert.match(lsr('distill', ...common(out), '--beta', '2').stderr, /--beta must be in \[0, 1\], got 2/);
 });
 

@@ -3,12 +3,12 @@
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
-import { classificationMetrics, confusion } from '../eval/index.js';
+import { classificationMetrics, confusion, pairedDifference, spread } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { describeDifference, formatMetric, readings, runComparison } from './experiment.js';
+import { claimVerdict, describeDifference, formatMetric, readings, runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -223,45 +223,138 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   if (config.valFraction === 0)
     throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
   const smoothing = config.smoothing > 0 ? config.smoothing : 0.1;
+  const seeds = seedList(extra.seeds, config.seed);
+  const multi = seeds.length > 1;
   const signal = interruptSignal();
-  const rows: Array<[string, number, string]> = [];
-  const curves: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number }> = [];
-  for (const eps of [0, smoothing]) {
-    const teacherOut = join(config.out, `teacher-smoothing-${eps}`);
-    if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}: ${teacherOut}`);
-    const overwrite = extra.overwrite === true;
-    const teacher = await train({ ...config, smoothing: eps, out: teacherOut }, { signal, dist: ctx, overwrite });
-    if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
-    const studentOut = join(config.out, `student-of-${eps}`);
-    if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
-    const student = await train(
-      { ...config, smoothing: 0, out: studentOut, seed: config.seed + 1 },
-      { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } },
-    );
-    const last = (r: typeof teacher) => r.epochs[r.epochs.length - 1]!.valAccuracy!;
-    rows.push([`teacher ε = ${eps}`, last(teacher), teacherOut], [`student of teacher ε = ${eps}`, last(student), studentOut]);
-    for (const [name, r] of [
-      [`teacher ${eps}`, teacher],
-      [`student of ${eps}`, student],
-    ] as const)
-      for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy! });
-    teacher.model.dispose();
-    student.model.dispose();
+  const overwrite = extra.overwrite === true;
+  interface Row {
+    role: 'teacher' | 'student';
+    eps: number;
+    seed: number;
+    accuracy: number;
+    nll: number;
+    ece: number;
+    out: string;
   }
+  const rows: Row[] = [];
+  const curves: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number }> = [];
+  for (const seed of seeds)
+    for (const eps of [0, smoothing]) {
+      // One seed: OUT/teacher-smoothing-ε; several: OUT/seed-S/teacher-smoothing-ε.
+      const base = multi ? join(config.out, `seed-${seed}`) : config.out;
+      const teacherOut = join(base, `teacher-smoothing-${eps}`);
+      if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}${multi ? `, seed ${seed}` : ''}: ${teacherOut}`);
+      const teacher = await train({ ...config, seed, smoothing: eps, out: teacherOut }, { signal, dist: ctx, overwrite });
+      if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
+      const studentOut = join(base, `student-of-${eps}`);
+      if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
+      const student = await train(
+        { ...config, smoothing: 0, out: studentOut, seed: seed + 1 },
+        { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } },
+      );
+      for (const [role, r, out] of [
+        ['teacher', teacher, teacherOut],
+        ['student', student, studentOut],
+      ] as const) {
+        const last = r.epochs[r.epochs.length - 1]!;
+        rows.push({ role, eps, seed, accuracy: last.valAccuracy!, nll: last.valNll!, ece: last.valEce!, out });
+        const name = `${role === 'teacher' ? 'teacher' : 'student of'} ${eps}${multi ? `, seed ${seed}` : ''}`;
+        for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy! });
+      }
+      teacher.model.dispose();
+      student.model.dispose();
+    }
   if (!isLead(ctx)) return 0;
+  const of = (role: Row['role'], eps: number) => seeds.map((s) => rows.find((r) => r.role === role && r.eps === eps && r.seed === s)!);
+  const label = (role: Row['role'], eps: number) => (role === 'teacher' ? `teacher ε = ${eps}` : `student of teacher ε = ${eps}`);
+  const ms = (metric: 'accuracy' | 'nll' | 'ece', v: number[]) => {
+    const s = spread(v);
+    return multi ? `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}` : formatMetric(metric, s.mean);
+  };
+  const settings = (['teacher', 'student'] as const).flatMap((role) => [0, smoothing].map((eps) => ({ role, eps, runs: of(role, eps) })));
+  const teacherDiff = pairedDifference(
+    of('teacher', 0).map((r) => r.accuracy),
+    of('teacher', smoothing).map((r) => r.accuracy),
+  );
+  const studentDiff = pairedDifference(
+    of('student', 0).map((r) => r.accuracy),
+    of('student', smoothing).map((r) => r.accuracy),
+  );
+  const interval = (d: typeof teacherDiff) =>
+    d.ci
+      ? `95% CI ${formatMetric('accuracy', d.ci[0], true)} to ${formatMetric('accuracy', d.ci[1], true)} over ${seeds.length} seeds`
+      : 'one seed, no interval';
+  const reading =
+    `The smoothed teacher (ε = ${smoothing}) reached ${ms(
+      'accuracy',
+      of('teacher', smoothing).map((r) => r.accuracy),
+    )} against ${ms(
+      'accuracy',
+      of('teacher', 0).map((r) => r.accuracy),
+    )} for the hard-label one ` +
+    `(${formatMetric('accuracy', teacherDiff.mean, true)}, ${interval(teacherDiff)}). ` +
+    `Its student reached ${ms(
+      'accuracy',
+      of('student', smoothing).map((r) => r.accuracy),
+    )} against ${ms(
+      'accuracy',
+      of('student', 0).map((r) => r.accuracy),
+    )} for the hard-label teacher's student ` +
+    `(${formatMetric('accuracy', studentDiff.mean, true)}, ${interval(studentDiff)}): ` +
+    `${claimVerdict(studentDiff, -1, 'the claim (Müller et al. 2019) that a label-smoothed teacher makes a worse student')}.`;
   const { svg, png } = await render(accuracyCurves(curves));
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');
   writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [
     {
-      heading: 'Validation accuracy',
-      text: [`Students are the same architecture, trained on hard labels with (1 − β)·CE + β·T²·KL, T = ${temperature}, β = ${beta}.`],
-      tables: [{ header: ['model', 'val accuracy', 'run'], rows: rows.map(([n, a, d]) => [n, `${(a * 100).toFixed(2)}%`, d]) }],
-      figures: [{ svg, caption: 'Validation accuracy per epoch', files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'] }],
+      heading: 'Setting',
+      text: [
+        `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
+          `weight decay ${config.weightDecay}, precision ${config.precision}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
+          `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
+      ],
+    },
+    {
+      heading: 'Validation, last epoch',
+      text: [reading],
+      tables: [
+        {
+          header: ['model', `val accuracy${multi ? ' (mean ± sd)' : ''}`, 'NLL', 'ECE', multi ? 'runs' : 'run'],
+          rows: settings.map((s) => [
+            label(s.role, s.eps),
+            ms(
+              'accuracy',
+              s.runs.map((r) => r.accuracy),
+            ),
+            ms(
+              'nll',
+              s.runs.map((r) => r.nll),
+            ),
+            ms(
+              'ece',
+              s.runs.map((r) => r.ece),
+            ),
+            s.runs.map((r) => r.out).join(', '),
+          ]),
+        },
+      ],
+      figures: [
+        {
+          svg,
+          caption: `Validation accuracy per epoch${multi ? ', every seed' : ''}`,
+          files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'],
+        },
+      ],
     },
   ]);
-  for (const [n, a] of rows) console.log(`${n.padEnd(28)} ${(a * 100).toFixed(2)}%`);
-  console.log(`report: ${report}`);
+  for (const s of settings)
+    console.log(
+      `${label(s.role, s.eps).padEnd(28)} ${ms(
+        'accuracy',
+        s.runs.map((r) => r.accuracy),
+      )}`,
+    );
+  console.log(`\n${reading}\nreport: ${report}`);
   return 0;
 }

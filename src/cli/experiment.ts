@@ -135,6 +135,13 @@ export function formatMetric(metric: SeedDifference['metric'] | 'calibratedEce',
 const meanSd = (metric: Parameters<typeof formatMetric>[0], s: Spread) =>
   s.n > 1 ? `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}` : formatMetric(metric, s.mean);
 
+/** What a paired difference says about a claim that predicts its sign (claimSign). */
+export function claimVerdict(d: PairedDifference, claimSign: 1 | -1, claim: string): string {
+  if (d.ci === null) return `one seed cannot tell this from seed-to-seed variation, so it says nothing about ${claim}`;
+  if (d.insideNoise) return `inside the noise: these runs neither support nor contradict ${claim}`;
+  return Math.sign(d.mean) === claimSign ? `beyond the noise: these runs support ${claim}` : `beyond the noise, the other way: these runs contradict ${claim}`;
+}
+
 /**
  * What the runs show about the seed's claims, sentence by sentence, from their numbers: accuracy
  * (under label noise, robustness), calibration and the feature norm, each with its interval and
@@ -150,15 +157,7 @@ export function readings(o: { labelNoise: number; seeds: number[]; aggregate: Se
     d.difference.ci
       ? `95% CI ${formatMetric(d.metric, d.difference.ci[0], true)} to ${formatMetric(d.metric, d.difference.ci[1], true)} over ${n} seeds`
       : 'one seed, no interval';
-  // lowerIsBetter: for NLL, ECE (and the feature norm, whose lowering is the claim).
-  const verdict = (d: SeedDifference, claimSign: 1 | -1, claim: string) =>
-    d.difference.ci === null
-      ? `one seed cannot tell this from seed-to-seed variation, so it says nothing about ${claim}`
-      : d.difference.insideNoise
-        ? `inside the noise: these runs neither support nor contradict ${claim}`
-        : Math.sign(d.difference.mean) === claimSign
-          ? `beyond the noise: these runs support ${claim}`
-          : `beyond the noise, the other way: these runs contradict ${claim}`;
+  const verdict = (d: SeedDifference, claimSign: 1 | -1, claim: string) => claimVerdict(d.difference, claimSign, claim);
   for (const a of o.aggregate.slice(1)) {
     const eps = a.smoothing;
     const acc = of(eps, 'accuracy');

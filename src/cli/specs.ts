@@ -131,6 +131,7 @@ export const COMMANDS = {
         options: {
           temperature: { kind: 'string', help: 'the softmax temperature T of the distillation term', value: 'T', default: '4' },
           beta: { kind: 'string', help: 'the weight β of the distillation term: (1 − β)·CE + β·T²·KL', value: 'B', default: '0.5' },
+          seeds: SEEDS,
           overwrite: OVERWRITE,
         },
       },
@@ -179,7 +180,7 @@ export function parseTrainArgs(
     train: ['resume', 'overwrite'],
     compare: ['smoothing', 'classes', 'seeds', 'overwrite'],
     demo: ['smoothing', 'classes', 'seeds'],
-    distill: ['temperature', 'beta', 'overwrite'],
+    distill: ['temperature', 'beta', 'seeds', 'overwrite'],
   }[command];
   const { config, extra } = splitConfig(parsed.values, own);
   return { config: configFrom(config, base), extra, help: false };
