@@ -181,6 +181,16 @@ const modelTensors = (path: string) => {
   const f = io.loadSafetensors(path);
   return new Map([...f.tensors].filter(([k]) => k.startsWith('model.')));
 };
+/** The largest elementwise difference between two runs' weights, over every tensor. */
+const maxDifference = (a: Map<string, L.Tensor>, b: Map<string, L.Tensor>) => {
+  let worst = 0;
+  for (const [k, t] of a)
+    worst = Math.max(
+      worst,
+      L.tidy(() => t.sub(b.get(k)!).abs().max().item()),
+    );
+  return worst;
+};
 const timing = new Set(['seconds', 'imagesPerSecond']);
 
 describe('lsr train --nproc 2 against one process', () => {
@@ -196,12 +206,7 @@ describe('lsr train --nproc 2 against one process', () => {
     const wa = modelTensors(join(one, 'last.safetensors'));
     const wb = modelTensors(join(two, 'last.safetensors'));
     assert.deepEqual([...wb.keys()], [...wa.keys()]);
-    let worst = 0;
-    for (const [k, t] of wa)
-      worst = Math.max(
-        worst,
-        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
-      );
+    const worst = maxDifference(wa, wb);
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
     // The steps moved the weights: the comparison is not of two untouched initialisations.
     const config = { ...training.DEFAULTS, data: 'fashion-mnist', model: 'resnet20' as const };
@@ -234,12 +239,7 @@ describe('lsr train --nproc 2 against one process', () => {
     assert.equal(b.status, 0, b.stderr);
     const wa = modelTensors(join(root, 'acc-one', 'last.safetensors'));
     const wb = modelTensors(join(root, 'acc-two', 'last.safetensors'));
-    let worst = 0;
-    for (const [k, t] of wa)
-      worst = Math.max(
-        worst,
-        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
-      );
+    const worst = maxDifference(wa, wb);
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
     // Micro-batches of 8 are not batches of 16 under BatchNorm: accumulation took effect.
     const whole = modelTensors(join(root, 'one', 'last.safetensors'));
@@ -264,12 +264,7 @@ describe('lsr train --nproc 2 against one process', () => {
     assert.equal(b.status, 0, b.stderr);
     const wa = modelTensors(join(root, 'ols-one', 'last.safetensors'));
     const wb = modelTensors(join(root, 'ols-two', 'last.safetensors'));
-    let worst = 0;
-    for (const [k, t] of wa)
-      worst = Math.max(
-        worst,
-        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
-      );
+    const worst = maxDifference(wa, wb);
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
   });
 
@@ -308,12 +303,7 @@ describe('lsr train --nproc 2 against one process', () => {
     assert.equal(b.code, 0, b.stderr);
     const wa = modelTensors(join(root, 'one', 'last.safetensors'));
     const wb = modelTensors(join(out, 'last.safetensors'));
-    let worst = 0;
-    for (const [k, t] of wa)
-      worst = Math.max(
-        worst,
-        L.tidy(() => t.sub(wb.get(k)!).abs().max().item()),
-      );
+    const worst = maxDifference(wa, wb);
     assert.ok(worst < 1e-5, `max weight difference ${worst}`);
   });
 });
