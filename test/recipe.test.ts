@@ -94,6 +94,37 @@ describe('recipes', () => {
     assert.equal((await training.prepareRun(cfg({ data: greys, model: 'resnet18', imageSize: 16, valFraction: 0.34, workers: 0 }))).recipe.train.channels, 3);
   });
 
+  test('--image-size 0 (auto): a CIFAR-style model sees small images at their own side, other models 224', async () => {
+    assert.equal(training.DEFAULTS.imageSize, 0);
+    // 16 px images: resnet20 trains at 16, with no resize in either pipeline beyond the identity.
+    const small = await training.prepareRun(cfg({ data: greys, model: 'resnet20', valFraction: 0.34, workers: 0 }));
+    assert.equal(small.imageSize, 16);
+    assert.deepEqual(small.recipe.train.transforms[0], { op: 'resize', size: [16, 16] });
+    assert.deepEqual(small.recipe.eval.transforms, [{ op: 'resize', size: [16, 16] }]);
+    assert.equal(await training.resolveImageSize(cfg({ data: greys, model: 'resnet18' }), small.train), 224);
+    assert.equal(training.imageSizeWithoutImages(cfg({ model: 'resnet20' })), 28); // Fashion-MNIST
+    assert.equal(training.imageSizeWithoutImages(cfg({ data: greys, model: 'resnet20' })), null);
+    // Larger than 64 px: a CIFAR-style model sees 32.
+    const big = join(root, 'big');
+    mkdirSync(join(big, 'a'), { recursive: true });
+    await sharp(Buffer.alloc(100 * 80 * 3, 90), { raw: { width: 100, height: 80, channels: 3 } })
+      .png()
+      .toFile(join(big, 'a', '0.png'));
+    const list = training.loadDataset(big).dataset;
+    assert.equal(await training.resolveImageSize(cfg({ data: big, model: 'resnet20' }), list), 32);
+    // The synchronous set-up cannot read images: it says what to use.
+    assert.throws(() => training.prepareData(cfg({ data: greys, model: 'resnet20', normalize: 'none' })), /--image-size 0 \(auto\).*prepareRun/);
+    // A trained run records the side it used.
+    const out = join(root, 'auto-size');
+    const trainer = await training.Trainer.create(
+      cfg({ data: greys, model: 'resnet20', valFraction: 0.34, workers: 0, epochs: 1, batchSize: 4, out, precision: 'fp32' }),
+      { log: null },
+    );
+    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).imageSize, 16);
+    await trainer.close();
+    trainer.model.dispose();
+  });
+
   test('named recipes and bad names', () => {
     const c = cfg({ data: colours, model: 'resnet20', imageSize: 32, normalize: 'none' });
     assert.deepEqual(training.recipeFor({ ...c, augment: 'none' }).train.transforms, [{ op: 'resize', size: [32, 32] }]);
@@ -113,7 +144,7 @@ describe('recipes', () => {
     );
     const r = spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), 'train', '--augment', 'randomish'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /--augment must be one of auto, none, flip, crop-flip, imagenet, got "randomish"/);
+    assert.match(r.stderr, /--augment must be one of auto, none, flip, crop-flip, imagenet, randaugment, trivialaugment, got "randomish"/);
   });
 
   test('a run writes its recipe to recipe.json, and evaluation reads it back', async () => {

@@ -216,6 +216,57 @@ const lsr = (...args: string[]) =>
   spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
 const cliRun = ['--data', '', '--model', 'resnet18', '--image-size', '32', '--batch-size', '6', '--epochs', '1', '--workers', '0', '--threads', '1'];
 
+describe('--mixup and --cutmix', () => {
+  test("each step minimises the soft-target cross-entropy of the batch mixed with its reverse (timm's), ε folded in; the same seed mixes alike", async () => {
+    for (const flags of [
+      ['--mixup', '0.8'],
+      ['--cutmix', '1'],
+      ['--mixup', '0.8', '--cutmix', '1', '--accumulate', '2'],
+    ]) {
+      const t = await training.Trainer.create(config(join(root, `mix-${flags.join('')}`), ...flags, '--smoothing', '0.1'), { log: null });
+      const mixup = new L.data.Mixup({
+        mixupAlpha: t.config.mixup,
+        cutmixAlpha: t.config.cutmix,
+        labelSmoothing: 0.1,
+        numClasses: 3,
+        seed: t.config.seed,
+      });
+      try {
+        t.model.train();
+        let step = 0;
+        for await (const batch of t.trainLoader.epoch(0)) {
+          step++;
+          // The loss by hand, on the weights before the step (no BatchNorm: a second forward changes nothing).
+          const expected = L.tidy(() => {
+            const m = mixup.apply(batch.x, batch.y, 0, step);
+            return L.crossEntropy(training.logitsIn(t.precision, t.model, m.x), m.target).item();
+          });
+          const s = t.step(batch, { epoch: 0, step });
+          batch.dispose();
+          assert.ok(Math.abs(s.lossSum / s.count - expected) < 1e-12, `${flags.join(' ')}: step ${step} loss ${s.lossSum / s.count} against ${expected}`);
+        }
+        assert.ok(step > 1);
+      } finally {
+        await t.close();
+        t.model.dispose();
+      }
+    }
+    // A mixed run ends elsewhere than an unmixed one, and two mixed runs alike.
+    const run = async (out: string, ...more: string[]) => (await training.train(config(join(root, out), ...more), { log: null })).model.dispose();
+    await run('mix-a', '--mixup', '0.8');
+    await run('mix-b', '--mixup', '0.8');
+    await run('mix-none');
+    const last = (out: string) => weightsOf(join(root, out, 'last.safetensors'));
+    assert.equal(worstDifference(last('mix-a'), last('mix-b')), 0);
+    assert.ok(worstDifference(last('mix-a'), last('mix-none')) > 1e-3);
+  });
+
+  test('they mix cross-entropy targets only: another loss or distillation is refused, naming the option', () => {
+    assert.throws(() => config(join(root, 'x'), '--mixup', '0.8', '--loss', 'online-label-smoothing'), /--mixup mixes the targets of --loss cross-entropy/);
+    assert.throws(() => config(join(root, 'x'), '--cutmix', '-1'), /--cutmix must be ≥ 0/);
+  });
+});
+
 describe('--val-fraction 0: a final fit on every labelled image', () => {
   test('trains on all of them, says validation is skipped, writes last and no best; eval and predict use last', () => {
     const out = join(root, 'final-fit');

@@ -4,6 +4,17 @@ export { ClassVocabulary } from './vocab.js';
 export * from './sources.js';
 export { kFold, perClassSubset, stratifiedSplit } from './split.js';
 export * from './transforms.js';
+export {
+  AUGMENT_OPS,
+  applyAugmentOp,
+  drawRandAugment,
+  drawTrivialAugment,
+  randAugment,
+  randAugmentSpace,
+  trivialAugmentWide,
+  trivialAugmentWideSpace,
+} from './autoaugment.js';
+export type { AugmentDraw, AugmentOp, AugmentationSpace, OpMagnitudes, RandAugmentOptions } from './autoaugment.js';
 export { DataLoader } from './loader.js';
 export type { Batch, LoaderOptions } from './loader.js';
 export { Mixup } from './mixup.js';

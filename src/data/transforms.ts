@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import sharp, { type Sharp } from 'sharp';
 import { native } from '../engine/native.js';
+import { randAugment, trivialAugmentWide } from './autoaugment.js';
 import type { Rng } from './rng.js';
 import type { ImageSource } from './sources.js';
 
@@ -30,7 +31,16 @@ export type Transform =
   /** A rotation by a uniform angle in [−degrees, degrees], same size, black corners. */
   | { op: 'rotate'; degrees: number }
   /** torchvision's ColorJitter: factors uniform in [1 − v, 1 + v] (hue: shift in [−v, v]), applied in random order. */
-  | { op: 'colorJitter'; brightness?: number; contrast?: number; saturation?: number; hue?: number };
+  | { op: 'colorJitter'; brightness?: number; contrast?: number; saturation?: number; hue?: number }
+  /**
+   * torchvision's RandAugment (PIL semantics, autoaugment.ts): `numOps` ops (default 2) drawn
+   * uniformly from 14 (identity, shears, translations, rotation, brightness, colour, contrast,
+   * sharpness, posterize, solarize, autocontrast, equalize), each at bin `magnitude` (default 9) of
+   * `numMagnitudeBins` (default 31), its sign a coin flip; nearest-neighbour geometry, black fill.
+   */
+  | { op: 'randaugment'; numOps?: number; magnitude?: number; numMagnitudeBins?: number }
+  /** torchvision's TrivialAugmentWide: one op of the same 14 at a uniformly drawn bin of `numMagnitudeBins` (default 31), over wider ranges. */
+  | { op: 'trivialaugment'; numMagnitudeBins?: number };
 
 export interface Pipeline {
   transforms: Transform[];
@@ -291,6 +301,12 @@ export async function applyTransforms(img: RawImage, transforms: readonly Transf
       }
       case 'colorJitter':
         img = jitter(img, t, rng);
+        break;
+      case 'randaugment':
+        img = randAugment(img, rng, t);
+        break;
+      case 'trivialaugment':
+        img = trivialAugmentWide(img, rng, t);
         break;
       default:
         throw new Error(`unknown transform ${JSON.stringify(t)}`);

@@ -24,6 +24,7 @@ export interface TrainConfig {
   weightDecay: number;
   momentum: number;
   seed: number;
+  /** The side of the square images the model sees; 0: auto (resolveImageSize in recipe.ts), recorded resolved in config.json. */
   imageSize: number;
   valFraction: number;
   workers: number;
@@ -51,7 +52,11 @@ export interface TrainConfig {
   allowOutsidePaths: boolean;
   /** An exponential moving average of the weights (timm's ModelEmaV2) with this decay, validated and saved as the run's model (0: none). */
   ema: number;
-  /** The training augmentation: auto (fits the data), none, flip, crop-flip (padding crop and flip), imagenet (torchvision's RandomResizedCrop and flip). */
+  /**
+   * The training augmentation: auto (fits the data), none, flip, crop-flip (padding crop and flip),
+   * imagenet (torchvision's RandomResizedCrop and flip), randaugment / trivialaugment (torchvision's
+   * RandAugment / TrivialAugmentWide after crop-flip for small images, after RandomResizedCrop and flip for large).
+   */
   augment: string;
   /** The normalisation: auto, imagenet (ImageNet's mean/std), dataset (the training set's own, computed once), none. */
   normalize: string;
@@ -59,6 +64,10 @@ export interface TrainConfig {
   rrcScale: number;
   /** crop-flip's zero padding in pixels (0: an eighth of the side; 2 for Fashion-MNIST). */
   cropPadding: number;
+  /** Mixup's Beta(α, α) (Zhang et al. 2018, timm's semantics: each batch mixed with its reverse, --smoothing folded into the soft targets); 0: off. */
+  mixup: number;
+  /** CutMix's Beta(α, α) (Yun et al. 2019); 0: off. With --mixup too, each batch takes one of the two, half and half (timm's switch). */
+  cutmix: number;
 }
 
 export const DEFAULTS: TrainConfig = {
@@ -74,7 +83,7 @@ export const DEFAULTS: TrainConfig = {
   weightDecay: 5e-4,
   momentum: 0.9,
   seed: 0,
-  imageSize: 224,
+  imageSize: 0,
   valFraction: 0.1,
   workers: 2,
   out: 'runs/train',
@@ -94,6 +103,8 @@ export const DEFAULTS: TrainConfig = {
   normalize: 'auto',
   rrcScale: 0.08,
   cropPadding: 0,
+  mixup: 0,
+  cutmix: 0,
 };
 
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
@@ -110,7 +121,10 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   weightDecay: { help: 'weight decay', value: 'W' },
   momentum: { help: "SGD's momentum", value: 'M' },
   seed: { help: 'the seed of the initial weights, the split, the label noise and the batch order', value: 'N' },
-  imageSize: { help: 'the side of the square images the model sees', value: 'PX' },
+  imageSize: {
+    help: "the side of the square images the model sees (0: auto — a CIFAR-style model gets the images' own side up to 64 px, else 32; other models 224)",
+    value: 'PX',
+  },
   valFraction: { help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation', value: 'F' },
   workers: { help: 'image-decoding worker threads', value: 'N' },
   out: { help: 'the folder the run writes', value: 'DIR' },
@@ -127,7 +141,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
   ema: { help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none", value: 'DECAY' },
   augment: {
-    help: "training augmentation: auto (small images: crop-flip; large: imagenet), none, flip, crop-flip (padding crop + flip), imagenet (torchvision's RandomResizedCrop + flip)",
+    help: "training augmentation: auto (small images: crop-flip; large: imagenet), none, flip, crop-flip (padding crop + flip), imagenet (torchvision's RandomResizedCrop + flip), randaugment, trivialaugment (torchvision's RandAugment, TrivialAugmentWide: after crop-flip for small images, after RandomResizedCrop + flip for large)",
     value: 'NAME',
   },
   normalize: {
@@ -136,6 +150,8 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   },
   rrcScale: { help: "RandomResizedCrop's smallest area fraction (the imagenet recipe)", value: 'S' },
   cropPadding: { help: "crop-flip's zero padding in pixels (0: an eighth of the side)", value: 'PX' },
+  mixup: { help: "mixup's Beta(α, α), e.g. 0.8 (timm's semantics; --smoothing folds into the mixed targets); 0: off", value: 'ALPHA' },
+  cutmix: { help: "CutMix's Beta(α, α), e.g. 1.0; 0: off; with --mixup, each batch takes one of the two (half and half)", value: 'ALPHA' },
 };
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -200,7 +216,7 @@ export function validate(c: TrainConfig): void {
   if (!(c.smoothing >= 0 && c.smoothing <= 1)) fail('smoothing', 'must be in [0, 1]');
   positiveInt('epochs');
   positiveInt('batchSize');
-  positiveInt('imageSize');
+  nonNegativeInt('imageSize');
   if (!(c.lr > 0)) fail('lr', 'must be > 0');
   if (!OPTIMIZERS.has(c.optimizer)) fail('optimizer', `must be one of ${OPTIMIZERS.names.join(', ')}`);
   if (!SCHEDULERS.has(c.scheduler)) fail('scheduler', `must be one of ${SCHEDULERS.names.join(', ')}`);
@@ -220,6 +236,10 @@ export function validate(c: TrainConfig): void {
   if (!(NORMALIZATIONS as readonly string[]).includes(c.normalize)) fail('normalize', `must be one of ${NORMALIZATIONS.join(', ')}`);
   if (!(c.rrcScale > 0 && c.rrcScale <= 1)) fail('rrcScale', 'must be in (0, 1]');
   nonNegativeInt('cropPadding');
+  if (!(c.mixup >= 0)) fail('mixup', 'must be ≥ 0 (0: off)');
+  if (!(c.cutmix >= 0)) fail('cutmix', 'must be ≥ 0 (0: off)');
+  if ((c.mixup > 0 || c.cutmix > 0) && c.loss !== 'cross-entropy')
+    fail(c.mixup > 0 ? 'mixup' : 'cutmix', `mixes the targets of --loss cross-entropy, not of --loss ${c.loss}`);
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');

@@ -7,8 +7,8 @@ import type { Classifier } from '../models/index.js';
 import { logitsIn } from './precision.js';
 
 export interface Objective {
-  /** The batch's mean loss (x: the inputs, which a teacher reads; y: the labels). */
-  loss(logits: Tensor, batch: { x: Tensor; y: Tensor }): Tensor;
+  /** The batch's mean loss (x: the inputs, which a teacher reads; y: the labels; target: mixup's soft targets, when mixed). */
+  loss(logits: Tensor, batch: { x: Tensor; y: Tensor; target?: Tensor }): Tensor;
   /**
    * State kept across batches, for a checkpoint (saved under 'loss.'): new tensors the caller
    * disposes. In a data-parallel run every rank calls it (it may sum over ranks).
@@ -28,10 +28,11 @@ export interface ObjectiveOptions {
   olsAlpha: number;
 }
 
-/** Cross-entropy against ε-smoothed one-hot targets (PyTorch's label_smoothing). */
+/** Cross-entropy against ε-smoothed one-hot targets (PyTorch's label_smoothing), or against a mixed batch's soft targets (ε folded in: timm's SoftTargetCrossEntropy). */
 export class SmoothedCrossEntropy implements Objective {
   constructor(readonly smoothing: number) {}
-  loss(logits: Tensor, b: { y: Tensor }): Tensor {
+  loss(logits: Tensor, b: { y: Tensor; target?: Tensor }): Tensor {
+    if (b.target) return crossEntropy(logits, b.target);
     return crossEntropy(logits, b.y, { labelSmoothing: this.smoothing });
   }
 }

@@ -8,7 +8,7 @@ import { BadInputError, tidy } from '../engine/index.js';
 import type { TrainConfig } from './config.js';
 import { MODELS } from './registry.js';
 
-export const AUGMENTATIONS = ['auto', 'none', 'flip', 'crop-flip', 'imagenet'] as const;
+export const AUGMENTATIONS = ['auto', 'none', 'flip', 'crop-flip', 'imagenet', 'randaugment', 'trivialaugment'] as const;
 export const NORMALIZATIONS = ['auto', 'imagenet', 'dataset', 'none'] as const;
 export type Augmentation = Exclude<(typeof AUGMENTATIONS)[number], 'auto'>;
 export type Normalization = Exclude<(typeof NORMALIZATIONS)[number], 'auto'>;
@@ -32,7 +32,41 @@ export interface DatasetStatistics {
 const FASHION_MEAN = 0.286;
 const FASHION_STD = 0.353;
 
-const isSmall = (c: TrainConfig) => MODELS.get(c.model).smallImages === true || c.imageSize <= 64;
+const isSmall = (c: TrainConfig) => MODELS.get(c.model).smallImages === true || (c.imageSize > 0 && c.imageSize <= 64);
+
+/** The images a small-image model trains on at their own side, up to this many pixels (CIFAR's 32, STL's 64). */
+const SMALL_SIDE_LIMIT = 64;
+
+/**
+ * --image-size 0 (auto) without reading images, where that is possible: 28 for Fashion-MNIST on a
+ * CIFAR-style model, 224 for other models; null when the images' own size decides (a CIFAR-style
+ * model on a user's images: resolveImageSize reads them).
+ */
+export function imageSizeWithoutImages(c: TrainConfig): number | null {
+  if (c.imageSize > 0) return c.imageSize;
+  if (!MODELS.get(c.model).smallImages) return 224;
+  return c.data === 'fashion-mnist' ? 28 : null;
+}
+
+/**
+ * --image-size 0 (auto): a CIFAR-style model sees the training images at their own side (the
+ * largest among the first 64 read) when that is at most 64 px, and at 32 otherwise; other models
+ * see 224, torchvision's. A plain PyTorch script for small images does not resize them.
+ */
+export async function resolveImageSize(c: TrainConfig, train: data.SampleList): Promise<number> {
+  const known = imageSizeWithoutImages(c);
+  if (known !== null) return known;
+  let side = 0;
+  for (let i = 0; i < Math.min(train.length, 64); i++) {
+    try {
+      const img = await data.decode(train.sample(i).source);
+      side = Math.max(side, img.width, img.height);
+    } catch (e) {
+      if (!c.skipBadImages) throw e;
+    }
+  }
+  return side > 0 && side <= SMALL_SIDE_LIMIT ? side : 32;
+}
 
 export function resolveAugmentation(c: TrainConfig): Augmentation {
   if (c.augment !== 'auto') return c.augment as Augmentation;
@@ -80,30 +114,49 @@ export function recipeFor(c: TrainConfig, stats: DatasetStatistics | null = null
         ? { mean: fit(stats!.mean), std: fit(stats!.std) }
         : { mean: fit([0]), std: fit([1]) };
   // Fashion-MNIST's 28 px images go to a small model as they are.
-  const side = fashion && small ? 28 : c.imageSize;
+  const side = fashion && small ? 28 : imageSizeWithoutImages(c);
+  if (side === null)
+    throw new BadInputError(`--image-size 0 (auto) with --model ${c.model} takes the images' own side: resolve it first (resolveImageSize; prepareRun does)`);
   const resize: data.Transform[] = fashion && small ? [] : [{ op: 'resize', size: [side, side] }];
   const pad = cropPadding(c, side);
+  // RandAugment and TrivialAugmentWide come after the crop and flip the images would get anyway
+  // (crop-flip for small images, RandomResizedCrop for large), as timm's and torchvision's
+  // classification references place them; their parameters are written out for recipe.json.
+  const policy: data.Transform | null =
+    augment === 'randaugment'
+      ? { op: 'randaugment', numOps: 2, magnitude: 9, numMagnitudeBins: 31 }
+      : augment === 'trivialaugment'
+        ? { op: 'trivialaugment', numMagnitudeBins: 31 }
+        : null;
+  const base = policy === null ? augment : isSmall(c) ? 'crop-flip' : 'imagenet';
   const train: data.Transform[] =
-    augment === 'none'
-      ? resize
-      : augment === 'flip'
+    base === 'none'
+      ? [...resize]
+      : base === 'flip'
         ? [...resize, { op: 'hflip' }]
-        : augment === 'crop-flip'
+        : base === 'crop-flip'
           ? [...resize, { op: 'randomCrop', size: side, padding: pad }, { op: 'hflip' }]
           : [{ op: 'randomResizedCrop', size: side, scale: [c.rrcScale, 1] }, { op: 'hflip' }];
+  if (policy) train.push(policy);
   // Evaluation keeps the whole image, except after RandomResizedCrop (torchvision's resize and centre crop).
   const evalTransforms: data.Transform[] =
-    augment === 'imagenet'
+    base === 'imagenet'
       ? [
           { op: 'resize', size: Math.round((side * 256) / 224) },
           { op: 'centerCrop', size: side },
         ]
       : resize;
+  const cropFlipWhat = `${resize.length ? `resize to ${side}×${side}, ` : ''}random ${side}×${side} crop after ${pad} px zero padding, random horizontal flip`;
+  const rrcWhat = `RandomResizedCrop ${side}×${side} (scale ${c.rrcScale}–1), random horizontal flip`;
+  const evalWhat = `evaluation: resize to ${Math.round((side * 256) / 224)}, centre crop ${side}`;
+  const withPolicy = (words: string) => (base === 'crop-flip' ? `${cropFlipWhat}, ${words}` : `${rrcWhat}, ${words}; ${evalWhat}`);
   const what = {
     none: `resize to ${side}×${side}, no augmentation`,
     flip: `resize to ${side}×${side}, random horizontal flip`,
-    'crop-flip': `${resize.length ? `resize to ${side}×${side}, ` : ''}random ${side}×${side} crop after ${pad} px zero padding, random horizontal flip`,
-    imagenet: `RandomResizedCrop ${side}×${side} (scale ${c.rrcScale}–1), random horizontal flip; evaluation: resize to ${Math.round((side * 256) / 224)}, centre crop ${side}`,
+    'crop-flip': cropFlipWhat,
+    imagenet: `${rrcWhat}; ${evalWhat}`,
+    randaugment: withPolicy("torchvision's RandAugment (2 ops at magnitude 9 of 31)"),
+    trivialaugment: withPolicy("torchvision's TrivialAugmentWide (1 op, magnitude drawn from 31 bins)"),
   }[augment];
   const round = (v: number[]) => v.map((x) => Number(x.toFixed(4))).join(', ');
   const normWhat = {

@@ -7,7 +7,7 @@ import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
-import { type DatasetStatistics, type Recipe, datasetStatistics, needsStatistics, recipeFor } from './recipe.js';
+import { type DatasetStatistics, type Recipe, datasetStatistics, imageSizeWithoutImages, needsStatistics, recipeFor, resolveImageSize } from './recipe.js';
 import { MODELS } from './registry.js';
 
 type SampleList = data.SampleList;
@@ -22,6 +22,8 @@ export interface RunData {
   recipe: Recipe;
   /** The training set's statistics, when the recipe normalises by them. */
   statistics: DatasetStatistics | null;
+  /** The side of the images the model sees (--image-size, resolved when it was 0, auto). */
+  imageSize: number;
 }
 
 /** The data side of a run before its recipe: the vocabulary, the split, and images listed but missing. */
@@ -84,26 +86,30 @@ export function splitData(c: TrainConfig): SplitData {
 
 /** A run's data with a recipe that needs no statistics of the data (prepareRun reads them when it does). */
 export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
-  if (needsStatistics(c))
+  const imageSize = imageSizeWithoutImages(c);
+  if (needsStatistics(c) || imageSize === null)
     throw new BadInputError(
-      `--normalize ${c.normalize} for ${c.data} normalises by the training set's own statistics, which are read asynchronously: use prepareRun(config) or Trainer.create(config)`,
+      `${imageSize === null ? `--image-size 0 (auto) with --model ${c.model} takes the images' own side` : `--normalize ${c.normalize} for ${c.data} normalises by the training set's own statistics`}, which are read asynchronously: use prepareRun(config) or Trainer.create(config)`,
     );
-  return withRecipe(splitData(c), recipeFor(c), null);
+  return withRecipe(splitData(c), recipeFor({ ...c, imageSize }), null, imageSize);
 }
 
-/** A run's data and its recipe, reading the training set's statistics first when the recipe normalises by them. */
+/** A run's data and its recipe, reading the images' size (--image-size 0) and the training set's statistics first when the recipe needs them. */
 export async function prepareRun(c: TrainConfig): Promise<RunData & { missing: string[] }> {
   const split = splitData(c);
-  const statistics = needsStatistics(c) ? await datasetStatistics(split.train, c.imageSize, { workers: c.workers, skipBadImages: c.skipBadImages }) : null;
-  return withRecipe(split, recipeFor(c, statistics), statistics);
+  const imageSize = await resolveImageSize(c, split.train);
+  const sized = { ...c, imageSize };
+  const statistics = needsStatistics(sized) ? await datasetStatistics(split.train, imageSize, { workers: c.workers, skipBadImages: c.skipBadImages }) : null;
+  return withRecipe(split, recipeFor(sized, statistics), statistics, imageSize);
 }
 
-const withRecipe = (split: SplitData, recipe: Recipe, statistics: DatasetStatistics | null) => ({
+const withRecipe = (split: SplitData, recipe: Recipe, statistics: DatasetStatistics | null, imageSize: number) => ({
   ...split,
   trainPipeline: recipe.train,
   evalPipeline: recipe.eval,
   recipe,
   statistics,
+  imageSize,
 });
 
 /** Symmetric label noise: each label, with probability p, becomes a uniformly drawn other class. */

@@ -148,6 +148,8 @@ export class Trainer {
   /** null without validation (--val-fraction 0). */
   readonly valLoader: data.DataLoader | null;
   readonly ddp: DistributedDataParallel | null;
+  /** --mixup/--cutmix: mixes each training batch (null: off). */
+  readonly mixup: data.Mixup | null;
   readonly callbacks: TrainerCallbacks[];
   readonly log: ((line: string) => void) | null;
   progress: Progress = { epoch: 0, step: 0, sums: emptySums(), bestAccuracy: -1 };
@@ -187,6 +189,8 @@ export class Trainer {
         `gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`,
       );
     this.data = o.data ?? prepareData(config);
+    // --image-size 0 (auto), resolved from the data: config.json records the side the run used.
+    if (this.data.imageSize !== config.imageSize) this.config = { ...config, imageSize: this.data.imageSize };
     this.log?.(`recipe: ${this.data.recipe.description}`);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
@@ -214,6 +218,12 @@ export class Trainer {
           precision,
         })
       : LOSSES.get(config.loss)({ numClasses: vocab.size, smoothing: config.smoothing, olsAlpha: config.olsAlpha });
+    if (o.teacher && (config.mixup > 0 || config.cutmix > 0))
+      throw new BadInputError('--mixup and --cutmix mix the targets of cross-entropy: a distillation run does not take them');
+    this.mixup =
+      config.mixup > 0 || config.cutmix > 0
+        ? new data.Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, labelSmoothing: config.smoothing, numClasses: vocab.size, seed: config.seed })
+        : null;
     if (this.lead) this.#prepareOut();
     const resumed = o.resume ? this.#resume() : null;
     if (!o.resume && this.lead) this.#writeRunFiles();
@@ -306,8 +316,19 @@ export class Trainer {
    * per-batch schedule, the average of the weights. A loss that is not finite stops the run.
    */
   step(batch: { x: Tensor; y: Tensor }, where: { epoch: number; step: number }): StepStats {
-    const { ctx, ddp, config } = this;
     const at = `at epoch ${where.epoch + 1}, batch ${where.step}`;
+    // --mixup/--cutmix: the batch mixed with its reverse, drawn from (seed, epoch, step) alone, so a resumed run mixes alike.
+    const mixed = this.mixup ? this.mixup.apply(batch.x, batch.y, where.epoch, where.step) : null;
+    try {
+      return this.#step(mixed ? { ...batch, x: mixed.x, target: mixed.target } : batch, at);
+    } finally {
+      mixed?.x.dispose();
+      mixed?.target.dispose();
+    }
+  }
+
+  #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string): StepStats {
+    const { ctx, ddp, config } = this;
     const n = batch.x.shape[0]!;
     const parts = config.accumulate;
     // Micro-batch bounds: as even as the batch allows (a short last batch included).
@@ -322,7 +343,8 @@ export class Trainer {
       if (ddp) collective(ctx, at, () => ddp.beforeForward({ reduce: last }));
       // [Σ loss, correct, images, stop requested]: this rank's, then (data-parallel) all ranks'.
       const stats = tidy(() => {
-        const micro = parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size) };
+        const micro =
+          parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
         const logits = logitsIn(this.precision, this.model, micro.x);
         let l: Tensor | null = null;
         try {
