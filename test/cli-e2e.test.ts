@@ -302,12 +302,22 @@ test('compare writes one report whose every figure exists', () => {
   assert.equal(r.status, 0, r.stderr);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   const files = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
-  for (const f of ['accuracy', 'reliability-0', 'reliability-0.2', 'feature-norms', 'projection-0', 'projection-0.2']) {
+  for (const f of ['accuracy', 'reliability-0', 'reliability-0.2', 'feature-norms']) {
     assert.ok(files.includes(`figures/${f}.svg`) && files.includes(`figures/${f}.png`), f);
     assert.ok(existsSync(join(out, 'figures', `${f}.svg`)) && existsSync(join(out, 'figures', `${f}.png`)), f);
   }
   assert.match(html, /<svg/);
   assert.match(html, /\(18 training and 6 validation images\)/);
+  // Two validation images per class: a warning, not a projection to read a cluster from.
+  assert.ok(!files.some((f) => f.includes('projection')));
+  assert.match(
+    html,
+    /No projection for ε = 0: class \w+ has 2 validation images, class \w+ has 2 validation images, class \w+ has 2 validation images, fewer than 5, too few to show a cluster\./,
+  );
+  // What the numbers can carry: 6 images are ±40 points; temperature scaling is in-sample; the weights measured are the last epoch's.
+  assert.match(html, /The validation split has 6 images: an accuracy measured on it is uncertain by about ±\d+\.\d points \(95%\)\. That is a small set/);
+  assert.match(html, /fitted on the validation split it is scored on \(in-sample\)/);
+  assert.match(html, /at the end of training \(epoch 2\)/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.deepEqual(
     summary.map((s: { smoothing: number }) => s.smoothing),

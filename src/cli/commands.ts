@@ -2,7 +2,7 @@
 // before any work, then calls the library.
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
-import { BadInputError, tidy } from '../engine/index.js';
+import { BadInputError, resolvePrecision, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion, pairedDifference, spread } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
@@ -237,7 +237,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     out: string;
   }
   const rows: Row[] = [];
-  const curves: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number }> = [];
+  const histories = new Map<string, number[][]>(); // a setting's validation accuracy per epoch, per seed
   for (const seed of seeds)
     for (const eps of [0, smoothing]) {
       // One seed: OUT/teacher-smoothing-ε; several: OUT/seed-S/teacher-smoothing-ε.
@@ -258,8 +258,8 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       ] as const) {
         const last = r.epochs[r.epochs.length - 1]!;
         rows.push({ role, eps, seed, accuracy: last.valAccuracy!, nll: last.valNll!, ece: last.valEce!, out });
-        const name = `${role === 'teacher' ? 'teacher' : 'student of'} ${eps}${multi ? `, seed ${seed}` : ''}`;
-        for (const e of r.epochs) curves.push({ setting: name, epoch: e.epoch, split: 'val', accuracy: e.valAccuracy! });
+        const name = `${role === 'teacher' ? 'teacher' : 'student of'} ${eps}`;
+        histories.set(name, [...(histories.get(name) ?? []), r.epochs.map((e) => e.valAccuracy!)]);
       }
       teacher.model.dispose();
       student.model.dispose();
@@ -302,7 +302,18 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     )} for the hard-label teacher's student ` +
     `(${formatMetric('accuracy', studentDiff.mean, true)}, ${interval(studentDiff)}): ` +
     `${claimVerdict(studentDiff, -1, 'the claim (Müller et al. 2019) that a label-smoothed teacher makes a worse student')}.`;
-  const { svg, png } = await render(accuracyCurves(curves));
+  // Each setting's mean over the seeds (a band of ± one sd with several); the ε's colour, lighter for its student.
+  const curves = [...histories].flatMap(([setting, runs]) =>
+    runs[0]!.map((_, e) => {
+      const s = spread(runs.map((r) => r[e]!));
+      return { setting, epoch: e + 1, split: 'val' as const, accuracy: s.mean, ...(multi ? { lo: s.mean - s.sd, hi: s.mean + s.sd } : {}) };
+    }),
+  );
+  const colors = {
+    domain: ['teacher 0', `teacher ${smoothing}`, 'student of 0', `student of ${smoothing}`],
+    range: ['#4c78a8', '#f58518', '#9ecae9', '#ffbf79'],
+  };
+  const { svg, png } = await render(accuracyCurves(curves, colors));
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');
@@ -311,7 +322,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       heading: 'Setting',
       text: [
         `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
-          `weight decay ${config.weightDecay}, precision ${config.precision}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
+          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision).precision}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
           `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
       ],
     },
@@ -342,7 +353,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       figures: [
         {
           svg,
-          caption: `Validation accuracy per epoch${multi ? ', every seed' : ''}`,
+          caption: `Validation accuracy per epoch${multi ? `: the mean over ${seeds.length} seeds, the band ± one standard deviation` : ''}`,
           files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'],
         },
       ],

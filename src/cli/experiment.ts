@@ -19,7 +19,18 @@ import {
 } from '../eval/index.js';
 import type { Metrics, Projection } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { type Section, type Spec, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, writeReport } from '../report/index.js';
+import {
+  type Section,
+  type Spec,
+  accuracyCurves,
+  barChart,
+  projectionScatter,
+  reliabilityDiagram,
+  render,
+  settingColors,
+  sharedDomain,
+  writeReport,
+} from '../report/index.js';
 import { resolvePrecision } from '../engine/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, loadDataset, train } from '../train/index.js';
@@ -73,6 +84,14 @@ async function analyse(
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+/** Fewer validation images of a class than this on the projection plane: a warning instead of a picture. */
+const MIN_PROJECTION_POINTS = 5;
+
+/** The half-width of a 95% normal-approximation interval of an accuracy p measured on n images. */
+export function binomialHalfWidth(p: number, n: number): number {
+  return n > 0 ? 1.96 * Math.sqrt(Math.max(p * (1 - p), 0.25 / n) / n) : 1;
+}
 
 /** A setting's metrics over seeds. */
 export interface SeedSummary {
@@ -246,18 +265,33 @@ export async function runComparison(
   const multi = seeds.length > 1;
   // The per-run figures (reliability, projection) and the per-run table are the first seed's.
   results = all.filter((r) => r.seed === seeds[0]);
+  // One colour per ε in every chart.
+  const colors = settingColors(smoothings.map(String));
+  const colorOf = (eps: number) => colors.range[smoothings.indexOf(eps)]!;
+  // One seed: each run's curves; several: the mean over the seeds with a band of ± one sd.
+  const curveRows = multi
+    ? smoothings.flatMap((eps) => {
+        const runs = all.filter((r) => r.smoothing === eps);
+        return runs[0]!.epochs.flatMap((_, e) =>
+          (['train', 'val'] as const).map((split) => {
+            const s = spread(runs.map((r) => (split === 'train' ? r.epochs[e]!.trainAccuracy : r.epochs[e]!.valAccuracy!)));
+            return { setting: String(eps), epoch: e + 1, split, accuracy: s.mean, lo: s.mean - s.sd, hi: s.mean + s.sd };
+          }),
+        );
+      })
+    : all.flatMap((r) =>
+        r.epochs.flatMap((e) => [
+          { setting: String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
+          { setting: String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
+        ]),
+      );
   const curves = await figure(
     dir,
     'accuracy',
-    accuracyCurves(
-      all.flatMap((r) =>
-        r.epochs.flatMap((e) => [
-          { setting: multi ? `${r.smoothing}, seed ${r.seed}` : String(r.smoothing), epoch: e.epoch, split: 'train' as const, accuracy: e.trainAccuracy },
-          { setting: multi ? `${r.smoothing}, seed ${r.seed}` : String(r.smoothing), epoch: e.epoch, split: 'val' as const, accuracy: e.valAccuracy! },
-        ]),
-      ),
-    ),
-    multi ? `Train (dashed) and validation accuracy per epoch, every seed (${seeds.join(', ')})` : 'Train (dashed) and validation accuracy per epoch',
+    accuracyCurves(curveRows, colors),
+    multi
+      ? `Train (dashed) and validation accuracy per epoch: the mean over ${seeds.length} seeds (${seeds.join(', ')}), the band ± one standard deviation`
+      : 'Train (dashed) and validation accuracy per epoch',
   );
   const reliability = [];
   for (const r of results)
@@ -265,8 +299,8 @@ export async function runComparison(
       await figure(
         dir,
         `reliability-${r.smoothing}`,
-        reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins),
-        `Reliability (15 bins), label smoothing ${r.smoothing}`,
+        reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins, colorOf(r.smoothing)),
+        `Reliability, label smoothing ${r.smoothing}${multi ? `, seed ${seeds[0]}` : ''}: accuracy per confidence bin (15 bins), the gap to the bin's mean confidence in red, the number of images per bin above`,
       ),
     );
   const norms = await figure(
@@ -274,30 +308,49 @@ export async function runComparison(
     'feature-norms',
     barChart(
       'Mean penultimate feature norm',
-      aggregate.map((a) => ({ setting: String(a.smoothing), value: a.featureNorm.mean })),
+      aggregate.map((a) => ({ setting: String(a.smoothing), value: a.featureNorm.mean, ...(multi ? { sd: a.featureNorm.sd } : {}) })),
       'mean ‖h‖',
+      colors,
     ),
     multi
-      ? `Mean L2 norm of the penultimate activations (validation), averaged over ${seeds.length} seeds`
+      ? `Mean L2 norm of the penultimate activations (validation), mean over ${seeds.length} seeds, the bar ± one standard deviation`
       : 'Mean L2 norm of the penultimate activations (validation)',
   );
+  // The projection needs enough points of each class to show a cluster; too few gives a warning, not a picture.
+  const name = (k: number) => classNames[k] ?? String(k);
+  const projectionNotes: string[] = [];
+  const drawable = results.filter((r) => {
+    if (!r.projection) return false;
+    const counts = r.projection.classes.map((k) => r.projection!.points.filter((p) => p.label === k).length);
+    const few = r.projection.classes.filter((_, i) => counts[i]! < MIN_PROJECTION_POINTS);
+    if (few.length)
+      projectionNotes.push(
+        `No projection for ε = ${r.smoothing}: ${few.map((k) => `class ${name(k)} has ${counts[r.projection!.classes.indexOf(k)]} validation image${counts[r.projection!.classes.indexOf(k)] === 1 ? '' : 's'}`).join(', ')}, fewer than ${MIN_PROJECTION_POINTS}, too few to show a cluster.`,
+      );
+    return few.length === 0;
+  });
+  const domain = sharedDomain(drawable.map((r) => [...r.projection!.points, ...r.projection!.templates.map(([x, y]) => ({ x, y }))]));
   const projections = [];
-  for (const r of results) {
-    if (!r.projection) continue;
-    const name = (k: number) => classNames[k] ?? String(k);
+  for (const r of drawable) {
+    const p = r.projection!;
     projections.push(
       await figure(
         dir,
         `projection-${r.smoothing}`,
         projectionScatter(
           `ε = ${r.smoothing}`,
-          r.projection.points.map((p) => ({ x: p.x, y: p.y, cls: name(p.label) })),
-          r.projection.templates.map(([x, y], i) => ({ x, y, cls: name(r.projection!.classes[i]!) })),
+          p.points.map((q) => ({ x: q.x, y: q.y, cls: name(q.label) })),
+          p.templates.map(([x, y], i) => ({ x, y, cls: name(p.classes[i]!) })),
+          domain,
         ),
-        `Penultimate activations of ${r.projection.classes.map(name).join(', ')} on the plane of their templates (crosses)`,
+        `Penultimate activations of ${p.classes.map(name).join(', ')} (validation) on the plane of their templates (diamonds), the same scale in every panel`,
       ),
     );
   }
+  const resolved = resolvePrecision(config.precision);
+  const precision = `${resolved.precision}${config.precision === 'auto' ? ` (auto: ${resolved.reason})` : ''}`;
+  const valCount = results[0]!.metrics.count;
+  const valHalfWidth = binomialHalfWidth(results[0]!.metrics.accuracy, valCount);
 
   const sections: Section[] = [
     {
@@ -306,7 +359,12 @@ export async function runComparison(
         `Data ${config.data} (${sizes}), model ${config.model}, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), seed ${config.seed}` +
           `${config.labelNoise ? `, label noise ${config.labelNoise}` : ''}${config.limitPerClass ? `, at most ${config.limitPerClass} training images per class` : ''}. ` +
           'Every setting starts from the same weights and sees the same batches in the same order; only the label smoothing differs.',
-        `Images: ${recipe}. Weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${config.precision}.`,
+        `Images: ${recipe}. Weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${precision}` +
+          `${config.ema > 0 ? `, EMA of the weights (decay ${config.ema})` : ''}${config.labelNoise ? `; ${(config.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes, the validation labels clean` : ''}.`,
+        `Every table and figure measures each run's model at the end of training (epoch ${config.epochs}${config.ema > 0 ? ', its weight average' : ''}) on the validation split, ` +
+          'not best.safetensors (the epoch of best validation accuracy, which lsr eval and lsr predict use): choosing the best epoch on the set that scores it would flatter it.',
+        `The validation split has ${valCount} images: an accuracy measured on it is uncertain by about ±${(valHalfWidth * 100).toFixed(1)} points (95%)` +
+          `${valHalfWidth > 0.02 ? '. That is a small set: a difference between settings smaller than this is not to be read from one run' : ''}.`,
       ],
     },
     ...(multi
@@ -319,7 +377,7 @@ export async function runComparison(
             ],
             tables: [
               {
-                header: ['label smoothing', 'val accuracy', 'NLL', 'ECE', 'ECE after scaling', 'mean feature norm'],
+                header: ['label smoothing', 'val accuracy', 'NLL', 'ECE', 'ECE after scaling (in-sample)', 'mean feature norm'],
                 rows: aggregate.map((a) => [
                   a.smoothing,
                   meanSd('accuracy', a.accuracy),
@@ -347,7 +405,7 @@ export async function runComparison(
       heading: multi ? `Results, seed ${seeds[0]}` : 'Results',
       tables: [
         {
-          header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling', 'NLL after scaling', 'mean feature norm'],
+          header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling*', 'NLL after scaling*', 'mean feature norm'],
           rows: results.map((r) => [
             r.smoothing,
             pct(r.metrics.accuracy),
@@ -361,13 +419,17 @@ export async function runComparison(
           ]),
         },
       ],
+      text: [
+        '* Temperature scaling is fitted on the validation split it is scored on (in-sample): it shows what one parameter can repair, and flatters the calibrated ECE and NLL a little.',
+      ],
       figures: [curves],
     },
     { heading: 'What these runs show', text: [readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')] },
     {
       heading: 'Calibration',
       text: [
-        'Reliability diagrams of the validation set before temperature scaling; the temperature is fitted on the same set by minimising NLL (Guo et al. 2017).',
+        `Reliability diagrams of the validation set before temperature scaling (Guo et al. 2017)${multi ? `, seed ${seeds[0]}` : ''}: a bar per confidence bin rises to the accuracy of its images; ` +
+          'the red part is the gap to their mean confidence (below the diagonal: over-confident; above: under-confident); ECE is the gap averaged over the images. The temperature is fitted on the same set by minimising NLL (in-sample).',
       ],
       figures: reliability,
     },
@@ -376,7 +438,8 @@ export async function runComparison(
       text: [
         'Müller, Kornblith & Hinton (2019) describe label smoothing pulling each class into a tight cluster equidistant from the other templates, and lowering the feature norm; ' +
           `here the mean norm went ${aggregate.map((a) => `${formatMetric('featureNorm', a.featureNorm.mean)} (ε = ${a.smoothing})`).join(' → ')}${multi ? `, averaged over ${seeds.length} seeds` : ''}. ` +
-          'The projections are of the first seed; a class with fewer than 5 validation images in the plane is not a picture to read much into.',
+          `The projections${multi ? ` are of seed ${seeds[0]}: they` : ''} show the validation activations of three classes (the most confused triple unless --classes names them) on the plane through their three templates (the head's weight rows), with equal axes and one scale for every panel, so that spreads and distances compare.`,
+        ...projectionNotes,
       ],
       figures: [norms, ...projections],
     },

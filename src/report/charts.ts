@@ -19,110 +19,226 @@ export async function render(spec: Spec): Promise<{ svg: string; png: Uint8Array
 
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
 
-/** Train and val accuracy per epoch, one colour per setting, dashed for train (the seed's figure). */
-export function accuracyCurves(rows: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number }>): Spec {
+/** One colour per label-smoothing value, the same in every chart of a report: a vega-lite scale. */
+export interface ColorScale {
+  domain: string[];
+  range: string[];
+}
+
+// Tableau 10, vega's default categorical palette: the first value (hard labels) blue, the second orange.
+const PALETTE = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
+
+/** The colours of the settings, in their order (the palette repeats past ten). */
+export function settingColors(settings: string[]): ColorScale {
+  return { domain: settings, range: settings.map((_, i) => PALETTE[i % PALETTE.length]!) };
+}
+
+/**
+ * Train and val accuracy per epoch, one colour per setting, dashed for train (the seed's figure).
+ * Rows with `lo` and `hi` (mean ± sd over seeds) draw a band around their line.
+ */
+export function accuracyCurves(
+  rows: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number; lo?: number; hi?: number }>,
+  colors: ColorScale = settingColors([...new Set(rows.map((r) => r.setting))]),
+): Spec {
+  const color = { field: 'setting', type: 'nominal', title: 'label smoothing ε', scale: colors };
+  const x = { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } };
+  // Bands for validation alone: train's and val's would overlap into one smear.
+  const band = rows.filter((r) => r.split === 'val' && r.lo !== undefined && r.hi !== undefined);
   return {
     ...base,
     title: 'Accuracy per epoch',
     width: 420,
     height: 260,
     data: { values: rows },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
-      y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, axis: { format: '.0%' } },
-      color: { field: 'setting', type: 'nominal', title: 'label smoothing' },
-      // Explicit: a nominal scale's own order would dash the second split (val), not train.
-      strokeDash: {
-        field: 'split',
-        type: 'nominal',
-        title: 'split',
-        scale: {
-          domain: ['train', 'val'],
-          range: [
-            [5, 3],
-            [1, 0],
-          ],
-        },
-        legend: { symbolType: 'stroke', symbolStrokeColor: '#555', symbolFillColor: 'transparent', symbolSize: 300 },
-      },
-    },
-  } as Spec;
-}
-
-/** Reliability diagram: accuracy per confidence bin against the diagonal, bin counts as opacity. */
-export function reliabilityDiagram(title: string, bins: Array<{ lo: number; hi: number; count: number; accuracy: number; confidence: number }>): Spec {
-  const values = bins.map((b) => ({ ...b, mid: (b.lo + b.hi) / 2 }));
-  return {
-    ...base,
-    title,
-    width: 260,
-    height: 260,
     layer: [
+      ...(band.length
+        ? [
+            {
+              data: { values: band },
+              mark: { type: 'area', opacity: 0.18 },
+              encoding: {
+                x,
+                y: { field: 'lo', type: 'quantitative', scale: { zero: false } },
+                y2: { field: 'hi' },
+                color: { ...color, legend: null },
+              },
+            },
+          ]
+        : []),
       {
-        data: { values },
-        mark: { type: 'bar', stroke: 'white' },
+        mark: { type: 'line', point: true },
         encoding: {
-          x: { field: 'lo', type: 'quantitative', scale: { domain: [0, 1] }, title: 'confidence' },
-          x2: { field: 'hi' },
-          y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] }, title: 'accuracy' },
-          opacity: { condition: { test: 'datum.count == 0', value: 0 }, value: 0.85 },
-          tooltip: [{ field: 'count' }, { field: 'confidence', format: '.3f' }, { field: 'accuracy', format: '.3f' }],
+          x,
+          y: { field: 'accuracy', type: 'quantitative', scale: { zero: false }, axis: { format: '.0%' }, title: 'accuracy' },
+          color,
+          // Explicit: a nominal scale's own order would dash the second split (val), not train.
+          strokeDash: {
+            field: 'split',
+            type: 'nominal',
+            title: 'split',
+            scale: {
+              domain: ['train', 'val'],
+              range: [
+                [5, 3],
+                [1, 0],
+              ],
+            },
+            legend: { symbolType: 'stroke', symbolStrokeColor: '#555', symbolFillColor: 'transparent', symbolSize: 300 },
+          },
         },
-      },
-      {
-        data: {
-          values: [
-            { a: 0, b: 0 },
-            { a: 1, b: 1 },
-          ],
-        },
-        mark: { type: 'line', color: 'gray', strokeDash: [4, 4] },
-        encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } },
       },
     ],
   } as Spec;
 }
 
-/** Penultimate activations projected on the plane of three templates (Müller et al. 2019, Fig. 1). */
+/**
+ * A reliability diagram as in Guo et al. 2017: per confidence bin, a bar rising from 0 to the bin's
+ * accuracy, the gap between it and the bin's mean confidence shaded red, the diagonal of perfect
+ * calibration, and above it the number of samples in each bin.
+ */
+export function reliabilityDiagram(
+  title: string,
+  bins: Array<{ lo: number; hi: number; count: number; accuracy: number; confidence: number }>,
+  color = PALETTE[0]!,
+): Spec {
+  const values = bins.filter((b) => b.count > 0).map((b) => ({ ...b, gapLo: Math.min(b.accuracy, b.confidence), gapHi: Math.max(b.accuracy, b.confidence) }));
+  const x = { field: 'lo', type: 'quantitative', scale: { domain: [0, 1] }, title: 'confidence' };
+  return {
+    ...base,
+    title,
+    vconcat: [
+      {
+        width: 260,
+        height: 60,
+        data: { values },
+        layer: [
+          {
+            mark: { type: 'bar', color: '#888', stroke: 'white' },
+            encoding: {
+              x: { ...x, title: null, axis: { labels: false } },
+              x2: { field: 'hi' },
+              // y2 at 0: with x and x2 given, vega-lite would otherwise draw a horizontal dash at the value.
+              y: { field: 'count', type: 'quantitative', title: 'images', axis: { tickCount: 2, format: 'd' } },
+              y2: { datum: 0 },
+            },
+          },
+          {
+            mark: { type: 'text', dy: -5, fontSize: 9, color: '#333' },
+            encoding: {
+              x: { field: 'mid', type: 'quantitative', scale: { domain: [0, 1] } },
+              y: { field: 'count', type: 'quantitative' },
+              text: { field: 'count', type: 'quantitative' },
+            },
+            transform: [{ calculate: '(datum.lo + datum.hi) / 2', as: 'mid' }],
+          },
+        ],
+      },
+      {
+        width: 260,
+        height: 260,
+        layer: [
+          {
+            data: { values },
+            mark: { type: 'bar', color, stroke: '#333', strokeWidth: 0.5 },
+            encoding: {
+              x,
+              x2: { field: 'hi' },
+              y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1], nice: false }, title: 'accuracy' },
+              y2: { datum: 0 },
+              tooltip: [{ field: 'count' }, { field: 'confidence', format: '.3f' }, { field: 'accuracy', format: '.3f' }],
+            },
+          },
+          {
+            data: { values },
+            mark: { type: 'bar', color: '#d62728', opacity: 0.3, stroke: '#d62728', strokeWidth: 1 },
+            encoding: { x, x2: { field: 'hi' }, y: { field: 'gapLo', type: 'quantitative' }, y2: { field: 'gapHi' } },
+          },
+          {
+            data: {
+              values: [
+                { a: 0, b: 0 },
+                { a: 1, b: 1 },
+              ],
+            },
+            mark: { type: 'line', color: 'gray', strokeDash: [4, 4] },
+            encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } },
+          },
+        ],
+      },
+    ],
+  } as Spec;
+}
+
+/**
+ * Penultimate activations projected on the plane of three templates (Müller et al. 2019, Fig. 1):
+ * equal aspect, the axes' `domain` shared by every panel of a report (so that their scales
+ * compare), each template drawn in its class's colour and named.
+ */
 export function projectionScatter(
   title: string,
   points: Array<{ x: number; y: number; cls: string }>,
   templates: Array<{ x: number; y: number; cls: string }>,
+  domain: [number, number],
 ): Spec {
+  const scale = { domain, nice: false, zero: false };
+  const classes = templates.map((t) => t.cls);
+  const color = { field: 'cls', type: 'nominal', title: 'class', scale: { domain: classes, range: ['#1b9e77', '#d95f02', '#7570b3'] } };
+  const x = { field: 'x', type: 'quantitative', scale, title: 'plane axis 1' };
+  const y = { field: 'y', type: 'quantitative', scale, title: 'plane axis 2' };
   return {
     ...base,
     title,
     width: 300,
     height: 300,
     layer: [
+      { data: { values: points }, mark: { type: 'circle', size: 22, opacity: 0.55, clip: true }, encoding: { x, y, color } },
       {
-        data: { values: points },
-        mark: { type: 'circle', size: 12, opacity: 0.6 },
-        encoding: {
-          x: { field: 'x', type: 'quantitative' },
-          y: { field: 'y', type: 'quantitative' },
-          color: { field: 'cls', type: 'nominal', title: 'class' },
-        },
+        data: { values: templates },
+        mark: { type: 'point', shape: 'diamond', size: 320, filled: true, stroke: 'black', strokeWidth: 1.5, opacity: 1 },
+        encoding: { x, y, color },
       },
       {
         data: { values: templates },
-        mark: { type: 'point', shape: 'cross', size: 200, strokeWidth: 3, color: 'black' },
-        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+        mark: { type: 'text', dy: -16, fontWeight: 'bold', fontSize: 11 },
+        encoding: { x, y, text: { field: 'cls', type: 'nominal' } },
       },
     ],
   } as Spec;
 }
 
-/** One bar per setting. */
-export function barChart(title: string, rows: Array<{ setting: string; value: number }>, axis: string): Spec {
+/** The square domain that holds every panel's points and templates, with a margin: one scale for all. */
+export function sharedDomain(panels: Array<Array<{ x: number; y: number }>>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of panels.flat()) {
+    lo = Math.min(lo, p.x, p.y);
+    hi = Math.max(hi, p.x, p.y);
+  }
+  if (!Number.isFinite(lo)) return [0, 1];
+  const margin = (hi - lo) * 0.05 || 1;
+  return [lo - margin, hi + margin];
+}
+
+/** One bar per setting, in its colour; rows with `sd` get an error bar (mean ± sd over seeds). */
+export function barChart(title: string, rows: Array<{ setting: string; value: number; sd?: number }>, axis: string, colors?: ColorScale): Spec {
+  const scale = colors ?? settingColors(rows.map((r) => r.setting));
+  const values = rows.map((r) => ({ ...r, lo: r.value - (r.sd ?? 0), hi: r.value + (r.sd ?? 0) }));
+  const x = { field: 'setting', type: 'nominal', title: 'label smoothing ε', sort: scale.domain, axis: { labelAngle: 0 } };
   return {
     ...base,
     title,
     width: 260,
     height: 200,
-    data: { values: rows },
-    mark: 'bar',
-    encoding: { x: { field: 'setting', type: 'nominal', title: 'label smoothing' }, y: { field: 'value', type: 'quantitative', title: axis } },
+    data: { values },
+    layer: [
+      {
+        mark: 'bar',
+        encoding: { x, y: { field: 'value', type: 'quantitative', title: axis }, color: { field: 'setting', type: 'nominal', scale, legend: null } },
+      },
+      ...(rows.some((r) => r.sd !== undefined)
+        ? [{ mark: { type: 'rule', strokeWidth: 1.5 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } }]
+        : []),
+    ],
   } as Spec;
 }
