@@ -1,3 +1,5 @@
-// The report layer: figures (vega-lite → SVG, PNG) and self-contained HTML. Imports io.
+// The report layer: figures (vega-lite → SVG, PNG), self-contained HTML, and a headless-Chromium
+// check and screenshot of a report (browser.ts: node: modules only). Imports io.
+export * from './browser.js';
 export * from './charts.js';
 export * from './html.js';
