@@ -120,9 +120,23 @@ describe('recipes', () => {
       cfg({ data: greys, model: 'resnet20', valFraction: 0.34, workers: 0, epochs: 1, batchSize: 4, out, precision: 'fp32' }),
       { log: null },
     );
-    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).imageSize, 16);
+    const written = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    assert.equal(written.imageSize, 16);
+    assert.equal(written.lr, (0.1 * 4) / 256); // --lr 0 (auto), resolved by the Trainer too
     await trainer.close();
     trainer.model.dispose();
+  });
+
+  test("--lr 0 (auto): a plain recipe's rate — SGD 0.1 × batch/256 from scratch, ten times lower fine-tuning; Adam-style 1e-3", () => {
+    assert.equal(training.DEFAULTS.lr, 0);
+    const from = (values: Record<string, string>) => training.configFrom(values).lr;
+    assert.equal(from({}), 0.1); // batch 256
+    assert.equal(from({ 'batch-size': '128' }), 0.05);
+    assert.equal(from({ optimizer: 'adamw' }), 1e-3);
+    assert.equal(from({ lr: '0.2' }), 0.2);
+    assert.equal(training.defaultLearningRate(cfg({ weights: 'w.pth', batchSize: 64 })), 0.0025);
+    assert.equal(training.defaultLearningRate(cfg({ weights: 'w.pth', optimizer: 'rmsprop' })), 1e-4);
+    assert.throws(() => training.configFrom({ lr: '-1' }), /--lr must be > 0 \(0: auto\)/);
   });
 
   test('named recipes and bad names', () => {

@@ -77,7 +77,7 @@ export const DEFAULTS: TrainConfig = {
   smoothing: 0.1,
   epochs: 10,
   batchSize: 256,
-  lr: 0.01,
+  lr: 0,
   optimizer: 'sgd',
   scheduler: 'cosine',
   weightDecay: 5e-4,
@@ -115,7 +115,10 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS' },
   epochs: { help: 'training epochs', value: 'N' },
   batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N' },
-  lr: { help: 'learning rate (the peak of onecycle)', value: 'LR' },
+  lr: {
+    help: 'learning rate (the peak of onecycle); 0: auto — SGD 0.1 × batch/256 from scratch (Goyal et al. 2017), 0.01 × batch/256 fine-tuning --weights; AdamW and RMSprop 1e-3 (1e-4 fine-tuning)',
+    value: 'LR',
+  },
   optimizer: { help: `${OPTIMIZERS.names.join(', ')} (--momentum is SGD's)`, value: 'NAME' },
   scheduler: { help: 'cosine, step (×0.1 every third of the epochs), onecycle (per batch) or none', value: 'NAME' },
   weightDecay: { help: 'weight decay', value: 'W' },
@@ -187,7 +190,23 @@ export function configFrom(values: Record<string, string | boolean>, base: Train
     config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--${name}`) };
   }
   validate(config);
-  return config;
+  return withDefaultLearningRate(config);
+}
+
+/**
+ * --lr 0 (auto): what a plain PyTorch recipe would use. SGD from scratch 0.1 at batch 256, scaled
+ * linearly with the batch (Goyal et al. 2017; He et al. 2016's CIFAR ResNets: 0.1 at 128 is in
+ * the same range); fine-tuning pretrained --weights ten times lower; AdamW and RMSprop 1e-3 (1e-4
+ * fine-tuning), unscaled.
+ */
+export function defaultLearningRate(c: TrainConfig): number {
+  if (c.optimizer !== 'sgd') return c.weights ? 1e-4 : 1e-3;
+  return ((c.weights ? 0.01 : 0.1) * c.batchSize) / 256;
+}
+
+/** The config with --lr 0 (auto) resolved (defaultLearningRate); an explicit --lr as it is. */
+export function withDefaultLearningRate(c: TrainConfig): TrainConfig {
+  return c.lr > 0 ? c : { ...c, lr: defaultLearningRate(c) };
 }
 
 function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
@@ -217,7 +236,7 @@ export function validate(c: TrainConfig): void {
   positiveInt('epochs');
   positiveInt('batchSize');
   nonNegativeInt('imageSize');
-  if (!(c.lr > 0)) fail('lr', 'must be > 0');
+  if (!(c.lr >= 0)) fail('lr', 'must be > 0 (0: auto)');
   if (!OPTIMIZERS.has(c.optimizer)) fail('optimizer', `must be one of ${OPTIMIZERS.names.join(', ')}`);
   if (!SCHEDULERS.has(c.scheduler)) fail('scheduler', `must be one of ${SCHEDULERS.names.join(', ')}`);
   if (!(c.weightDecay >= 0)) fail('weightDecay', 'must be ≥ 0');

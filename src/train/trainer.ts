@@ -28,7 +28,7 @@ import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { type TrainConfig, kebab } from './config.js';
+import { type TrainConfig, kebab, withDefaultLearningRate } from './config.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
@@ -161,6 +161,8 @@ export class Trainer {
     readonly config: TrainConfig,
     readonly o: TrainOptions = {},
   ) {
+    // --lr 0 (auto): config.json records the rate the run used.
+    if (config.lr === 0) this.config = config = withDefaultLearningRate(config);
     this.ctx = o.dist && dist.processGroup() ? o.dist : null;
     const ctx = this.ctx;
     const world = ctx?.worldSize ?? 1;
