@@ -3,10 +3,11 @@
 // resume with another process count, and sharded eval / predict.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
 import * as L from '../src/index.js';
 import { data, distributed, io, training } from '../src/index.js';
 import { distRoot } from './helpers.js';
@@ -437,6 +438,73 @@ describe('a hung rank', () => {
     assert.notEqual(code, 0);
     assert.ok(Date.now() - stoppedAt < 30_000, `took ${Date.now() - stoppedAt} ms`);
     assert.match(stderr, /rank 0: rank 1 \(\S+ pid \d+\) was lost; stopped at epoch 1, batch \d+/);
+  });
+});
+
+describe('ranks in step (issue 17, item 6)', () => {
+  test('a rank that issues another collective than the others stops every rank with a message naming each one', async () => {
+    const port = String(await distributed.freePort());
+    const script = join(root, 'out-of-step.mjs');
+    writeFileSync(
+      script,
+      `import { distributed } from ${JSON.stringify(join(distRoot, 'src', 'index.js'))};
+const ctx = distributed.contextFromEnv();
+distributed.joinGroup(ctx);
+try {
+  distributed.collective(ctx, 'at epoch 1, batch 1', () => {});
+  // Rank 1 runs a step the others do not: its next collective is not theirs.
+  if (ctx.rank === 1) distributed.collective(ctx, 'at epoch 1, batch 2', () => {});
+  distributed.collective(ctx, 'before validating epoch 1', () => {});
+  console.log('in step');
+} catch (e) {
+  console.log(e.message);
+  process.exit(3);
+}
+`,
+    );
+    const rank = (r: number) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const env = { ...process.env, WORLD_SIZE: '2', RANK: String(r), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, LSR_DIST_TIMEOUT: '20' };
+        const child = spawn(process.execPath, [script], { env });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const [r0, r1] = await Promise.all([rank(0), rank(1)]);
+    for (const [r, res] of [r0, r1].entries()) {
+      assert.equal(res.code, 3, `rank ${r}: ${res.out}`);
+      assert.match(
+        res.out,
+        new RegExp(
+          `rank ${r}: the ranks are out of step: rank 0 is before validating epoch 1 \\(its collective #2\\); rank 1 is at epoch 1, batch 2 \\(its collective #2\\)`,
+        ),
+      );
+    }
+  });
+
+  test('--skip-bad-images with --nproc 2 and half the images unreadable: the same images left out on every rank, the run completes', async () => {
+    const dir = join(root, 'half-bad');
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    const good = await sharp(Buffer.alloc(16 * 16 * 3, 120), { raw: { width: 16, height: 16, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    let csv = 'image,label\n';
+    for (let i = 0; i < 40; i++) {
+      // Every other image is a JPEG cut off after its header: unreadable. Batches of 2 per rank
+      // meet all-unreadable batches on one rank and not the other.
+      writeFileSync(join(dir, 'images', `${i}.jpg`), i % 2 === 1 || i % 7 === 0 ? good.subarray(0, 40) : good);
+      csv += `images/${i}.jpg,${['a', 'b'][i % 4 < 2 ? 0 : 1]}\n`;
+    }
+    writeFileSync(join(dir, 'train.csv'), csv);
+    const out = join(root, 'half-bad-run');
+    const args = ['--data', dir, '--model', 'resnet20', '--image-size', '16', '--batch-size', '4', '--epochs', '2', '--lr', '0.05'];
+    const r = lsr('train', ...args, '--workers', '0', '--threads', '1', '--skip-bad-images', '--val-fraction', '0.25', '--out', out, '--nproc', '2');
+    assert.equal(r.status, 0, r.stderr);
+    const bad = readFileSync(join(out, 'bad-images.txt'), 'utf8').trim().split('\n');
+    assert.equal(bad.length, 23, bad.join('\n')); // i odd (20) or a multiple of 7 among the even (0, 14, 28)
+    assert.equal(training.readMetrics(join(out, 'metrics.jsonl')).length, 2);
   });
 });
 

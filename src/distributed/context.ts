@@ -62,6 +62,7 @@ export function joinGroup(ctx: DistContext | null): void {
     throw new Error(
       'this lsr build has no distributed support: Gloo headers were missing when the addon was built (Debian: apt-get install libgloo-dev; then npm run build:native)',
     );
+  issued = 0;
   dist.initProcessGroup({
     masterAddr: ctx.masterAddr,
     masterPort: ctx.masterPort,
@@ -98,9 +99,45 @@ export function explainFailure(e: unknown, ctx: DistContext, where: string): Err
   return new DistributedError(`rank ${ctx.rank}: ${lost}; stopped ${where} (${cause.replace(/^\w+: /, '')})`, { cause: e });
 }
 
-/** Runs a collective step, turning a failure into explainFailure's message. */
+/** The collectives this process has issued through collective() since it joined its group. */
+let issued = 0;
+/** How many UTF-16 code units of a collective's `where` the ranks compare. */
+const WHERE_UNITS = 96;
+
+/**
+ * Before each collective, every rank shows the others its sequence number and what it is about
+ * to do (PyTorch's TORCH_DISTRIBUTED_DEBUG=DETAIL, cheaply: one all-gather of ~800 bytes). Ranks
+ * that disagree — one skipped a step, or is validating while the others train — stop with a
+ * message naming each rank and its collective, instead of pairing their data with the wrong
+ * operation. LSR_DIST_CHECK=0 turns it off.
+ */
+function checkSequence(ctx: DistContext, where: string): void {
+  if (process.env.LSR_DIST_CHECK === '0' || ctx.worldSize < 2) return;
+  issued++;
+  const units = Array.from({ length: WHERE_UNITS }, (_, i) => (i < where.length ? where.charCodeAt(i) : 0));
+  let all: number[];
+  try {
+    all = tidy(() => dist.allGather(tensor([issued, ...units], { dtype: 'int64' })).toFlatArray());
+  } catch (e) {
+    throw explainFailure(e, ctx, where);
+  }
+  const width = WHERE_UNITS + 1;
+  const ranks = Array.from({ length: ctx.worldSize }, (_, r) => {
+    const row = all.slice(r * width, (r + 1) * width);
+    return { rank: r, seq: row[0]!, where: String.fromCharCode(...row.slice(1).filter((u) => u !== 0)) };
+  });
+  const mine = where.slice(0, WHERE_UNITS);
+  if (ranks.every((r) => r.seq === issued && r.where === mine)) return;
+  throw new DistributedError(
+    `rank ${ctx.rank}: the ranks are out of step: ${ranks.map((r) => `rank ${r.rank} is ${r.where} (its collective #${r.seq})`).join('; ')}. ` +
+      'A rank skipped or added a step; their collectives would pair with the wrong ones',
+  );
+}
+
+/** Runs a collective step, after checking that every rank is at the same one (checkSequence), turning a failure into explainFailure's message. */
 export function collective<T>(ctx: DistContext | null, where: string, fn: () => T): T {
   if (!ctx) return fn();
+  checkSequence(ctx, where);
   try {
     return fn();
   } catch (e) {

@@ -96,11 +96,47 @@ export function prepareData(c: TrainConfig): RunData & { missing: string[] } {
 
 /** A run's data and its recipe, reading the images' size (--image-size 0) and the training set's statistics first when the recipe needs them. */
 export async function prepareRun(c: TrainConfig): Promise<RunData & { missing: string[] }> {
-  const split = splitData(c);
+  const split = c.skipBadImages ? await withoutUnreadable(splitData(c), c.workers) : splitData(c);
   const imageSize = await resolveImageSize(c, split.train);
   const sized = { ...c, imageSize };
   const statistics = needsStatistics(sized) ? await datasetStatistics(split.train, imageSize, { workers: c.workers, skipBadImages: c.skipBadImages }) : null;
   return withRecipe(split, recipeFor(sized, statistics), statistics, imageSize);
+}
+
+/**
+ * --skip-bad-images: the training and validation images that cannot be read, found by decoding
+ * every one before training and left out of both sets, so that every epoch (and every rank of a
+ * data-parallel run, which all find the same ones) sees the same images and the same number of
+ * batches; a batch the loader shortened while training would desynchronise the ranks' steps.
+ * They join `missing`, which the run writes to bad-images.txt.
+ */
+export async function withoutUnreadable(split: SplitData, workers: number): Promise<SplitData> {
+  const missing = [...split.missing];
+  const readable = async (set: SampleList): Promise<SampleList> => {
+    const loader = new data.DataLoader(set, {
+      batchSize: 64,
+      // Decoded, then shrunk to one pixel: the decode is the test, the rest is cheap.
+      pipeline: { transforms: [{ op: 'resize', size: [1, 1] }], channels: 3, mean: [0, 0, 0], std: [1, 1, 1] },
+      workers,
+      skipBadImages: true,
+    });
+    const kept = new Set<number>();
+    try {
+      for await (const b of loader.epoch(0)) {
+        for (const i of b.indices) kept.add(i);
+        b.dispose();
+      }
+    } finally {
+      await loader.close();
+    }
+    missing.push(...loader.badImages);
+    if (kept.size === set.length) return set;
+    return set.subset([...Array(set.length).keys()].filter((i) => kept.has(i)));
+  };
+  const train = await readable(split.train);
+  const val = await readable(split.val);
+  if (train.length === 0) throw new BadInputError('--skip-bad-images: no training image can be read');
+  return { ...split, train, val, missing };
 }
 
 const withRecipe = (split: SplitData, recipe: Recipe, statistics: DatasetStatistics | null, imageSize: number) => ({
