@@ -37,9 +37,11 @@ bool release(Napi::Env env, HandleId id);
 // Counts the handle's bytes in the external memory V8 is told of (it is now freed by its owner or
 // the GC, no longer by a tidy() scope); false if it was released.
 bool markExternal(Napi::Env env, HandleId id);
-// The tensor behind a handle, or nullptr when it was released; `valid` is false for an id that
-// never named a slot (forged or corrupt).
-at::Tensor* lookup(HandleId id, bool& valid);
+// The tensor behind a handle (a new reference), or an undefined tensor when it was released;
+// `valid` is false for an id that never named a slot (forged or corrupt). The table is shared by
+// every thread (worker_threads included) and locked: a handle is valid in any thread until one
+// of them releases it.
+at::Tensor lookup(HandleId id, bool& valid);
 
 // Argument readers: each checks the JS type and throws a TypeError naming the argument. A value
 // is required unless the reader is opt*: defaults live in one layer, the TypeScript one, and an
@@ -53,7 +55,8 @@ struct Args {
   [[noreturn]] void fail(size_t i, const std::string& what) const;
 
   HandleId handle(size_t i) const;
-  const at::Tensor& tensor(size_t i) const;
+  // A new reference to the tensor (the table may change under another thread once this returns).
+  at::Tensor tensor(size_t i) const;
   c10::optional<at::Tensor> optTensor(size_t i) const;
   bool isTensor(size_t i) const { return i < info.Length() && info[i].IsBigInt(); }
   // A tensor, or a JS number/boolean as a "wrapped number" tensor: the way Python passes
@@ -61,7 +64,7 @@ struct Args {
   at::Tensor operand(size_t i) const;
   std::vector<at::Tensor> tensors(size_t i) const;
   // Element k of the array argument i, which must be a live tensor handle.
-  const at::Tensor& element(size_t i, uint32_t k) const;
+  at::Tensor element(size_t i, uint32_t k) const;
   double number(size_t i) const;
   int64_t integer(size_t i) const;
   c10::optional<int64_t> optInteger(size_t i) const;
@@ -99,10 +102,16 @@ constexpr const char* kNonFiniteLogits = "LSR_NONFINITE_LOGITS";
 // Any other error from libtorch (NativeError).
 constexpr const char* kNative = "LSR_NATIVE";
 
-// The error classes the TypeScript side registered (set_error_classes), per JS environment.
-struct ErrorClasses {
+// Per JS environment (the main thread, each worker_thread), made when the addon is initialised
+// in it: the error classes the TypeScript side registered (set_error_classes) and the account of
+// the external memory its V8 is told of.
+struct EnvData {
   Napi::ObjectReference byCode;
+  uint32_t account = 0;
 };
+using ErrorClasses = EnvData;
+// A new external-memory account, for an environment being initialised.
+uint32_t newAccount();
 
 // Rethrows the exception in flight as a JS Error "op: first line of libtorch's message", of the
 // class registered for its code (set_error_classes), with `code` set.

@@ -12,16 +12,23 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace lsr {
 
 namespace {
+// The table is shared by every JS environment of the process (the main thread and each
+// worker_thread load the addon once each, and share its globals): a handle made in one thread is
+// valid in the others. Every access holds g_mu, uncontended in a single-threaded program (~20 ns
+// against the microseconds of an op), and nothing in the table is referenced outside the lock:
+// lookups copy the tensor (one reference count), and a released tensor is destroyed after it.
 struct Slot {
   at::Tensor tensor;
   int64_t bytes = 0;  // this handle's share of the live bytes (memoryStats)
-  bool external = false;  // counted in what V8 is told (the handle left every tidy() scope)
+  uint32_t account = 0;  // 1 + the account of the environment V8 was told of its bytes in (0: none)
   uint32_t gen = 1;
 };
+std::mutex g_mu;
 std::vector<Slot> g_slots;
 std::vector<uint32_t> g_free;
 int64_t g_live = 0;
@@ -31,84 +38,147 @@ int64_t g_bytes = 0;
 // intermediates (gigabytes, made and freed by the scope together) look like memory pressure: V8
 // started incremental marking again and again, and its concurrent marking threads took cores
 // from libtorch's (resnet50 bf16 inference 14% slower than PyTorch's).
+// Each JS environment (isolate) has its own account: V8 is told only from the thread that runs
+// that isolate, of the handles marked there. A handle released in another environment leaves its
+// account lower, which its own environment reports at its next change.
 constexpr int64_t kReportStep = 16 << 20;
-int64_t g_external = 0;
-int64_t g_reported = 0;
-int64_t g_reported_increases = 0;  // the sum of every increase V8 was told of (tests read it)
+struct Account {
+  int64_t external = 0;  // bytes of the handles marked in this environment
+  int64_t reported = 0;  // what its V8 was last told
+  int64_t reportedIncreases = 0;  // the sum of every increase it was told of (tests read it)
+};
+std::vector<Account> g_accounts;
 
-void reportExternal(Napi::Env env) {
-  int64_t delta = g_external - g_reported;
-  if (delta >= kReportStep || delta <= -kReportStep) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-    g_reported = g_external;
-    if (delta > 0) g_reported_increases += delta;
-  }
+// The change V8 should be told of now (0 below a step); called with g_mu held.
+int64_t pendingReport(Account& acc) {
+  int64_t delta = acc.external - acc.reported;
+  if (delta < kReportStep && delta > -kReportStep) return 0;
+  acc.reported = acc.external;
+  if (delta > 0) acc.reportedIncreases += delta;
+  return delta;
+}
+
+// This environment's account (made by InitModule, which runs once per environment).
+uint32_t accountOf(Napi::Env env) {
+  auto* data = env.GetInstanceData<EnvData>();
+  if (data == nullptr) throw std::logic_error("the addon was not initialised in this environment");
+  return data->account;
 }
 
 int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
-}  // namespace
 
-int64_t liveTensors() { return g_live; }
-int64_t liveBytes() { return g_bytes; }
-ExternalMemory externalMemory() { return {g_external, g_reported, g_reported_increases}; }
-
-bool markExternal(Napi::Env env, HandleId id) {
-  bool valid;
-  if (lookup(id, valid) == nullptr) return false;
-  Slot& s = g_slots[id & 0xffffffffULL];
-  if (s.external) return true;
-  s.external = true;
-  g_external += s.bytes;
-  reportExternal(env);
-  return true;
-}
-
-at::Tensor* lookup(HandleId id, bool& valid) {
+// The live slot a handle names, or nullptr (`valid` false for an id that never named a slot);
+// called with g_mu held.
+Slot* liveSlot(HandleId id, bool& valid) {
   uint64_t slot = id & 0xffffffffULL;
   uint32_t gen = static_cast<uint32_t>(id >> 32);
   valid = slot < g_slots.size() && gen != 0 && gen <= g_slots[slot].gen;
   if (!valid || g_slots[slot].gen != gen || !g_slots[slot].tensor.defined()) return nullptr;
-  return &g_slots[slot].tensor;
+  return &g_slots[slot];
+}
+}  // namespace
+
+uint32_t newAccount() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_accounts.emplace_back();
+  return static_cast<uint32_t>(g_accounts.size() - 1);
+}
+
+int64_t liveTensors() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_live;
+}
+int64_t liveBytes() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_bytes;
+}
+ExternalMemory externalMemory() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  ExternalMemory e{0, 0, 0};
+  for (const Account& acc : g_accounts) {
+    e.escaped += acc.external;
+    e.reported += acc.reported;
+    e.reportedIncreases += acc.reportedIncreases;
+  }
+  return e;
+}
+
+bool markExternal(Napi::Env env, HandleId id) {
+  uint32_t account = accountOf(env);
+  int64_t delta = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    bool valid;
+    Slot* s = liveSlot(id, valid);
+    if (s == nullptr) return false;
+    if (s->account != 0) return true;
+    s->account = account + 1;
+    g_accounts[account].external += s->bytes;
+    delta = pendingReport(g_accounts[account]);
+  }
+  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+  return true;
+}
+
+at::Tensor lookup(HandleId id, bool& valid) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  Slot* s = liveSlot(id, valid);
+  return s == nullptr ? at::Tensor() : s->tensor;
 }
 
 bool release(Napi::Env env, HandleId id) {
-  bool valid;
-  if (lookup(id, valid) == nullptr) return false;
-  Slot& s = g_slots[id & 0xffffffffULL];
-  s.tensor.reset();
-  s.gen = s.gen == UINT32_MAX ? 1 : s.gen + 1;
-  g_live--;
-  g_bytes -= s.bytes;
-  if (s.external) {
-    g_external -= s.bytes;
-    s.external = false;
-    reportExternal(env);
+  uint32_t account = accountOf(env);
+  int64_t delta = 0;
+  at::Tensor freed;  // destroyed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    bool valid;
+    Slot* s = liveSlot(id, valid);
+    if (s == nullptr) return false;
+    freed = std::move(s->tensor);
+    s->tensor.reset();
+    s->gen = s->gen == UINT32_MAX ? 1 : s->gen + 1;
+    g_live--;
+    g_bytes -= s->bytes;
+    if (s->account != 0) {
+      Account& acc = g_accounts[s->account - 1];
+      acc.external -= s->bytes;
+      if (s->account - 1 == account) delta = pendingReport(acc);
+      s->account = 0;
+    }
+    s->bytes = 0;
+    g_free.push_back(static_cast<uint32_t>(id & 0xffffffffULL));
   }
-  s.bytes = 0;
-  g_free.push_back(static_cast<uint32_t>(id & 0xffffffffULL));
+  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(env, delta);
   return true;
 }
 
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Undefined();
-  uint32_t slot;
-  if (!g_free.empty()) {
-    slot = g_free.back();
-    g_free.pop_back();
-  } else {
-    if (g_slots.size() >= UINT32_MAX) throw std::runtime_error("too many live tensors");
-    slot = static_cast<uint32_t>(g_slots.size());
-    g_slots.emplace_back();
+  int64_t bytes = storageBytes(t);
+  HandleId id;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    uint32_t slot;
+    if (!g_free.empty()) {
+      slot = g_free.back();
+      g_free.pop_back();
+    } else {
+      if (g_slots.size() >= UINT32_MAX) throw std::runtime_error("too many live tensors");
+      slot = static_cast<uint32_t>(g_slots.size());
+      g_slots.emplace_back();
+    }
+    Slot& s = g_slots[slot];
+    s.bytes = bytes;
+    s.tensor = std::move(t);
+    g_live++;
+    g_bytes += bytes;
+    id = (static_cast<uint64_t>(s.gen) << 32) | slot;
   }
-  Slot& s = g_slots[slot];
-  s.bytes = storageBytes(t);
-  s.tensor = std::move(t);
-  g_live++;
-  g_bytes += s.bytes;
-  return Napi::BigInt::New(env, (static_cast<uint64_t>(s.gen) << 32) | slot);
+  return Napi::BigInt::New(env, id);
 }
 
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -132,12 +202,12 @@ static HandleId handleOf(const Args& a, Napi::Value v, size_t i, const std::stri
   return id;
 }
 
-static const at::Tensor& tensorOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
+static at::Tensor tensorOf(const Args& a, Napi::Value v, size_t i, const std::string& where) {
   bool valid;
-  at::Tensor* t = lookup(handleOf(a, v, i, where), valid);
+  at::Tensor t = lookup(handleOf(a, v, i, where), valid);
   if (!valid) a.fail(i, "is not a tensor handle" + where);
-  if (t == nullptr) a.fail(i, "is a disposed tensor (used after dispose())" + where);
-  return *t;
+  if (!t.defined()) a.fail(i, "is a disposed tensor (used after dispose())" + where);
+  return t;
 }
 
 HandleId Args::handle(size_t i) const {
@@ -145,7 +215,7 @@ HandleId Args::handle(size_t i) const {
   return handleOf(*this, info[i], i, "");
 }
 
-const at::Tensor& Args::tensor(size_t i) const {
+at::Tensor Args::tensor(size_t i) const {
   if (i >= info.Length()) fail(i, "must be a tensor");
   return tensorOf(*this, info[i], i, "");
 }
@@ -162,7 +232,7 @@ c10::optional<at::Tensor> Args::optTensor(size_t i) const {
   return tensor(i);
 }
 
-const at::Tensor& Args::element(size_t i, uint32_t k) const {
+at::Tensor Args::element(size_t i, uint32_t k) const {
   return tensorOf(*this, info[i].As<Napi::Array>()[k], i, " (element " + std::to_string(k) + ")");
 }
 
@@ -308,7 +378,7 @@ static std::string firstLine(const char* msg) {
 
 namespace {
 Napi::Error codedError(Napi::Env env, const char* code, const std::string& message) {
-  auto* classes = env.GetInstanceData<ErrorClasses>();
+  auto* classes = env.GetInstanceData<EnvData>();
   if (classes != nullptr && !classes->byCode.IsEmpty()) {
     Napi::Value ctor = classes->byCode.Value().Get(code);
     if (ctor.IsFunction()) return Napi::Error(env, ctor.As<Napi::Function>().New({Napi::String::New(env, message)}));
@@ -378,8 +448,14 @@ static void initTorchLogging() {
 static void initTorchLogging() {}
 #endif
 
+// Runs once per JS environment: the main thread's and each worker_thread's. Process-wide state
+// (the handle table, glog) is set up once and shared, never reset here.
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
-  initTorchLogging();
+  static std::once_flag logging;
+  std::call_once(logging, initTorchLogging);
+  auto* data = new lsr::EnvData();
+  data->account = lsr::newAccount();
+  env.SetInstanceData(data);
   for (auto& [name, fn] : lsr::registry()) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

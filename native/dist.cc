@@ -19,6 +19,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <thread>
 #endif
 
@@ -39,6 +41,13 @@ OP(sync_batch_norm) { NO_GLOO; } END
 OP(ddp_reducer_create) { NO_GLOO; } END
 OP(ddp_reducer_prepare) { NO_GLOO; } END
 OP(ddp_reducer_finish) { NO_GLOO; } END
+OP(ddp_reducer_dispose) { return Napi::Boolean::New(a.env(), false); } END
+OP(ddp_reducer_stats) {
+  auto o = Napi::Object::New(a.env());
+  o.Set("reducers", 0);
+  o.Set("bytes", 0);
+  return o;
+} END
 #else
 
 namespace {
@@ -294,6 +303,7 @@ namespace {
 // averages and writes the gradients back.
 struct Reducer {
   std::vector<at::Tensor> params;
+  std::vector<std::pair<size_t, unsigned>> hooks;  // (parameter, hook position) to remove on release
   std::vector<std::vector<size_t>> buckets;  // parameter indices, in the order backward readies them
   std::vector<size_t> bucketOf, offsetOf;
   std::vector<at::Tensor> flats;
@@ -357,12 +367,34 @@ struct Reducer {
       }
     }
   }
-};
-std::vector<std::unique_ptr<Reducer>> g_reducers;
 
-Reducer& reducer(int64_t id) {
+  // Takes the hooks off the parameters and drops every tensor: the parameters (the model's, which
+  // the reducer kept alive), the buckets and any collective in flight.
+  void release() {
+    for (auto [k, pos] : hooks) params[k].remove_hook(pos);
+    hooks.clear();
+    armed = false;
+    works.clear();
+    flats.clear();
+    params.clear();
+  }
+
+  int64_t bytes() const {
+    int64_t n = 0;
+    for (const auto& f : flats) n += static_cast<int64_t>(f.storage().nbytes());
+    return n;
+  }
+};
+// By id; a disposed reducer leaves a null entry (its id is never reused). The hooks hold weak
+// references, so a hook that outlives its reducer does nothing.
+std::mutex g_reducersMu;
+std::vector<std::shared_ptr<Reducer>> g_reducers;
+
+std::shared_ptr<Reducer> reducer(int64_t id) {
+  std::lock_guard<std::mutex> lock(g_reducersMu);
   if (id < 0 || id >= static_cast<int64_t>(g_reducers.size())) throw std::runtime_error("no such reducer " + std::to_string(id));
-  return *g_reducers[id];
+  if (!g_reducers[id]) throw std::runtime_error("reducer " + std::to_string(id) + " was disposed");
+  return g_reducers[id];
 }
 }  // namespace
 
@@ -372,7 +404,7 @@ OP(ddp_reducer_create) {
   dist();
   auto params = a.tensors(0);
   int64_t cap = a.integer(1), firstCap = a.integer(2);
-  auto r = std::make_unique<Reducer>();
+  auto r = std::make_shared<Reducer>();
   r->params = params;
   r->bucketOf.resize(params.size());
   r->offsetOf.resize(params.size());
@@ -400,23 +432,60 @@ OP(ddp_reducer_create) {
   if (!r->buckets.empty()) r->flats.push_back(at::empty({offset}, params[r->buckets.back().front()].options().requires_grad(false)));
   r->pending.resize(r->buckets.size());
   r->works.resize(r->buckets.size());
-  Reducer* raw = r.get();
+  std::weak_ptr<Reducer> weak = r;
   for (auto& bucket : r->buckets)
-    for (size_t k : bucket) params[k].register_hook([raw, k](const at::Tensor& grad) { raw->ready(k, grad); });
+    for (size_t k : bucket) {
+      unsigned pos = params[k].register_hook([weak, k](const at::Tensor& grad) {
+        if (auto live = weak.lock()) live->ready(k, grad);
+      });
+      r->hooks.emplace_back(k, pos);
+    }
+  std::lock_guard<std::mutex> lock(g_reducersMu);
   g_reducers.push_back(std::move(r));
   return Napi::Number::New(a.env(), static_cast<double>(g_reducers.size() - 1));
 } END
 
 // ddp_reducer_prepare(id): the next backward's gradients are reduced as they come.
 OP(ddp_reducer_prepare) {
-  reducer(a.integer(0)).arm();
+  reducer(a.integer(0))->arm();
   return a.env().Undefined();
 } END
 
 // ddp_reducer_finish(id): after backward, every gradient becomes the mean over ranks.
 OP(ddp_reducer_finish) {
-  reducer(a.integer(0)).finish();
+  reducer(a.integer(0))->finish();
   return a.env().Undefined();
+} END
+
+// ddp_reducer_dispose(id) -> whether it was live: frees the reducer, its buckets and its hold on
+// the parameters (idempotent).
+OP(ddp_reducer_dispose) {
+  int64_t id = a.integer(0);
+  std::shared_ptr<Reducer> r;
+  {
+    std::lock_guard<std::mutex> lock(g_reducersMu);
+    if (id < 0 || id >= static_cast<int64_t>(g_reducers.size())) throw std::runtime_error("no such reducer " + std::to_string(id));
+    r.swap(g_reducers[id]);
+  }
+  if (r) r->release();
+  return Napi::Boolean::New(a.env(), static_cast<bool>(r));
+} END
+
+// ddp_reducer_stats() -> { reducers, bytes }: the live reducers and their buckets' bytes.
+OP(ddp_reducer_stats) {
+  int64_t live = 0, bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_reducersMu);
+    for (const auto& r : g_reducers)
+      if (r) {
+        live++;
+        bytes += r->bytes();
+      }
+  }
+  auto o = Napi::Object::New(a.env());
+  o.Set("reducers", Napi::Number::New(a.env(), static_cast<double>(live)));
+  o.Set("bytes", Napi::Number::New(a.env(), static_cast<double>(bytes)));
+  return o;
 } END
 
 namespace {

@@ -6,7 +6,9 @@
 //   m = max x,  s = Σ e^(x_c − m),  lse = m + log s
 //   loss = (1 − ε)·w_y·(lse − x_y) + (ε/C)·Σ_c w_c·(lse − x_c)
 //   ∂loss/∂x_c = ((1 − ε)·w_y + (ε/C)·W)·softmax_c − (ε/C)·w_c − (1 − ε)·w_y·[c = y]
-// Forward keeps the input and one log-sum-exp per row; backward writes the gradient directly.
+// Forward keeps the input and one log-sum-exp per row; backward writes the gradient directly,
+// or, under backward({ createGraph: true }), computes it from ATen ops so that it can be
+// differentiated again (a gradient penalty).
 // Ignored rows contribute 0; 'mean' divides by Σ w_y over the rows that are not ignored.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -245,7 +247,9 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
       }
     });
 
-    ctx->save_for_backward({x, y, w, lse});
+    // The input itself too (the same tensor as x when contiguous): the differentiable backward
+    // needs its graph.
+    ctx->save_for_backward({x, y, w, lse, input});
     ctx->saved_data["reduction"] = reduction;
     ctx->saved_data["ignore"] = ignoreIndex;
     ctx->saved_data["smoothing"] = smoothing;
@@ -268,6 +272,12 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
     int64_t ignoreIndex = ctx->saved_data["ignore"].toInt();
     double smoothing = ctx->saved_data["smoothing"].toDouble();
     double denominator = ctx->saved_data["denominator"].toDouble();
+    // Grad mode is on in a backward only under backward({ createGraph: true }) (autograd.grad
+    // with create_graph): then the gradient must carry a graph of its own (a gradient penalty
+    // differentiates it again), which the fused loop below cannot give.
+    if (at::GradMode::is_enabled())
+      return {differentiableGrad(saved[4], y, w, gradOutputs[0], reduction, ignoreIndex, smoothing, denominator),
+              at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     Layout L = layoutOf(x);
     at::Tensor gradOutput = gradOutputs[0].to(x.scalar_type()).contiguous();
     at::Tensor gradInput = at::empty_like(x, at::MemoryFormat::Contiguous);
@@ -298,6 +308,35 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
       });
     });
     return {gradInput, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+
+  // The same gradient as the fused loop, from ATen ops on the saved input and the incoming
+  // gradient, so that autograd can differentiate it again (double backward):
+  //   scale·(((1 − ε)·w_y + (ε/C)·W)·softmax(x) − (ε/C)·w − (1 − ε)·w_y·onehot(y)), 0 where ignored,
+  // scale being the output's gradient (divided by Σ w_y for 'mean').
+  static at::Tensor differentiableGrad(const at::Tensor& input, const at::Tensor& y, const at::Tensor& w,
+                                       const at::Tensor& gradOutput, int64_t reduction, int64_t ignoreIndex,
+                                       double smoothing, double denominator) {
+    const int64_t classDim = input.dim() == 1 ? 0 : 1;
+    const int64_t C = input.size(classDim);
+    std::vector<int64_t> classShape(input.dim(), 1);
+    classShape[classDim] = C;
+    const auto dtype = input.scalar_type();
+    at::Tensor kept = y.ne(ignoreIndex);
+    at::Tensor keptF = kept.to(dtype).unsqueeze(classDim);
+    at::Tensor classes = y.masked_fill(kept.logical_not(), 0);
+    at::Tensor weights = w.defined() ? w : at::ones({C}, input.options().requires_grad(false));
+    const double sumW = w.defined() ? w.sum().item<double>() : static_cast<double>(C);
+    // w_y per position, 0 where ignored (the target's shape, with the class dimension as 1).
+    at::Tensor wy = weights.index_select(0, classes.reshape({-1})).view(y.sizes()).unsqueeze(classDim) * keptF;
+    at::Tensor g = at::softmax(input, classDim) * ((1 - smoothing) * wy + (smoothing / C * sumW) * keptF);
+    if (smoothing != 0) g = g - weights.view(classShape) * keptF * (smoothing / C);
+    g = g - at::zeros_like(g).scatter(classDim, classes.unsqueeze(classDim), wy * (1 - smoothing));
+    at::Tensor go = gradOutput.to(dtype);
+    if (reduction == at::Reduction::None) go = go.unsqueeze(classDim);
+    if (reduction == at::Reduction::Mean) go = go / denominator;
+    // Ignored positions get 0, as in the fused loop (even with a NaN row, or a 'mean' over none).
+    return (g * go).masked_fill(keptF.eq(0), 0);
   }
 };
 

@@ -171,7 +171,7 @@ INPLACE_OP(set_data, a.tensor(0).set_data(a.tensor(1)))
 INPLACE_OP(set_requires_grad, a.tensor(0).requires_grad_(a.boolean(1)))
 OP(is_leaf) { return Napi::Boolean::New(a.env(), a.tensor(0).is_leaf()); } END
 OP(grad_fn_name) {
-  const auto& fn = a.tensor(0).grad_fn();
+  auto fn = a.tensor(0).grad_fn();
   if (!fn) return a.env().Null();
   return Napi::String::New(a.env(), fn->name());
 }
@@ -202,8 +202,9 @@ END
 
 // inference_mode_enter() / inference_mode_exit(): c10::InferenceMode (no autograd bookkeeping, no
 // version counters) around a synchronous JS call. The guard is an RAII object, so it lives on a
-// stack here between the two calls; exits come in the reverse order of entries.
-static std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
+// stack here between the two calls; exits come in the reverse order of entries. One stack per
+// thread (worker_threads call too), as the mode itself is per thread.
+static thread_local std::vector<std::unique_ptr<c10::InferenceMode>> inferenceGuards;
 OP(inference_mode_enter) {
   inferenceGuards.push_back(std::make_unique<c10::InferenceMode>(true));
   return a.env().Undefined();

@@ -203,6 +203,83 @@ describe('the fused kernel', () => {
     }
   });
 
+  test('under backward({ createGraph: true }) its gradient has a graph: a gradient penalty equals the composite formula', () => {
+    // A small linear model; the penalty ‖∂L/∂x‖² differentiated w.r.t. the weights needs the
+    // loss's second derivative (issue 17, item 7): the fused backward alone gave a gradient with
+    // no graph, and the penalty silently lost the cross-entropy's curvature.
+    const classes = 4;
+    const composite = (logits: Tensor, y: Tensor, o: { weight?: Tensor; ignoreIndex: number; labelSmoothing: number; reduction: 'mean' | 'sum' | 'none' }) => {
+      // (1 − ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c), 0 where ignored; 'mean' over Σ w_y.
+      const kept = y.ne(o.ignoreIndex);
+      const safe = y.maskedFill(kept.logicalNot(), 0);
+      const w = o.weight ?? L.ones([classes], { dtype: 'float64' });
+      const classShape = logits.shape.map((n, d) => (d === 1 ? n : 1));
+      const logp = F.logSoftmax(logits, 1);
+      const nll = logp.gather(1, safe.unsqueeze(1)).squeeze(1).neg();
+      const smooth = logp
+        .mul(w.view(...classShape))
+        .sum(1)
+        .neg();
+      const wy = w
+        .gather(0, safe.flatten())
+        .view(...safe.shape)
+        .mul(kept);
+      const loss = wy
+        .mul(nll)
+        .mul(1 - o.labelSmoothing)
+        .add(smooth.mul(o.labelSmoothing / classes).mul(kept));
+      if (o.reduction === 'none') return loss;
+      return o.reduction === 'sum' ? loss.sum() : loss.sum().div(wy.sum());
+    };
+    const cases = [
+      {
+        shape: [6, classes],
+        y: [0, 3, -100, 2, 1, 3],
+        o: { weight: L.tensor([0.5, 2, 1, 1.5], { dtype: 'float64' }), ignoreIndex: -100, labelSmoothing: 0.1, reduction: 'mean' as const },
+      },
+      { shape: [6, classes], y: [1, 1, 0, 2, 3, 0], o: { ignoreIndex: -100, labelSmoothing: 0, reduction: 'sum' as const } },
+      // (N, C, d) logits that are not contiguous, one output per position weighted.
+      { shape: [3, classes, 2], y: [0, 2, 3, -100, 1, 1], o: { ignoreIndex: -100, labelSmoothing: 0.37, reduction: 'none' as const } },
+    ];
+    for (const [k, c] of cases.entries())
+      L.tidy(() => {
+        const rows = c.shape[0]! * (c.shape[2] ?? 1);
+        const W = L.fromTypedArray(values(classes * 5, 20 + k, -1, 1), [classes, 5], { dtype: 'float64' }).requiresGrad_();
+        const b = L.fromTypedArray(values(classes, 30 + k, -1, 1), [classes], { dtype: 'float64' }).requiresGrad_();
+        const x = L.fromTypedArray(values(rows * 5, 40 + k, -2, 2), [rows, 5], { dtype: 'float64' }).requiresGrad_();
+        const y = L.tensor(c.y, { dtype: 'int64' }).view(...c.shape.filter((_, d) => d !== 1));
+        const outWeights = L.fromTypedArray(values(rows, 50 + k, 0.5, 1.5), y.shape, { dtype: 'float64' });
+        const penalty = (loss: (logits: Tensor) => Tensor) => {
+          let logits = x.mm(W.t()).add(b);
+          if (c.shape.length === 3) logits = logits.view(c.shape[0]!, c.shape[2]!, classes).permute(0, 2, 1);
+          const out = loss(logits);
+          (c.o.reduction === 'none' ? out.mul(outWeights).sum() : out).backward(undefined, { createGraph: true });
+          const gx = x.grad!;
+          W.grad = undefined;
+          b.grad = undefined;
+          x.grad = undefined;
+          gx.pow(2).sum().backward();
+          const grads = [gx.detach(), W.grad!, b.grad!];
+          W.grad = undefined;
+          b.grad = undefined;
+          x.grad = undefined;
+          return grads;
+        };
+        const fused = penalty((logits) => {
+          const out = crossEntropy(logits, y, c.o);
+          assert.match(out.gradFn ?? '', /LabelSmoothedCrossEntropy/);
+          return out;
+        });
+        const expected = penalty((logits) => composite(logits, y, c.o));
+        assertTensorClose(fused[0]!, expected[0]!, 1e-10, `case ${k}: ∂L/∂x`);
+        assertTensorClose(fused[1]!, expected[1]!, 1e-10, `case ${k}: ∂‖∂L/∂x‖²/∂W`);
+        assertTensorClose(fused[2]!, expected[2]!, 1e-10, `case ${k}: ∂‖∂L/∂x‖²/∂b`);
+        // The bias reaches the penalty only through the loss's curvature: without a double
+        // backward its gradient would be 0.
+        assert.ok(expected[2]!.abs().max().item() > 1e-3, `case ${k}: the check is not vacuous`);
+      });
+  });
+
   test('keeps no N×C tensor but the input for backward', () => {
     L.tidy(() => {
       const x = L.randn([64, 1000]).requiresGrad_();

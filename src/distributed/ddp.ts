@@ -46,4 +46,13 @@ export class DistributedDataParallel {
   averageGradients(): void {
     this.#reducer.finish();
   }
+
+  /**
+   * Frees the native gradient reducer, which otherwise keeps the module's parameters (and its
+   * buckets, as large as the gradients) alive after the module is disposed. The module itself is
+   * the caller's. Idempotent; syncBuffers() still works after it, training steps do not.
+   */
+  dispose(): void {
+    this.#reducer.dispose();
+  }
 }

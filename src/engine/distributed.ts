@@ -76,6 +76,9 @@ export function barrier(): void {
   native.dist_barrier();
 }
 
+// The GC backstop for a reducer that was never disposed.
+const reducers = new FinalizationRegistry<number>((id) => native.ddp_reducer_dispose(id));
+
 /**
  * DDP's gradient reducer over some parameters: between prepare() and finish(), backward's
  * gradients are all-reduced bucket by bucket as they are produced (overlapping the rest of
@@ -83,6 +86,7 @@ export function barrier(): void {
  */
 export class GradientReducer {
   readonly #id: number;
+  #disposed = false;
 
   constructor(params: Tensor[], o: { bucketBytes: number; firstBucketBytes: number }) {
     this.#id = native.ddp_reducer_create(
@@ -90,6 +94,7 @@ export class GradientReducer {
       o.bucketBytes,
       o.firstBucketBytes,
     );
+    reducers.register(this, this.#id, this);
   }
 
   prepare(): void {
@@ -99,6 +104,22 @@ export class GradientReducer {
   finish(): void {
     native.ddp_reducer_finish(this.#id);
   }
+
+  /**
+   * Frees the native reducer now: its buckets, its hooks on the parameters and its references to
+   * them (which kept a disposed model's weights alive). Idempotent; prepare() and finish() throw after it.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    reducers.unregister(this);
+    native.ddp_reducer_dispose(this.#id);
+  }
+}
+
+/** The live native gradient reducers and the bytes of their buckets (a disposed one counts for nothing). */
+export function reducerStats(): { reducers: number; bytes: number } {
+  return native.ddp_reducer_stats();
 }
 
 export interface RankLiveness {

@@ -286,6 +286,8 @@ export interface Native {
   ddp_reducer_create(params: Handle[], bucketBytes: number, firstBucketBytes: number): number;
   ddp_reducer_prepare(id: number): void;
   ddp_reducer_finish(id: number): void;
+  ddp_reducer_dispose(id: number): boolean;
+  ddp_reducer_stats(): { reducers: number; bytes: number };
   sync_batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, momentum: number, eps: number): Handle;
 }
 
@@ -330,8 +332,10 @@ export const NATIVE_OPS = [
   'cross_entropy',
   'cumsum',
   'ddp_reducer_create',
+  'ddp_reducer_dispose',
   'ddp_reducer_finish',
   'ddp_reducer_prepare',
+  'ddp_reducer_stats',
   'decode_jpeg',
   'detach',
   'device',

@@ -215,8 +215,10 @@ export class Tensor implements Owned {
     native.retain_grad(this.handle);
     return this;
   }
+  /** As PyTorch's: `retainGraph` defaults to `createGraph` (a gradient with a graph is differentiated again through this one). */
   backward(grad?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward(this.handle, grad?.handle, opts.retainGraph ?? false, opts.createGraph ?? false);
+    const createGraph = opts.createGraph ?? false;
+    native.backward(this.handle, grad?.handle, opts.retainGraph ?? createGraph, createGraph);
   }
 
   // ---- elementwise (broadcasting; numbers act as Python scalars) ----

@@ -518,6 +518,7 @@ export class Trainer {
     await this.trainLoader.close();
     await this.valLoader?.close();
     this.objective.dispose?.();
+    this.ddp?.dispose();
   }
 }
 
