@@ -1,13 +1,18 @@
 // Weight files: safetensors round trips and spec checks, torch.save files, and hostile or broken
 // input — each a clear error, never a crash, never code run from the file.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import * as L from '../src/index.js';
 import { io } from '../src/index.js';
-import { assertTensorClose, fixtures, values } from './helpers.js';
+import { weightsConvert } from '../src/cli/weights.js';
+import { type ViewSpec, pthOf, zipOf } from './fuzz/files.js';
+import { distRoot } from './helpers.js';
+import { assertTensorClose, fixtures, runIsolated, values } from './helpers.js';
 
 const pthBytes = () => readFileSync(join(fixtures, 'resnet-tiny.pth'));
 const stBytes = () => readFileSync(join(fixtures, 'resnet-tiny.safetensors'));
@@ -78,6 +83,29 @@ describe('safetensors', () => {
         () => io.parseSafetensors(bytes, 'bad.safetensors'),
         (e: Error) => message.test(e.message) && e.message.startsWith('bad.safetensors: '),
       ));
+});
+
+describe('safetensors keys that are Object properties (found by the fuzzer)', () => {
+  test("a tensor named '__proto__' survives a round trip, and so does a metadata key '__proto__'", () => {
+    L.tidy(() => {
+      const tensors = new Map([
+        ['__proto__', L.tensor([1, 2])],
+        ['constructor', L.tensor([3])],
+      ]);
+      const bytes = io.serializeSafetensors(tensors, { ['__proto__']: 'kept', format: 'pt' });
+      const back = io.parseSafetensors(bytes, 'proto.safetensors');
+      assert.deepEqual([...back.tensors.keys()].sort(), ['__proto__', 'constructor']);
+      assert.deepEqual(back.tensors.get('__proto__')!.toFlatArray(), [1, 2]);
+      assert.deepEqual(Object.entries(back.metadata).sort(), [
+        ['__proto__', 'kept'],
+        ['format', 'pt'],
+      ]);
+    });
+  });
+
+  test("a tensor named '__metadata__' cannot be written (the format keeps that key)", () => {
+    L.tidy(() => assert.throws(() => io.serializeSafetensors(new Map([['__metadata__', L.tensor([1])]])), /a tensor cannot be named '__metadata__'/));
+  });
 });
 
 describe('torch.save (.pth) files', () => {
@@ -176,37 +204,155 @@ function readPkl(): Uint8Array {
   return [...entries.values()].find((e) => e.name.endsWith('data.pkl'))!.read();
 }
 
-/** A minimal stored zip archive of the given entries. */
-function zipOf(files: Record<string, Uint8Array>): Uint8Array {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(files)) {
-    const n = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(n.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(n.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, n, Buffer.from(data));
-    centrals.push(central, n);
-    offset += 30 + n.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(Object.keys(files).length, 8);
-  eocd.writeUInt16LE(Object.keys(files).length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
-}
+describe('memory bombs in small weight files (issue 17, item 4)', () => {
+  test('a stride-0 view of one element claiming 4 GiB is refused at once, naming the key, shape, strides and sizes', () => {
+    const bomb = pthOf([{ key: 'bomb.weight', storage: '0', numel: 1, size: [1 << 15, 1 << 15], stride: [0, 0] }], { '0': [1] });
+    assert.ok(bomb.length < 700, `${bomb.length} bytes`); // the issue's was 524
+    const started = performance.now();
+    assert.throws(
+      () => io.parsePth(bomb, 'bomb.pth'),
+      (e: Error) =>
+        /^bomb\.pth: tensor 'bomb\.weight' of shape \[32768, 32768\], strides \(0, 0\) and offset 0 over storage '0' \(4 bytes\) would take 4294967296 bytes once materialised, more than 64× its storage and more than 67108864 bytes .*allowExpandedViews/.test(
+          e.message,
+        ),
+    );
+    assert.ok(performance.now() - started < 1000);
+    // `lsr weights convert` refuses it before writing anything.
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-bomb-'));
+    try {
+      writeFileSync(join(dir, 'bomb.pth'), bomb);
+      assert.throws(() => weightsConvert(join(dir, 'bomb.pth'), join(dir, 'out.safetensors'), () => {}), /tensor 'bomb\.weight' of shape \[32768, 32768\]/);
+      assert.equal(existsSync(join(dir, 'out.safetensors')), false);
+      // The command line: refused, naming the flag that reads it anyway; with the flag, listed.
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [join(distRoot, 'src', 'cli', 'main.js'), 'weights', 'info', ...args], { encoding: 'utf8' });
+      const refused = cli(join(dir, 'bomb.pth'));
+      assert.notEqual(refused.status, 0);
+      assert.match(refused.stderr, /tensor 'bomb\.weight' of shape \[32768, 32768\]/);
+      const allowed = cli(join(dir, 'bomb.pth'), '--allow-expanded-views');
+      assert.equal(allowed.status, 0, allowed.stderr);
+      assert.match(allowed.stdout, /bomb\.weight\s+float32\s+\[32768, 32768\]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Asked for, the view loads (as a view: nothing is materialised).
+    L.tidy(() => {
+      const t = io.parsePth(bomb, 'bomb.pth', { allowExpandedViews: true }).get('bomb.weight')!;
+      assert.deepEqual(t.shape, [32768, 32768]);
+      assert.deepEqual(t.stride(), [0, 0]);
+    });
+  });
+
+  test('many views each under the floor are refused together once they pass 64× the storages and 64 MiB', () => {
+    // 16 MiB each over one 4-byte storage: the fifth brings the total past 64 MiB (+ 64 × 4 bytes).
+    const views = Array.from({ length: 40 }, (_, i) => ({ key: `t${i}`, storage: '0', numel: 1, size: [1024, 4096], stride: [0, 0] }));
+    assert.throws(
+      () => io.parsePth(pthOf(views, { '0': [1] }), 'many.pth'),
+      /many\.pth: the tensors up to tensor 't4' of shape \[1024, 4096\].* would take 83886080 bytes once materialised, more than 64× the 4 bytes of the file's storages plus 67108864 bytes/,
+    );
+  });
+
+  test('views that reach past their storage are refused, as PyTorch refuses them', () => {
+    const cases: Array<[Omit<ViewSpec, 'key' | 'storage' | 'numel'>, RegExp]> = [
+      [
+        { size: [2, 3], stride: [3, 1] },
+        /a tensor of shape \[2, 3\], strides \(3, 1\) and offset 0 over storage '0' reaches element 5, past the storage's 4 elements/,
+      ],
+      [{ size: [1], stride: [1], offset: 4 }, /reaches element 4, past the storage's 4 elements/],
+      [{ size: [2 ** 40, 2 ** 40], stride: [2 ** 40, 1] }, /reaches element \d+, past the storage's 4 elements/],
+      [{ size: [2], stride: [-1] }, /malformed _rebuild_tensor_v2 arguments/],
+      [{ size: [2, 2], stride: [1] }, /sizes and strides differ in length/],
+      // Empty, but libtorch multiplies the sizes first (found by the fuzzer: "as_strided: numel: integer multiplication overflow").
+      [{ size: [2 ** 40, 2 ** 40, 0], stride: [1, 1, 1] }, /has sizes whose product \(1208925819614629174706176\) is too large to hold/],
+    ];
+    for (const [view, message] of cases)
+      assert.throws(() => io.parsePth(pthOf([{ key: 'w', storage: '0', numel: 4, ...view }], { '0': [1, 2, 3, 4] }), 'past.pth'), message);
+    // An empty view may sit anywhere, as in PyTorch.
+    L.tidy(() =>
+      assert.deepEqual(
+        io.parsePth(pthOf([{ key: 'w', storage: '0', numel: 4, size: [0, 3], stride: [3, 1], offset: 4 }], { '0': [1, 2, 3, 4] })).get('w')!.shape,
+        [0, 3],
+      ),
+    );
+  });
+
+  test('expanded and strided views within proportion load as PyTorch loads them', () => {
+    // torch.save(torch.tensor([1., 2, 3]).expand(4, 3)) saves the 3-element storage with strides (0, 1);
+    // a transposed view saves its storage and strides (1, 2); a tied weight is one storage under two keys.
+    L.tidy(() => {
+      const sd = io.parsePth(
+        pthOf(
+          [
+            { key: 'expanded', storage: '0', numel: 3, size: [4, 3], stride: [0, 1] },
+            { key: 'transposed', storage: '1', numel: 6, size: [3, 2], stride: [1, 3] },
+            { key: 'offset', storage: '1', numel: 6, size: [2], stride: [2], offset: 1 },
+            { key: 'tied', storage: '0', numel: 3, size: [3], stride: [1] },
+            { key: 'broadcast', storage: '2', numel: 1, size: [2048, 4096], stride: [0, 0] }, // 32 MiB over 4 bytes: under the floor
+          ],
+          { '0': [1, 2, 3], '1': [1, 2, 3, 4, 5, 6], '2': [0.5] },
+        ),
+        'views.pth',
+      );
+      assert.deepEqual(sd.get('expanded')!.toFlatArray(), [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+      assert.deepEqual(sd.get('transposed')!.toFlatArray(), [1, 4, 2, 5, 3, 6]);
+      assert.deepEqual(sd.get('offset')!.toFlatArray(), [2, 4]);
+      assert.deepEqual(sd.get('tied')!.toFlatArray(), [1, 2, 3]);
+      assert.deepEqual([...new Float32Array(sd.get('expanded')!.bytes().slice().buffer)], [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]);
+      assert.deepEqual(sd.get('broadcast')!.shape, [2048, 4096]);
+    });
+  });
+
+  test('a deflated storage is inflated to exactly its declared size, or refused', () => {
+    const data = new Uint8Array(Float32Array.from([1, 2, 3, 4]).buffer);
+    const view = [{ key: 'w', storage: '0', numel: 4, size: [4], stride: [1] }];
+    L.tidy(() =>
+      assert.deepEqual(
+        io
+          .parsePth(pthOf(view, { '0': { deflated: deflateRawSync(data), size: 16 } }))
+          .get('w')!
+          .toFlatArray(),
+        [1, 2, 3, 4],
+      ),
+    );
+    const longer = { deflated: deflateRawSync(Buffer.concat([data, Buffer.alloc(4)])), size: 16 };
+    assert.throws(() => io.parsePth(pthOf(view, { '0': longer }), 'long.pth'), /entry 'archive\/data\/0' does not inflate to its 16 bytes/);
+    const shorter = { deflated: deflateRawSync(data.subarray(0, 12)), size: 16 };
+    assert.throws(() => io.parsePth(pthOf(view, { '0': shorter }), 'short.pth'), /entry 'archive\/data\/0' inflates to 12 bytes, not 16/);
+    // 2 GiB declared from a few bytes: more than deflate can expand, refused before any allocation.
+    const huge = [{ key: 'w', storage: '0', numel: 2 ** 29, size: [2 ** 29], stride: [1] }];
+    assert.throws(
+      () => io.parsePth(pthOf(huge, { '0': { deflated: deflateRawSync(data), size: 2 ** 31 } }), 'huge.pth'),
+      /declares 2147483648 bytes from \d+ deflated bytes, more than deflate can expand \(1032:1\)/,
+    );
+  });
+
+  test('a 256 MiB deflate bomb in a 260 kB file is read with ~2× its size at peak (inflated once, then copied into the tensor)', () => {
+    // A stream of 256 deflated MiB of zeros: a 1 MiB piece flushed to a byte boundary, repeated, then a final empty block.
+    const piece = deflateRawSync(Buffer.alloc(2 ** 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    const stream = Buffer.concat([...Array.from({ length: 256 }, () => piece), deflateRawSync(Buffer.alloc(0))]);
+    const size = 2 ** 28;
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-deflate-'));
+    try {
+      const file = join(dir, 'bomb.pth');
+      writeFileSync(file, pthOf([{ key: 'w', storage: '0', numel: size / 4, size: [size / 4], stride: [1] }], { '0': { deflated: stream, size } }));
+      assert.ok(statSync(file).size < 400_000);
+      const r = runIsolated(`
+const warm = L.zeros([1 << 16]); warm.dispose();
+const before = process.resourceUsage().maxRSS * 1024;
+const t = L.io.loadPth(${JSON.stringify(file)}).get('w');
+const growth = process.resourceUsage().maxRSS * 1024 - before;
+console.log(JSON.stringify({ growth, shape: t.shape, sum: t.sum().item() }));`);
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { growth: number; shape: number[]; sum: number };
+      assert.deepEqual(out.shape, [size / 4]);
+      assert.equal(out.sum, 0);
+      // Before: 16 KiB chunks, concatenated (2×), then copied into the tensor (3×; 3.3 GB for 1 GiB). PyTorch: 1.3×.
+      assert.ok(out.growth < 2.3 * size, `peak RSS grew by ${(out.growth / 2 ** 20).toFixed(0)} MiB for a ${size / 2 ** 20} MiB storage`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('weight files PyTorch or the reference reader refuse (issue 17, item 5)', () => {
   const pickle = (...parts: Array<string | number[] | Buffer>): Buffer =>
@@ -224,6 +370,11 @@ describe('weight files PyTorch or the reference reader refuse (issue 17, item 5)
     assert.throws(() => io.parsePth(pth(selfish), 'self.pth'), /self\.pth: no state dict found/);
     const deep = pickle([0x80, 0x02], ...Array.from({ length: 5000 }, () => pickle('}', key('state_dict'))), '}', 's'.repeat(5000), '.');
     assert.throws(() => io.parsePth(pth(deep), 'deep.pth'), /deep\.pth: the state dict is nested more than 16 levels deep under 'state_dict'\/'model' keys/);
+  });
+
+  test('a list of 500,000 items appended at once is read, not a stack overflow (push(...items))', () => {
+    const appends = pickle([0x80, 0x02], '}', key('k'), '](', 'N'.repeat(500_000), 'es.');
+    assert.throws(() => io.parsePth(pth(appends), 'appends.pth'), /appends\.pth: no state dict found/);
   });
 
   test("a safetensors dtype must be a dtype's name, not a list or an Object method", () => {

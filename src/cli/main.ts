@@ -80,10 +80,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'weights' && (sub === 'info' || sub === 'convert')) {
     const spec = COMMANDS[`weights ${sub}`];
-    const { positionals, help } = parseCommandLine(spec, rest);
+    const { positionals, values, help } = parseCommandLine(spec, rest);
+    const options = { allowExpandedViews: values['allow-expanded-views'] === true };
     if (help) console.log(usage(spec));
-    else if (sub === 'info') weightsInfo(positionals[0]!);
-    else weightsConvert(positionals[0]!, positionals[1]!);
+    else if (sub === 'info') weightsInfo(positionals[0]!, console.log, options);
+    else weightsConvert(positionals[0]!, positionals[1]!, console.log, options);
     return 0;
   }
   console.error(`lsr: unknown command '${argv.join(' ')}'${suggest(command === 'weights' ? `weights ${sub ?? ''}` : command)}\n\n${overview()}`);

@@ -28,6 +28,10 @@ export const LAUNCH_OPTIONS: OptionTable = {
 const launchGroup = { heading: "data-parallel (torchrun's conventions; --batch-size is the global batch)", options: LAUNCH_OPTIONS };
 
 const OVERWRITE = { kind: 'boolean', help: 'start afresh in an --out that already holds a run (otherwise refused)' } as const;
+const EXPANDED_VIEWS = {
+  kind: 'boolean',
+  help: 'read views that materialise to more than 64× their storage and 64 MiB (refused by default: a few bytes of stride-0 view can ask for gigabytes)',
+} as const;
 const CLASSES = { kind: 'string', help: 'the three classes of the penultimate-layer projection', value: 'A,B,C' } as const;
 const SEEDS = {
   kind: 'string',
@@ -142,13 +146,13 @@ export const COMMANDS = {
     name: 'weights info',
     summary: 'Keys, dtypes and shapes of a .safetensors or torch.save (.pth/.pt) file.',
     positionals: ['FILE'],
-    groups: [],
+    groups: [{ heading: 'options', options: { 'allow-expanded-views': EXPANDED_VIEWS } }],
   },
   'weights convert': {
     name: 'weights convert',
     summary: 'Converts a weight file (.pth or .safetensors) to OUT.safetensors.',
     positionals: ['IN', 'OUT'],
-    groups: [],
+    groups: [{ heading: 'options', options: { 'allow-expanded-views': EXPANDED_VIEWS } }],
   },
 } satisfies Record<string, CommandSpec>;
 export type CommandName = keyof typeof COMMANDS;

@@ -1,11 +1,11 @@
 // `lsr weights info FILE` and `lsr weights convert IN OUT`.
 import { extname } from 'node:path';
 import { tidy } from '../engine/index.js';
-import { loadWeights, saveSafetensors } from '../io/index.js';
+import { type PthOptions, loadWeights, saveSafetensors } from '../io/index.js';
 
-export function weightsInfo(file: string, print: (line: string) => void = console.log): void {
+export function weightsInfo(file: string, print: (line: string) => void = console.log, options: PthOptions = {}): void {
   tidy(() => {
-    const tensors = loadWeights(file);
+    const tensors = loadWeights(file, options);
     // A loop, not Math.max(...keys): a file of 200,000 tensors would overflow the call stack.
     let width = 4;
     for (const k of tensors.keys()) width = Math.max(width, k.length);
@@ -23,10 +23,10 @@ export function weightsInfo(file: string, print: (line: string) => void = consol
   });
 }
 
-export function weightsConvert(input: string, output: string, print: (line: string) => void = console.log): void {
+export function weightsConvert(input: string, output: string, print: (line: string) => void = console.log, options: PthOptions = {}): void {
   if (extname(output) !== '.safetensors') throw new Error(`lsr weights convert: OUT must end in .safetensors (got '${output}')`);
   tidy(() => {
-    const tensors = loadWeights(input);
+    const tensors = loadWeights(input, options);
     saveSafetensors(output, tensors, { format: 'pt', source: input });
     print(`wrote ${tensors.size} tensors to ${output}`);
   });

@@ -1,18 +1,22 @@
 // The io layer: weight files (safetensors, PyTorch .pth) and atomic writes. Imports the engine only.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Tensor } from '../engine/index.js';
-import { loadPth } from './pth.js';
+import { type PthOptions, loadPth } from './pth.js';
 import { loadSafetensors } from './safetensors.js';
 
 export { removeStaleTemporaries, writeFileAtomic } from './atomic.js';
 export { loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';
-export { loadPth, parsePth } from './pth.js';
+export { EXPANSION_FLOOR, EXPANSION_RATIO, loadPth, parsePth } from './pth.js';
+export type { PthOptions } from './pth.js';
 export { readZip } from './zip.js';
 export type { ZipEntry } from './zip.js';
 
-/** Loads a state dict from a .safetensors or a torch.save (.pth/.pt) file, told apart by content. */
-export function loadWeights(path: string): Map<string, Tensor> {
+/**
+ * Loads a state dict from a .safetensors or a torch.save (.pth/.pt) file, told apart by content.
+ * `options` apply to torch.save files (safetensors files hold no views).
+ */
+export function loadWeights(path: string, options: PthOptions = {}): Map<string, Tensor> {
   const head = Buffer.alloc(2);
   const fd = openSync(path, 'r');
   try {
@@ -20,5 +24,5 @@ export function loadWeights(path: string): Map<string, Tensor> {
   } finally {
     closeSync(fd);
   }
-  return head[0] === 0x50 && head[1] === 0x4b ? loadPth(path) : loadSafetensors(path).tensors;
+  return head[0] === 0x50 && head[1] === 0x4b ? loadPth(path, options) : loadSafetensors(path).tensors;
 }

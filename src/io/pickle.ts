@@ -103,7 +103,8 @@ export function unpickle(bytes: Uint8Array, o: UnpickleOptions): PickleValue {
   };
   const append = (target: PickleValue, items: PickleValue[]) => {
     if (!Array.isArray(target)) fail(`APPEND(S) on a ${describe(target)}, not a list`);
-    (target as PickleValue[]).push(...items);
+    // A loop, not push(...items): a pickle can put a million items after a MARK (stack overflow).
+    for (const item of items) (target as PickleValue[]).push(item);
   };
 
   for (;;) {

@@ -58,14 +58,15 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   const dataStart = 8 + n;
   const dataLength = bytes.length - dataStart;
 
-  const metadata: Record<string, string> = {};
+  // Built with Object.fromEntries: a key '__proto__' is kept as a key (an assignment would drop it).
+  const metadataEntries: Array<[string, string]> = [];
   const entries: Entry[] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof info !== 'object' || info === null || Array.isArray(info)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
-        metadata[k] = v as string;
+        metadataEntries.push([k, v as string]);
       }
       continue;
     }
@@ -96,6 +97,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   }
   if (covered !== dataLength) fail(`the tensors cover ${covered} of ${dataLength} data bytes`);
 
+  const metadata: Record<string, string> = Object.fromEntries(metadataEntries);
   const tensors = new Map<string, Tensor>();
   for (const e of entries) {
     const data = bytes.subarray(dataStart + e.begin, dataStart + e.end); // copied by fromBytes
@@ -114,11 +116,13 @@ export function loadSafetensors(path: string): SafetensorsFile {
  */
 export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
   const entries = [...(tensors instanceof Map ? tensors : new Map(Object.entries(tensors)))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named '__proto__' is a key like any other, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
+    if (name === '__metadata__') throw new Error("safetensors: a tensor cannot be named '__metadata__' (the format keeps that key for the metadata)");
     const data = t.bytes();
     header[name] = { dtype: TO_CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + data.length] };
     chunks.push(data);

@@ -1,6 +1,8 @@
 // A zip reader for torch.save files: the central directory (zip64 included), stored or deflated
 // entries. Every offset and size is checked against the file before it is used, and entry names
-// that could escape a folder ('../', absolute paths) are refused.
+// that could escape a folder ('../', absolute paths) are refused. A deflated entry is inflated once,
+// straight into one buffer of its declared size (never past it), so reading it costs ~1× its size.
+import { constants as bufferConstants } from 'node:buffer';
 import { inflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
@@ -15,6 +17,13 @@ const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+/**
+ * Deflate's largest expansion: a 258-byte match coded in 2 bits is 1032:1. An entry that declares
+ * more than this (plus a little for block headers) of its compressed bytes cannot be valid, and
+ * is refused before any memory is set aside for it.
+ */
+const MAX_DEFLATE_RATIO = 1032;
+const DEFLATE_SLACK = 1024;
 
 export function readZip(bytes: Uint8Array, source = 'zip'): Map<string, ZipEntry> {
   const fail = (what: string): never => {
@@ -109,9 +118,16 @@ export function readZip(bytes: Uint8Array, source = 'zip'): Map<string, ZipEntry
       size,
       read: () => {
         if (method === 0) return raw;
+        if (size > compressed * MAX_DEFLATE_RATIO + DEFLATE_SLACK)
+          fail(`entry '${name}' declares ${size} bytes from ${compressed} deflated bytes, more than deflate can expand (${MAX_DEFLATE_RATIO}:1)`);
+        if (size + 1 > bufferConstants.MAX_LENGTH) fail(`entry '${name}' declares ${size} bytes, more than a buffer can hold`);
         let out: Buffer;
         try {
-          out = inflateRawSync(raw, { maxOutputLength: Math.max(1, size) });
+          // One output chunk of size + 1 bytes: zlib writes into it directly and returns it (the
+          // default 16 KiB chunks are concatenated at the end: 2× the entry, and more until the
+          // chunks are collected). maxOutputLength refuses a stream longer than declared as soon
+          // as it passes the declared size.
+          out = inflateRawSync(raw, { chunkSize: Math.max(64, size + 1), maxOutputLength: Math.max(1, size) });
         } catch (e) {
           return fail(`entry '${name}' does not inflate to its ${size} bytes (${(e as Error).message})`);
         }
