@@ -367,6 +367,19 @@ describe('checkpoints', () => {
 });
 
 describe('the run folder (issue 17, item 9)', () => {
+  test('an --out that holds a run is refused before the data is read (a statistics pass, a decode of every image)', async () => {
+    const data = join(root, 'leaves-one-bad');
+    cpSync(leaves, data, { recursive: true });
+    writeFileSync(join(data, 'images', '0.png'), 'not a PNG');
+    const out = join(root, 'held');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'config.json'), '{}');
+    const held = { ...config(out), data, normalize: 'dataset' };
+    await assert.rejects(training.Trainer.create(held, { log: null }), /--out .*held already holds a run/);
+    // With --overwrite, the data is read, and its bad image named.
+    await assert.rejects(training.Trainer.create(held, { log: null, overwrite: true }), /0\.png/);
+  });
+
   test('an --out that cannot be a folder is refused before any work, naming it; a failed write names the file', async () => {
     const blocker = join(root, 'a-file');
     writeFileSync(blocker, '');

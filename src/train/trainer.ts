@@ -174,10 +174,8 @@ export class Trainer {
         `--batch-size ${config.batchSize} must be a multiple of the number of processes (${world})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`,
       );
     this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
-    const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(this.paths.last);
     // Rank 0 alone: the others may already see the config.json it writes.
-    if (this.lead && holdsRun && !o.resume && !o.overwrite)
-      throw new BadInputError(`--out ${config.out} already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out`);
+    if (this.lead) Trainer.#refuseHeldOut(config, o);
     const threads = threadsPerProcess(ctx, config.threads);
     setNumThreads(threads);
     manualSeed(config.seed);
@@ -238,7 +236,17 @@ export class Trainer {
 
   /** A Trainer whose data is prepared first (prepareRun), reading the training set's statistics when its recipe normalises by them. */
   static async create(config: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
+    // Before reading the data (a statistics pass, --skip-bad-images' decoding of every image): a refusal costs nothing.
+    const ctx = o.dist && dist.processGroup() ? o.dist : null;
+    if (!ctx || ctx.rank === 0) Trainer.#refuseHeldOut(config, o);
     return new Trainer(config, { ...o, data: o.data ?? (await prepareRun(config)) });
+  }
+
+  /** An --out that holds a run is continued (--resume) or started afresh (--overwrite), never silently trained over. */
+  static #refuseHeldOut(config: TrainConfig, o: TrainOptions): void {
+    const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(join(config.out, 'last.safetensors'));
+    if (holdsRun && !o.resume && !o.overwrite)
+      throw new BadInputError(`--out ${config.out} already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out`);
   }
 
   /** --out exists and takes files now, not after an epoch's work; temporary files a killed run left go. */
