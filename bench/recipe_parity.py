@@ -55,10 +55,23 @@ class ResNet20(nn.Module):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
 
-    def forward(self, x):
+    def features(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return torch.flatten(self.avgpool(x), 1)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+def logits(model, x, autocast):
+    # lsr's bf16 policy: autocast for the body, the classifier head in fp32 on the pooled features
+    # (PyTorch's own autocast would run the head in bf16).
+    if not autocast:
+        return model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = model.features(x.contiguous(memory_format=torch.channels_last))
+    return model.fc(h.float())
 
 
 def read_csv(path):
@@ -90,12 +103,12 @@ def statistics(images):
 
 def outputs(model, loader, autocast):
     model.eval()
-    logits, labels = [], []
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    outs, labels = [], []
+    with torch.no_grad():
         for x, y in loader:
-            logits.append(model(x).float())
+            outs.append(logits(model, x, autocast).float())
             labels.append(y)
-    return torch.cat(logits), torch.cat(labels)
+    return torch.cat(outs), torch.cat(labels)
 
 
 def metrics(logits, labels, bins=15):
@@ -144,9 +157,7 @@ def run(args, seed, smoothing, paths, labels, split, test):
     for epoch in range(args.epochs):
         model.train()
         for x, y in train_loader:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                out = model(x.contiguous(memory_format=torch.channels_last) if autocast else x)
-            loss = F.cross_entropy(out.float(), y, label_smoothing=smoothing)
+            loss = F.cross_entropy(logits(model, x, autocast), y, label_smoothing=smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
