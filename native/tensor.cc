@@ -226,24 +226,41 @@ END
 OP(is_grad_enabled) { return Napi::Boolean::New(a.env(), at::GradMode::is_enabled()); } END
 
 // ---- autocast ----
+// libtorch 2.4 replaced the per-device autocast calls (is_cpu_enabled, set_autocast_gpu_dtype, …),
+// deprecated since, by calls that take the device; 1.13 has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+static bool autocastEnabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+static at::ScalarType autocastDtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+static void setAutocast(at::DeviceType d, bool enabled, at::ScalarType dt) {
+  at::autocast::set_autocast_enabled(d, enabled);
+  at::autocast::set_autocast_dtype(d, dt);
+}
+#else
+static bool autocastEnabled(at::DeviceType d) { return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+static at::ScalarType autocastDtype(at::DeviceType d) {
+  return d == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype();
+}
+static void setAutocast(at::DeviceType d, bool enabled, at::ScalarType dt) {
+  if (d == at::kCPU) {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dt);
+  } else {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dt);
+  }
+}
+#endif
+
 // autocast_enter(device_type, dtype) -> previous state; autocast_exit(device_type, prev_enabled, prev_dtype).
 OP(autocast_enter) {
   std::string dev = a.string(0);
   at::ScalarType dt = a.dtype(1);
+  if (dev != "cpu" && dev != "cuda") a.fail(0, "must be 'cpu' or 'cuda' (got '" + dev + "')");
+  at::DeviceType d = dev == "cpu" ? at::kCPU : at::kCUDA;
   auto res = Napi::Object::New(a.env());
-  if (dev == "cpu") {
-    res.Set("enabled", at::autocast::is_cpu_enabled());
-    res.Set("dtype", lsr::dtypeName(at::autocast::get_autocast_cpu_dtype()));
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(dt);
-  } else if (dev == "cuda") {
-    res.Set("enabled", at::autocast::is_enabled());
-    res.Set("dtype", lsr::dtypeName(at::autocast::get_autocast_gpu_dtype()));
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(dt);
-  } else {
-    a.fail(0, "must be 'cpu' or 'cuda' (got '" + dev + "')");
-  }
+  res.Set("enabled", autocastEnabled(d));
+  res.Set("dtype", lsr::dtypeName(autocastDtype(d)));
+  setAutocast(d, true, dt);
   at::autocast::increment_nesting();
   return res;
 }
@@ -257,13 +274,7 @@ OP(autocast_exit) {
   std::string dev = a.string(0);
   bool enabled = a.boolean(1);
   at::ScalarType dt = a.dtype(2);
-  if (dev == "cpu") {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dt);
-  } else {
-    at::autocast::set_enabled(enabled);
-    at::autocast::set_autocast_gpu_dtype(dt);
-  }
+  setAutocast(dev == "cpu" ? at::kCPU : at::kCUDA, enabled, dt);
   // Leaving the outermost region frees the cached casts of weights, as torch.autocast does, unless
   // the caller keeps them for the next region (inference over many batches of unchanged weights).
   bool keepCache = a.boolean(3);
