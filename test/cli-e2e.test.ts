@@ -327,6 +327,20 @@ test('compare writes one report whose every figure exists', () => {
   assert.match(r.stdout, /label smoothing \| val accuracy/);
 });
 
+test('compare --resume keeps the finished runs as they are and writes the report again', () => {
+  const out = join(root, 'compare'); // the comparison of the test above
+  const summary = readFileSync(join(out, 'summary.json'), 'utf8');
+  const metrics = readFileSync(join(out, 'smoothing-0.2', 'metrics.jsonl'), 'utf8');
+  rmSync(join(out, 'report.html'));
+  const r = lsr('compare', ...common(out), '--epochs', '2', '--smoothing', '0,0.2', '--resume');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /resumed: the run continues from its last checkpoint, or is kept as it is/);
+  assert.ok(existsSync(join(out, 'report.html')));
+  assert.equal(readFileSync(join(out, 'smoothing-0.2', 'metrics.jsonl'), 'utf8'), metrics);
+  assert.equal(readFileSync(join(out, 'summary.json'), 'utf8'), summary);
+  assert.match(lsr('compare', ...common(out), '--resume', '--overwrite').stderr, /--resume continues the runs in --out and --overwrite starts them afresh/);
+});
+
 test('compare --seeds 2: each setting per seed, mean ± sd and paired differences in the terminal, the report and summary.json', () => {
   const out = join(root, 'compare-seeds');
   const r = lsr('compare', ...common(out), '--epochs', '1', '--smoothing', '0,0.2', '--seeds', '2');

@@ -60,8 +60,10 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   const smoothings = smoothingList(extra.smoothing);
   const classes = typeof extra.classes === 'string' ? extra.classes.split(',').map((c) => c.trim()) : undefined;
   const t0 = performance.now();
-  // The demo is the embedded default job: it starts afresh each time.
-  const overwrite = command === 'demo' || extra.overwrite === true;
+  // The demo is the embedded default job: it starts afresh each time, unless resumed.
+  const resume = extra.resume === true;
+  if (resume && extra.overwrite === true) throw new BadInputError('--resume continues the runs in --out and --overwrite starts them afresh: choose one');
+  const overwrite = !resume && (command === 'demo' || extra.overwrite === true);
   const seeds = seedList(extra.seeds, config.seed);
   const { results, report, aggregate, differences } = await runComparison(config, smoothings, {
     classes,
@@ -69,6 +71,7 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
     title,
     dist: ctx,
     overwrite,
+    resume,
     seeds,
   });
   if (!isLead(ctx)) return 0;
@@ -313,7 +316,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     domain: ['teacher 0', `teacher ${smoothing}`, 'student of 0', `student of ${smoothing}`],
     range: ['#4c78a8', '#f58518', '#9ecae9', '#ffbf79'],
   };
-  const { svg, png } = await render(accuracyCurves(curves, colors));
+  const { svg, png } = await render(accuracyCurves(curves, colors, 'model'));
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');

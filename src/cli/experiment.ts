@@ -1,7 +1,7 @@
 // The seed's experiment: the same run for each label-smoothing value, then the comparison report
 // (accuracy curves, calibration before and after temperature scaling, feature norms, and the
 // penultimate-layer projection of Müller et al. 2019).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
@@ -219,6 +219,8 @@ export async function runComparison(
     title?: string;
     dist?: DistContext | null;
     overwrite?: boolean;
+    /** Continue an interrupted comparison: a run whose folder holds a checkpoint resumes (a finished one is kept as it is). */
+    resume?: boolean;
     /** Each setting trained once per seed (default: the config's seed alone). */
     seeds?: number[];
   },
@@ -245,9 +247,13 @@ export async function runComparison(
     // One seed: runs/NAME/smoothing-ε; several: runs/NAME/seed-S/smoothing-ε.
     const cfg = { ...config, seed, smoothing, out: join(config.out, ...(seeds.length > 1 ? [`seed-${seed}`] : []), `smoothing-${smoothing}`) };
     log(`\n== label smoothing ${smoothing}${seeds.length > 1 ? `, seed ${seed}` : ''}: ${cfg.out}`);
-    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite });
+    const resume = o.resume === true && existsSync(join(cfg.out, 'last.safetensors'));
+    if (resume) log('(resumed: the run continues from its last checkpoint, or is kept as it is when it had finished)');
+    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite, resume });
     if (run.status === 'interrupted')
-      throw new Error(`interrupted during the run with smoothing ${smoothing}: resume it with lsr train --resume --out ${cfg.out}`);
+      throw new Error(
+        `interrupted during the run with smoothing ${smoothing}${seeds.length > 1 ? `, seed ${seed}` : ''}: continue the comparison with the same command and --resume`,
+      );
     classNames = run.data.vocab.classes;
     sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
     recipe = run.data.recipe.description;

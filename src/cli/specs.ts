@@ -32,6 +32,10 @@ const EXPANDED_VIEWS = {
   kind: 'boolean',
   help: 'read views that materialise to more than 64× their storage and 64 MiB (refused by default: a few bytes of stride-0 view can ask for gigabytes)',
 } as const;
+const RESUME_COMPARISON = {
+  kind: 'boolean',
+  help: 'continue an interrupted comparison in --out: finished runs are kept as they are, an unfinished one resumes, the rest train; then the report',
+} as const;
 const CLASSES = { kind: 'string', help: 'the three classes of the penultimate-layer projection', value: 'A,B,C' } as const;
 const SEEDS = {
   kind: 'string',
@@ -69,7 +73,10 @@ export const COMMANDS = {
     name: 'demo',
     summary: "The main job: Fashion-MNIST, ResNet-20, hard labels against ε = 0.1, a comparison report in runs/demo (compare's options, the demo's defaults).",
     groups: [
-      { heading: 'options (the demo starts afresh in --out)', options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES, seeds: SEEDS } },
+      {
+        heading: 'options (the demo starts afresh in --out)',
+        options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, resume: RESUME_COMPARISON },
+      },
       launchGroup,
     ],
   },
@@ -92,7 +99,10 @@ export const COMMANDS = {
     name: 'compare',
     summary: 'One run per label-smoothing value, same seed, initial weights and batches, then report.html.',
     groups: [
-      { heading: 'options', options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, overwrite: OVERWRITE } },
+      {
+        heading: 'options',
+        options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, resume: RESUME_COMPARISON, overwrite: OVERWRITE },
+      },
       launchGroup,
     ],
   },
@@ -182,8 +192,8 @@ export function parseTrainArgs(
   if (parsed.help) return { config: base, extra: {}, help: true };
   const own = {
     train: ['resume', 'overwrite'],
-    compare: ['smoothing', 'classes', 'seeds', 'overwrite'],
-    demo: ['smoothing', 'classes', 'seeds'],
+    compare: ['smoothing', 'classes', 'seeds', 'resume', 'overwrite'],
+    demo: ['smoothing', 'classes', 'seeds', 'resume'],
     distill: ['temperature', 'beta', 'seeds', 'overwrite'],
   }[command];
   const { config, extra } = splitConfig(parsed.values, own);

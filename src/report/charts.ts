@@ -40,8 +40,16 @@ export function settingColors(settings: string[]): ColorScale {
 export function accuracyCurves(
   rows: Array<{ setting: string; epoch: number; split: 'train' | 'val'; accuracy: number; lo?: number; hi?: number }>,
   colors: ColorScale = settingColors([...new Set(rows.map((r) => r.setting))]),
+  legendTitle = 'label smoothing ε',
 ): Spec {
-  const color = { field: 'setting', type: 'nominal', title: 'label smoothing ε', scale: colors };
+  // The legend's symbols are strokes, as the lines are (a band's layer would otherwise make them faint areas).
+  const color = {
+    field: 'setting',
+    type: 'nominal',
+    title: legendTitle,
+    scale: colors,
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1, symbolSize: 300 },
+  };
   const x = { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } };
   // Bands for validation alone: train's and val's would overlap into one smear.
   const band = rows.filter((r) => r.split === 'val' && r.lo !== undefined && r.hi !== undefined);
@@ -61,7 +69,7 @@ export function accuracyCurves(
                 x,
                 y: { field: 'lo', type: 'quantitative', scale: { zero: false } },
                 y2: { field: 'hi' },
-                color: { ...color, legend: null },
+                color,
               },
             },
           ]
