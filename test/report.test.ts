@@ -3,7 +3,7 @@
 // colour per label-smoothing value, and the uncertainty a validation set of n images carries.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { binomialHalfWidth } from '../src/cli/experiment.js';
+import { binomialHalfWidth } from '../src/eval/index.js';
 import { accuracyCurves, barChart, projectionScatter, reliabilityDiagram, render, settingColors, sharedDomain } from '../src/report/index.js';
 
 type Layer = { mark: { type: string } | string; encoding: Record<string, { field?: string; datum?: number; scale?: { domain?: unknown } }> };

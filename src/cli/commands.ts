@@ -3,7 +3,7 @@
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
 import { BadInputError, resolvePrecision, tidy } from '../engine/index.js';
-import { classificationMetrics, confusion, pairedDifference, spread } from '../eval/index.js';
+import { classificationMetrics, confusion, pairedDifference, seedBand, spread } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
@@ -307,10 +307,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
     `${claimVerdict(studentDiff, -1, 'the claim (Müller et al. 2019) that a label-smoothed teacher makes a worse student')}.`;
   // Each setting's mean over the seeds (a band of ± one sd with several); the ε's colour, lighter for its student.
   const curves = [...histories].flatMap(([setting, runs]) =>
-    runs[0]!.map((_, e) => {
-      const s = spread(runs.map((r) => r[e]!));
-      return { setting, epoch: e + 1, split: 'val' as const, accuracy: s.mean, ...(multi ? { lo: s.mean - s.sd, hi: s.mean + s.sd } : {}) };
-    }),
+    seedBand(runs).map((b, e) => ({ setting, epoch: e + 1, split: 'val' as const, accuracy: b.mean, ...(multi ? { lo: b.lo, hi: b.hi } : {}) })),
   );
   const colors = {
     domain: ['teacher 0', `teacher ${smoothing}`, 'student of 0', `student of ${smoothing}`],

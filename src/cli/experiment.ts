@@ -11,6 +11,8 @@ import {
   chooseProjectionClasses,
   pairedDifference,
   spread,
+  binomialHalfWidth,
+  seedBand,
   classificationMetrics,
   confusion,
   fitTemperature,
@@ -87,11 +89,6 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 
 /** Fewer validation images of a class than this on the projection plane: a warning instead of a picture. */
 const MIN_PROJECTION_POINTS = 5;
-
-/** The half-width of a 95% normal-approximation interval of an accuracy p measured on n images. */
-export function binomialHalfWidth(p: number, n: number): number {
-  return n > 0 ? 1.96 * Math.sqrt(Math.max(p * (1 - p), 0.25 / n) / n) : 1;
-}
 
 /** A setting's metrics over seeds. */
 export interface SeedSummary {
@@ -278,11 +275,15 @@ export async function runComparison(
   const curveRows = multi
     ? smoothings.flatMap((eps) => {
         const runs = all.filter((r) => r.smoothing === eps);
-        return runs[0]!.epochs.flatMap((_, e) =>
-          (['train', 'val'] as const).map((split) => {
-            const s = spread(runs.map((r) => (split === 'train' ? r.epochs[e]!.trainAccuracy : r.epochs[e]!.valAccuracy!)));
-            return { setting: String(eps), epoch: e + 1, split, accuracy: s.mean, lo: s.mean - s.sd, hi: s.mean + s.sd };
-          }),
+        return (['train', 'val'] as const).flatMap((split) =>
+          seedBand(runs.map((r) => r.epochs.map((e) => (split === 'train' ? e.trainAccuracy : e.valAccuracy!)))).map((b, e) => ({
+            setting: String(eps),
+            epoch: e + 1,
+            split,
+            accuracy: b.mean,
+            lo: b.lo,
+            hi: b.hi,
+          })),
         );
       })
     : all.flatMap((r) =>

@@ -38,3 +38,16 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): Pa
   const ci: [number, number] = [s.mean - half, s.mean + half];
   return { ...s, ci, insideNoise: ci[0] <= 0 && ci[1] >= 0 };
 }
+
+/** The half-width of a 95% normal-approximation interval of an accuracy p measured on n images. */
+export function binomialHalfWidth(p: number, n: number): number {
+  return n > 0 ? 1.96 * Math.sqrt(Math.max(p * (1 - p), 0.25 / n) / n) : 1;
+}
+
+/** Per position (epoch), the mean over runs (seeds) of equally long series, with a band of ± one sample sd. */
+export function seedBand(runs: readonly (readonly number[])[]): Array<{ mean: number; lo: number; hi: number }> {
+  return runs[0]!.map((_, e) => {
+    const s = spread(runs.map((r) => r[e]!));
+    return { mean: s.mean, lo: s.mean - s.sd, hi: s.mean + s.sd };
+  });
+}
