@@ -186,6 +186,11 @@ struct LabelSmoothedCrossEntropy : public torch::autograd::Function<LabelSmoothe
     TORCH_CHECK(input.scalar_type() == at::kFloat || input.scalar_type() == at::kDouble,
                 "input must be float32 or float64, got ", input.scalar_type());
     TORCH_CHECK(target.scalar_type() == at::kLong, "target must be int64 class indices, got ", target.scalar_type());
+    // A CPU kernel reading data_ptr: a tensor elsewhere (a CUDA target, a weight) must not reach it.
+    TORCH_CHECK(input.is_cpu() && target.is_cpu() && !(weight && weight->defined() && !weight->is_cpu()),
+                "the fused cross-entropy is a CPU kernel: input on ", input.device(), ", target on ", target.device(),
+                weight && weight->defined() ? ", weight on " + weight->device().str() : std::string(),
+                " (crossEntropy routes other devices to libtorch's kernel)");
     // Not capped at 1: smoothing only the other classes by ε is this formula with ε·C/(C−1).
     TORCH_CHECK(std::isfinite(smoothing) && smoothing >= 0.0, "label smoothing must be ≥ 0, got ", smoothing);
     TORCH_CHECK(input.dim() >= 1, "input must have a class dimension, got shape ", input.sizes());

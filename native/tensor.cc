@@ -4,6 +4,8 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/version.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/DeviceGuard.h>
 #include <c10/core/InferenceMode.h>
 
 #include <memory>
@@ -17,7 +19,8 @@ using lsr::wrap;
 
 // ---- data in ----
 
-// fromBuffer(typedArray, shape, dtype): copies the bytes; the byte length must match shape × dtype.
+// fromBuffer(typedArray, shape, dtype[, pinned]): copies the bytes; the byte length must match
+// shape × dtype. pinned: into page-locked memory (a CUDA build), which a device reads asynchronously.
 OP(from_buffer) {
   if (a.size() < 1 || !a.info[0].IsTypedArray()) a.fail(0, "must be a typed array");
   auto arr = a.info[0].As<Napi::TypedArray>();
@@ -33,7 +36,8 @@ OP(from_buffer) {
     throw Napi::Error::New(a.env(), std::string("from_buffer: ") + std::to_string(arr.ByteLength()) +
                                         " bytes given for shape " + c10::str(at::IntArrayRef(shape)) + " of " +
                                         lsr::dtypeName(dt) + " (needs " + std::to_string(need) + ")");
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
+  bool pinned = a.size() > 3 && a.boolean(3);
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt).pinned_memory(pinned));
   if (need) {
     auto* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
     std::memcpy(t.data_ptr(), src, need);
@@ -154,10 +158,15 @@ OP(to_dtype) {
   return wrap(a.env(), a.tensor(0).to(a.dtype(1), /*non_blocking=*/false, /*copy=*/a.boolean(2)));
 }
 END
+// to_device(t, device, copy, nonBlocking): nonBlocking copies from pinned host memory (or to it)
+// without waiting for the device; the stream orders later uses of the result.
 OP(to_device) {
-  return wrap(a.env(), a.tensor(0).to(a.device(1), /*non_blocking=*/false, /*copy=*/a.boolean(2)));
+  return wrap(a.env(), a.tensor(0).to(a.device(1), /*non_blocking=*/a.boolean(3), /*copy=*/a.boolean(2)));
 }
 END
+// pin_memory(t): a copy in page-locked host memory, which a CUDA device reads asynchronously.
+TENSOR_OP(pin_memory, a.tensor(0).pin_memory())
+OP(is_pinned) { return Napi::Boolean::New(a.env(), a.tensor(0).is_pinned()); } END
 TENSOR_OP(contiguous, a.tensor(0).contiguous(a.memoryFormat(1)))
 TENSOR_OP(clone, a.tensor(0).clone(a.memoryFormat(1)))
 TENSOR_OP(detach, a.tensor(0).detach())
@@ -348,10 +357,51 @@ OP(set_num_threads) {
 END
 OP(get_num_threads) { return Napi::Number::New(a.env(), at::get_num_threads()); } END
 
+// ---- CUDA devices ----
+// Through ATen's CUDA hooks, which libtorch_cuda registers when it is loaded: the same source
+// compiles without CUDA's headers, and a CPU-only libtorch answers "no device".
+
+static c10::DeviceIndex cudaIndex(const lsr::Args& a, size_t i) {
+  int64_t index = a.integer(i);
+  int64_t count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+  if (index < 0 || index >= count) a.fail(i, "cuda:" + std::to_string(index) + " is not a device here (" + std::to_string(count) + " CUDA devices)");
+  return static_cast<c10::DeviceIndex>(index);
+}
+OP(cuda_device_count) {
+  return Napi::Number::New(a.env(), at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+}
+END
+// cuda_supports_bf16(index): compute capability ≥ 8.0 with cuDNN ≥ 8 (bf16 convolutions), as
+// torch.cuda.is_bf16_supported() decides; the hook reads the current device, hence the guard.
+OP(cuda_supports_bf16) {
+  c10::DeviceGuard guard(at::Device(at::kCUDA, cudaIndex(a, 0)));
+  return Napi::Boolean::New(a.env(), at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8());
+}
+END
+// cuda_synchronize(index): waits for the device's queued work (timing; reading results syncs anyway).
+OP(cuda_synchronize) {
+  at::detail::getCUDAHooks().deviceSynchronize(cudaIndex(a, 0));
+  return a.env().Undefined();
+}
+END
+// set_cudnn_benchmark(on) -> previous: cuDNN times its algorithms once per input shape and keeps the
+// fastest (torch.backends.cudnn.benchmark), right for a run whose shapes do not change.
+OP(set_cudnn_benchmark) {
+  bool prev = at::globalContext().benchmarkCuDNN();
+  at::globalContext().setBenchmarkCuDNN(a.boolean(0));
+  return Napi::Boolean::New(a.env(), prev);
+}
+END
+
 OP(build_info) {
   auto o = Napi::Object::New(a.env());
   o.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH));
   o.Set("cudaAvailable", at::hasCUDA());
+#ifdef LSR_CUDA
+  o.Set("cudaBuild", true);
+#else
+  o.Set("cudaBuild", false);
+#endif
   o.Set("parallel", at::get_parallel_info());
   o.Set("config", at::show_config());
   return o;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
 import { CrossEntropyLoss, type CrossEntropyOptions, F, type Tensor, crossEntropy } from '../src/index.js';
+import { native } from '../src/engine/native.js';
 import { assertTensorClose, gradcheck, values } from './helpers.js';
 
 type DT = 'float32' | 'float64';
@@ -382,5 +383,31 @@ describe('crossEntropy rejects bad input with the argument and shapes', () => {
       );
       assert.ok(Number.isFinite(loss.item()));
     });
+  });
+});
+
+describe('the fused kernel reads CPU tensors only (issue 16)', () => {
+  // A "meta" tensor has a shape and no memory: it stands here for a tensor on another device.
+  const elsewhere = (t: Tensor) => new L.Tensor(native.to_device(t.handle, 'meta', false, false));
+  test('a target or weight on another device is refused before its memory is read, naming each device', () => {
+    const logits = L.randn([4, 3]);
+    const target = L.tensor([0, 1, 2, 0], { dtype: 'int64' });
+    const weight = L.ones([3]);
+    const farTarget = elsewhere(target);
+    const farWeight = elsewhere(weight);
+    assert.throws(
+      () => F.labelSmoothedCrossEntropy(logits, farTarget),
+      /the fused cross-entropy is a CPU kernel: input on cpu, target on meta \(crossEntropy routes/,
+    );
+    assert.throws(
+      () => F.labelSmoothedCrossEntropy(logits, target, { weight: farWeight }),
+      /the fused cross-entropy is a CPU kernel: input on cpu, target on cpu, weight on meta/,
+    );
+    // crossEntropy takes libtorch's kernel for them, whose own device check speaks.
+    assert.throws(
+      () => crossEntropy(logits, farTarget, { labelSmoothing: 0.1 }),
+      (e: Error) => !/CPU kernel/.test(e.message),
+    );
+    for (const t of [logits, target, weight, farTarget, farWeight]) t.dispose();
   });
 });

@@ -412,3 +412,59 @@ describe('the run folder (issue 17, item 9)', () => {
     assert.ok(lines.some((l) => l.includes(`removed 1 temporary file a killed run left in ${out}: .config.json.${gone}.tmp`)));
   });
 });
+
+describe('devices (issue 16)', () => {
+  const metricsOf = (out: string) => training.readMetrics(join(out, 'metrics.jsonl')).map(({ seconds: _s, imagesPerSecond: _i, ...m }) => m);
+
+  test("the GPU's feed — uint8 pixels copied one batch ahead, normalised by the trainer — trains to the same bytes as the workers' float32, resumed too", async () => {
+    const floats = join(root, 'feed-float');
+    const pixels = join(root, 'feed-uint8');
+    const resumed = join(root, 'feed-uint8-resumed');
+    (await training.train(config(floats, '--workers', '2'), { log: null })).model.dispose();
+    (await training.train(config(pixels, '--workers', '2'), { log: null, uint8Batches: true })).model.dispose();
+    (await training.train(config(resumed), { log: null, uint8Batches: true, stopAfterEpochs: 1 })).model.dispose();
+    (await training.train(config(resumed), { log: null, uint8Batches: true, resume: true })).model.dispose();
+    for (const out of [pixels, resumed]) {
+      assert.deepEqual(metricsOf(out), metricsOf(floats), out);
+      assert.equal(worstDifference(weightsOf(join(out, 'last.safetensors')), weightsOf(join(floats, 'last.safetensors'))), 0, out);
+    }
+  });
+
+  test("a GPU's step reads nothing from the device: the loss and accuracy read every N steps are the same sums, the weights the same bytes", async () => {
+    const every = join(root, 'read-every-step');
+    const deferred = join(root, 'read-every-4');
+    const steps: number[][] = [[], []];
+    const watch = (k: number): training.TrainerCallbacks => ({ onStep: (_, s) => steps[k]!.push(s.step) });
+    (await training.train(config(every, '--accumulate', '2'), { log: null, callbacks: [watch(0)] })).model.dispose();
+    (await training.train(config(deferred, '--accumulate', '2'), { log: null, readEvery: 4, callbacks: [watch(1)] })).model.dispose();
+    assert.equal(worstDifference(weightsOf(join(deferred, 'last.safetensors')), weightsOf(join(every, 'last.safetensors'))), 0);
+    const [a, b] = [metricsOf(every), metricsOf(deferred)];
+    for (const [i, m] of a.entries()) {
+      assert.ok(Math.abs(m.trainLoss - b[i]!.trainLoss) < 1e-12 * m.trainLoss, `epoch ${i + 1}: ${m.trainLoss} vs ${b[i]!.trainLoss}`);
+      assert.deepEqual({ ...b[i]!, trainLoss: 0 }, { ...m, trainLoss: 0 });
+    }
+    // 4 batches an epoch: read at the 4th (and the progress bar told then only).
+    assert.deepEqual(steps[0], [1, 2, 3, 4, 1, 2, 3, 4]);
+    assert.deepEqual(steps[1], [4, 4]);
+    await assert.rejects(
+      training.train(config(join(root, 'read-diverges'), '--lr', '1e30', '--precision', 'fp32'), { log: null, readEvery: 3 }),
+      /the loss became (NaN|Infinity) at epoch 1, (in batches 1–3 \(read every 3 batches\)|batch \d): training stopped/,
+    );
+  });
+
+  test('--device: auto resolves to a device of this machine, recorded in config.json; an unusable one is refused naming why', async () => {
+    assert.throws(() => config(join(root, 'dev-bad'), '--device', 'gpu'), /--device must be auto, cpu, cuda or cuda:N, got "gpu"/);
+    const out = join(root, 'dev-auto');
+    (await training.train(config(out, '--epochs', '1'), { log: null })).model.dispose();
+    const recorded = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { device: string };
+    assert.equal(recorded.device, L.cuda.isAvailable() ? 'cuda:0' : 'cpu');
+    if (L.cuda.isAvailable()) return;
+    await assert.rejects(
+      training.train(config(join(root, 'dev-cuda'), '--device', 'cuda'), { log: null }),
+      /^BadInputError: --device cuda: the native addon is built against a CPU-only libtorch 1\.\d+\.\d+: rebuild it against a CUDA one/,
+    );
+    assert.throws(() => L.resolveDevice('cuda:1'), /--device cuda:1: the native addon is built against a CPU-only libtorch/);
+    assert.deepEqual(L.resolveDevice('auto'), { device: 'cpu', reason: 'auto: no CUDA device' });
+    assert.throws(() => L.cuda.synchronize(0), /cuda:0 is not a device here \(0 CUDA devices\)/);
+  });
+});

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { claimVerdict, describeDifference, formatMetric, readings, runComparison } from './experiment.js';
+import { claimVerdict, describeDifference, deviceOf, formatMetric, readings, runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -129,7 +129,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   const { values: o, help } = parseCommandLine(COMMANDS.eval, argv);
   if (helped('eval', help)) return 0;
   if (typeof o.run !== 'string') throw new BadInputError('lsr eval needs --run DIR');
-  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
+  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
   if (typeof o.data !== 'string' && run.config.valFraction === 0)
     throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
   const dataset =
@@ -195,7 +195,7 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
   const { values: o, help } = parseCommandLine(COMMANDS.predict, argv);
   if (helped('predict', help)) return 0;
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
-  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined);
+  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
   const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab, allowOutside: run.config.allowOutsidePaths });
   const { logits, labels, indices } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const predicted = tidy(() => logits.argmax(1).toFlatArray());
@@ -322,7 +322,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       heading: 'Setting',
       text: [
         `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
-          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision).precision}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
+          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision, deviceOf(config)).precision} on ${deviceOf(config)}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
           `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
       ],
     },

@@ -33,9 +33,9 @@ import {
   sharedDomain,
   writeReport,
 } from '../report/index.js';
-import { resolvePrecision } from '../engine/index.js';
+import { resolveDevice, resolvePrecision } from '../engine/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, loadDataset, train } from '../train/index.js';
+import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, feedFor, loadDataset, modelDevice, train } from '../train/index.js';
 
 export interface SettingResult {
   smoothing: number;
@@ -68,9 +68,12 @@ async function analyse(
   classes: [number, number, number] | null,
   ctx: DistContext | null,
 ) {
-  const loader = evalLoader(val, config, pipeline, ctx);
-  const out = await collectOutputs(model, loader, resolvePrecision(config.precision).precision, ctx);
+  const device = modelDevice(model);
+  const { normalizer, ...feed } = feedFor(device, pipeline);
+  const loader = evalLoader(val, config, pipeline, ctx, feed);
+  const out = await collectOutputs(model, loader, resolvePrecision(config.precision, device).precision, ctx, { normalizer });
   await loader.close();
+  normalizer?.dispose();
   try {
     const metrics = classificationMetrics(out.logits, out.labels);
     const temperature = fitTemperature(out.logits, out.labels);
@@ -354,8 +357,9 @@ export async function runComparison(
       ),
     );
   }
-  const resolved = resolvePrecision(config.precision);
-  const precision = `${resolved.precision}${config.precision === 'auto' ? ` (auto: ${resolved.reason})` : ''}`;
+  const device = deviceOf(config);
+  const resolved = resolvePrecision(config.precision, device);
+  const precision = `${resolved.precision}${config.precision === 'auto' ? ` (auto: ${resolved.reason})` : ''} on ${device}`;
   const valCount = results[0]!.metrics.count;
   const valHalfWidth = binomialHalfWidth(results[0]!.metrics.accuracy, valCount);
 
@@ -457,4 +461,9 @@ export async function runComparison(
   // One seed: the runs, as before; several: the runs, and the statistics over the seeds.
   writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(multi ? { seeds, runs, aggregate, differences } : runs, null, 2)}\n`);
   return { results: all, report, aggregate, differences };
+}
+
+/** The device a comparison's runs train on (--device resolved here). */
+export function deviceOf(config: TrainConfig): string {
+  return resolveDevice(config.device).device;
 }

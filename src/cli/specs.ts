@@ -47,6 +47,12 @@ const RUN_OPTIONS: OptionTable = {
   run: { kind: 'string', help: 'an lsr train output folder', value: 'DIR' },
   checkpoint: { kind: 'string', help: 'which checkpoint of the run (default: best; last for a run without validation)', value: 'NAME' },
   tta: { kind: 'boolean', help: 'average the probabilities of each image and its mirror' },
+  device: {
+    kind: 'string',
+    help: 'auto (the first CUDA device when libtorch sees one, else cpu), cpu, cuda or cuda:N: a run trained on either evaluates on either',
+    value: 'DEV',
+    default: 'auto',
+  },
 };
 
 /**

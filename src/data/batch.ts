@@ -8,12 +8,14 @@ export interface BatchJob {
   id: number;
   items: Array<{ index: number; source: ImageSource; where: string; rngKeys: number[] }>;
   pipeline: Pipeline;
+  /** The pixels as they are (uint8, CHW), normalised later where the model is (normalizeOnDevice); else float32, normalised. */
+  uint8?: boolean;
 }
 
 export interface BatchResult {
   id: number;
-  /** [kept images, C, H, W] values, concatenated. */
-  data: Float32Array;
+  /** [kept images, C, H, W] values, concatenated: float32 normalised, or uint8 pixels (job.uint8). */
+  data: Float32Array | Uint8Array;
   shape: [number, number, number] | null;
   /** Dataset indices of the images in `data`, in order. */
   kept: number[];
@@ -53,7 +55,25 @@ export async function processBatch(job: BatchJob): Promise<BatchResult> {
       error: `${odd.where}: the transforms give ${odd.img.height}×${odd.img.width}, other images of the batch ${height}×${width}: end the pipeline with a fixed-size crop or resize`,
     };
   const c = job.pipeline.channels;
+  if (job.uint8) {
+    const pixels = new Uint8Array(good.length * c * height * width);
+    for (const [k, g] of good.entries()) toCHW(g.img, c, pixels, k * c * height * width);
+    return { id: job.id, data: pixels, shape: [c, height, width], kept: good.map((g) => g.index), failures };
+  }
   const data = new Float32Array(good.length * c * height * width);
   for (const [k, g] of good.entries()) toNormalizedCHW(g.img, job.pipeline, data, k * c * height * width);
   return { id: job.id, data, shape: [c, height, width], kept: good.map((g) => g.index), failures };
+}
+
+/** HWC pixels to CHW, a grey image repeated into colour (as toNormalizedCHW); colour to grey is not a copy and is refused. */
+function toCHW(img: { data: Uint8Array; width: number; height: number; channels: number }, c: number, out: Uint8Array, offset: number): void {
+  const plane = img.width * img.height;
+  if (img.channels !== c && img.channels !== 1)
+    throw new Error(`uint8 batches hold the pixels as decoded: a ${img.channels}-channel image cannot become ${c} channels without arithmetic`);
+  const step = img.channels;
+  for (let k = 0; k < c; k++) {
+    const src = step === 1 ? 0 : k;
+    const base = offset + k * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = img.data[i * step + src]!;
+  }
 }

@@ -20,3 +20,4 @@ export type { Batch, LoaderOptions } from './loader.js';
 export { Mixup } from './mixup.js';
 export type { MixupOptions } from './mixup.js';
 export { flipAveragedProbabilities } from './tta.js';
+export { DeviceNormalizer, batchOn, normalizationTable, prefetchTo } from './device.js';

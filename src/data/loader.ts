@@ -3,7 +3,7 @@
 // stream (seed, epoch, sample index), so the batches are the same bytes whatever the worker count.
 import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../io/index.js';
-import { type Tensor, fromTypedArray, tensor } from '../engine/index.js';
+import { type Tensor, fromTypedArray } from '../engine/index.js';
 import { type BatchJob, type BatchResult, processBatch } from './batch.js';
 import { Rng } from './rng.js';
 import type { Dataset } from './sources.js';
@@ -28,11 +28,19 @@ export interface LoaderOptions {
    * divides evenly, as DistributedSampler does; without it (evaluation) shares differ by ≤ 1.
    */
   shard?: { rank: number; count: number; pad: boolean } | null;
+  /**
+   * 'uint8': batches of the pixels as they are ([n, C, H, W] uint8, a quarter of float32's bytes),
+   * for normalizeOnDevice to normalise where the model is, as timm's PrefetchLoader does; the
+   * pipeline must give 3 channels. Default 'normalized': float32, normalised by the workers.
+   */
+  pixels?: 'normalized' | 'uint8';
+  /** Batches in page-locked memory, which a CUDA device copies from asynchronously (PyTorch's pin_memory); needs a CUDA build. */
+  pinMemory?: boolean;
 }
 
 /** A batch: created outside any tidy() scope (the loader is async), so dispose() it when done. */
 export interface Batch {
-  /** [n, C, H, W] float32, normalised. */
+  /** [n, C, H, W] float32, normalised (or uint8 pixels with the loader's pixels: 'uint8'). */
   x: Tensor;
   /** [n] int64 class indices (−1 for unlabeled images). */
   y: Tensor;
@@ -67,7 +75,11 @@ export class DataLoader {
       prefetch: Math.max(1, o.prefetch ?? Math.max(2, 2 * workers)),
       skipBadImages: o.skipBadImages ?? false,
       shard: o.shard ?? null,
+      pixels: o.pixels ?? 'normalized',
+      pinMemory: o.pinMemory ?? false,
     };
+    if (this.#o.pixels === 'uint8' && o.pipeline.channels !== 3)
+      throw new Error(`DataLoader: pixels 'uint8' needs a 3-channel pipeline (this one gives ${o.pipeline.channels}: its grey conversion is arithmetic)`);
     const sh = o.shard;
     if (sh && !(Number.isInteger(sh.count) && sh.count >= 1 && Number.isInteger(sh.rank) && sh.rank >= 0 && sh.rank < sh.count))
       throw new Error(`DataLoader: shard must be {rank in 0..count-1, count ≥ 1}, got ${JSON.stringify(sh)}`);
@@ -108,6 +120,7 @@ export class DataLoader {
       jobs.push({
         id: b,
         pipeline: this.#o.pipeline,
+        uint8: this.#o.pixels === 'uint8',
         items: indices.map((index) => {
           const s = this.dataset.sample(index);
           return { index, source: s.source, where: s.where, rngKeys: [this.#o.seed, epoch, index] };
@@ -144,10 +157,12 @@ export class DataLoader {
       this.badImages.push(...lines);
     }
     if (r.kept.length === 0 || !r.shape) return null;
-    const x = fromTypedArray(r.data, [r.kept.length, ...r.shape]);
-    const y = tensor(
-      r.kept.map((i) => this.dataset.sample(i).label),
-      { dtype: 'int64' },
+    const pinned = this.#o.pinMemory;
+    const x = fromTypedArray(r.data, [r.kept.length, ...r.shape], { pinned });
+    const y = fromTypedArray(
+      BigInt64Array.from(r.kept, (i) => BigInt(this.dataset.sample(i).label)),
+      undefined,
+      { pinned },
     );
     return {
       x,

@@ -111,12 +111,12 @@ const TYPED_DTYPES: Array<[new (...a: never[]) => TypedArray, DType]> = [
  * A tensor holding a copy of a typed array. The dtype follows the array's type (a Uint8Array may
  * be read as 'bool'); the shape defaults to [length].
  */
-export function fromTypedArray(data: TypedArray, shape?: number[], opts: CreateOptions = {}): Tensor {
+export function fromTypedArray(data: TypedArray, shape?: number[], opts: CreateOptions & { pinned?: boolean } = {}): Tensor {
   const entry = TYPED_DTYPES.find(([ctor]) => data instanceof ctor);
   if (!entry) throw new TypeError('fromTypedArray: data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, Int8Array or Uint8Array');
   let dtype = entry[1];
   if (opts.dtype === 'bool' && dtype === 'uint8') dtype = 'bool';
-  return finished(new Tensor(native.from_buffer(data, shape ?? [data.length], dtype)), opts.dtype ?? dtype, opts);
+  return finished(new Tensor(native.from_buffer(data, shape ?? [data.length], dtype, opts.pinned ?? false)), opts.dtype ?? dtype, opts);
 }
 
 /** A tensor from raw little-endian bytes of any dtype (as weight files store them); copies. */

@@ -3,6 +3,7 @@ export { Tensor, FLOAT_DTYPES } from './tensor.js';
 export type { DType, MemoryFormat, Scalar, TensorLike, Device, TypedArray, NestedArray } from './tensor.js';
 export * from './creation.js';
 export * from './runtime.js';
+export * from './device.js';
 export { tidy, keep, dispose } from './scope.js';
 export * from './errors.js';
 export * as F from './functional.js';

@@ -31,7 +31,7 @@ export interface ExternalMemoryStats {
 
 export interface Native {
   // data in and out, metadata
-  from_buffer(data: ArrayBufferView, shape: number[], dtype: DType): Handle;
+  from_buffer(data: ArrayBufferView, shape: number[], dtype: DType, pinned?: boolean): Handle;
   to_bytes(t: Handle): Uint8Array;
   set_data(t: Handle, other: Handle): void;
   as_strided(t: Handle, size: number[], stride: number[], offset: number): Handle;
@@ -68,7 +68,9 @@ export interface Native {
   normal_(t: Handle, mean: number, std: number): void;
   // conversion
   to_dtype(t: Handle, dtype: DType, copy: boolean): Handle;
-  to_device(t: Handle, device: string, copy: boolean): Handle;
+  to_device(t: Handle, device: string, copy: boolean, nonBlocking: boolean): Handle;
+  pin_memory(t: Handle): Handle;
+  is_pinned(t: Handle): boolean;
   contiguous(t: Handle, mf: MemoryFormat): Handle;
   clone(t: Handle, mf: MemoryFormat): Handle;
   detach(t: Handle): Handle;
@@ -103,7 +105,11 @@ export interface Native {
   set_rng_state(state: Handle): void;
   set_num_threads(n: number): void;
   get_num_threads(): number;
-  build_info(): { torchVersion: string; cudaAvailable: boolean; parallel: string; config: string };
+  cuda_device_count(): number;
+  cuda_supports_bf16(index: number): boolean;
+  cuda_synchronize(index: number): void;
+  set_cudnn_benchmark(on: boolean): boolean;
+  build_info(): { torchVersion: string; cudaAvailable: boolean; cudaBuild: boolean; parallel: string; config: string };
   // binary
   add(a: Operand, b: Operand, alpha: number): Handle;
   sub(a: Operand, b: Operand, alpha: number): Handle;
@@ -330,6 +336,9 @@ export const NATIVE_OPS = [
   'conv2d',
   'copy_',
   'cross_entropy',
+  'cuda_device_count',
+  'cuda_supports_bf16',
+  'cuda_synchronize',
   'cumsum',
   'ddp_reducer_create',
   'ddp_reducer_dispose',
@@ -389,6 +398,7 @@ export const NATIVE_OPS = [
   'is_contiguous',
   'is_grad_enabled',
   'is_leaf',
+  'is_pinned',
   'isfinite',
   'isinf',
   'isnan',
@@ -442,6 +452,7 @@ export const NATIVE_OPS = [
   'ones_like',
   'pad',
   'permute',
+  'pin_memory',
   'pow',
   'pow_',
   'prod',
@@ -470,6 +481,7 @@ export const NATIVE_OPS = [
   'scatter_add',
   'scatter_add_',
   'select',
+  'set_cudnn_benchmark',
   'set_data',
   'set_error_classes',
   'set_grad',

@@ -1,6 +1,7 @@
 // Process-wide engine state: grad mode, autocast, RNG, threads, memory statistics.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { cuda, deviceIndex, isCuda } from './device.js';
 import { BadInputError } from './errors.js';
 import { type DType, type ExternalMemoryStats, native } from './native.js';
 import { Tensor } from './tensor.js';
@@ -145,12 +146,20 @@ export function cpuSupportsBf16(): { supported: boolean; reason: string } {
 export type Precision = 'auto' | 'fp32' | 'bf16' | 'fp64';
 export type ResolvedPrecision = Exclude<Precision, 'auto'>;
 /**
- * 'auto' is bf16 where the CPU computes it natively, fp32 elsewhere. Measured (bench/precision),
- * bf16 trains faster with AVX512-BF16 alone as with AMX: 1.65× (resnet20 28²) and 2.0× (resnet50
- * 224²) on AMD Zen 4, 1.65× and 2.3× on Intel Sapphire Rapids.
+ * 'auto' is bf16 where the device computes it natively, fp32 elsewhere. On the CPU, measured
+ * (bench/precision), bf16 trains faster with AVX512-BF16 alone as with AMX: 1.65× (resnet20 28²)
+ * and 2.0× (resnet50 224²) on AMD Zen 4, 1.65× and 2.3× on Intel Sapphire Rapids. On a CUDA
+ * device: bf16 from compute capability 8.0 (Ampere), else fp32, whose convolutions cuDNN runs in
+ * TF32 (libtorch's default, as PyTorch's).
  */
-export function resolvePrecision(p: Precision): { precision: ResolvedPrecision; reason: string } {
+export function resolvePrecision(p: Precision, device: string = 'cpu'): { precision: ResolvedPrecision; reason: string } {
   if (p !== 'auto') return { precision: p, reason: 'chosen' };
+  if (isCuda(device)) {
+    const bf16 = cuda.supportsBf16(deviceIndex(device));
+    return bf16
+      ? { precision: 'bf16', reason: `${device} computes bf16 (compute capability ≥ 8.0)` }
+      : { precision: 'fp32', reason: `${device} has no bf16 convolutions (compute capability < 8.0): fp32, TF32 convolutions` };
+  }
   const cpu = cpuSupportsBf16();
   return { precision: cpu.supported ? 'bf16' : 'fp32', reason: cpu.reason };
 }

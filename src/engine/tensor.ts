@@ -162,10 +162,21 @@ export class Tensor implements Owned {
   }
 
   // ---- conversion ----
-  /** Casts to a dtype or moves to a device ('cpu', 'cuda:0'). Returns a new handle even when nothing changes. */
-  to(target: DType | Device, opts: { copy?: boolean } = {}): Tensor {
-    if (target === 'cpu' || target.startsWith('cuda')) return new Tensor(native.to_device(this.handle, target, opts.copy ?? false));
+  /**
+   * Casts to a dtype or moves to a device ('cpu', 'cuda:0'). Returns a new handle even when nothing
+   * changes. nonBlocking: a copy from pinned memory to a CUDA device returns before it is done (the
+   * device's stream orders what uses the result).
+   */
+  to(target: DType | Device, opts: { copy?: boolean; nonBlocking?: boolean } = {}): Tensor {
+    if (target === 'cpu' || target.startsWith('cuda')) return new Tensor(native.to_device(this.handle, target, opts.copy ?? false, opts.nonBlocking ?? false));
     return new Tensor(native.to_dtype(this.handle, target as DType, opts.copy ?? false));
+  }
+  /** A copy in page-locked host memory, which a CUDA device copies from asynchronously (needs a CUDA build). */
+  pinMemory(): Tensor {
+    return new Tensor(native.pin_memory(this.handle));
+  }
+  get isPinned(): boolean {
+    return native.is_pinned(this.handle);
   }
   float(): Tensor {
     return this.to('float32');

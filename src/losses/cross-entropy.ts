@@ -43,7 +43,9 @@ export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyOptio
     if (typeof smoothing !== 'number') {
       return perClassSmoothingLoss(input, indices, classDim, smoothing.mul(massScale), options);
     }
-    if (input.device === 'cpu' && (input.dtype === 'float32' || input.dtype === 'float64')) {
+    // The fused kernel is lsr's own, for the CPU: every tensor it reads must be there.
+    const onCpu = input.device === 'cpu' && indices.device === 'cpu' && (!weight || weight.device === 'cpu');
+    if (onCpu && (input.dtype === 'float32' || input.dtype === 'float64')) {
       return F.labelSmoothedCrossEntropy(input, indices, { ...options, labelSmoothing: smoothing * massScale });
     }
     // Other dtypes and devices: libtorch's own kernel, with lsr's checks on the result's inputs.

@@ -1,7 +1,7 @@
 // Label smoothing beyond the seed, each a few lines over crossEntropy and tensor ops:
 // mixup/CutMix soft targets, Online Label Smoothing, the confidence penalty, distillation.
 // (The ε/(C−1) convention and per-class ε are options of crossEntropy itself.)
-import { F, type Reduction, type Tensor, eye, keep, noGrad, tidy, where, zeros } from '../engine/index.js';
+import { type Device, F, type Reduction, type Tensor, eye, keep, noGrad, tidy, where, zeros } from '../engine/index.js';
 import { crossEntropy } from './cross-entropy.js';
 
 /**
@@ -119,6 +119,7 @@ export class OnlineLabelSmoothing {
   forward(input: Tensor, target: Tensor): Tensor {
     return tidy(() => {
       const hardLoss = crossEntropy(input, target); // first: it checks the arguments
+      this.#moveTo(input.device);
       const logProbs = F.logSoftmax(input, 1);
       if (this.training) noGrad(() => this.#record(logProbs.detach().exp(), target));
       const soft = this.#state.supervise.to(input.dtype).indexSelect(0, target);
@@ -132,8 +133,18 @@ export class OnlineLabelSmoothing {
       const correct = probs.argmax(1).eq(target).nonzero().flatten();
       const classes = target.indexSelect(0, correct);
       this.#state.update.indexAdd_(0, classes, probs.indexSelect(0, correct).to('float32'));
-      this.#state.counts.indexAdd_(0, classes, zeros([classes.shape[0]!]).add(1));
+      this.#state.counts.indexAdd_(0, classes, zeros([classes.shape[0]!], { device: target.device as Device }).add(1));
     });
+  }
+
+  /** The state follows the logits to their device (a CUDA run's), the first time it sees them there. */
+  #moveTo(device: string): void {
+    if (this.#state.supervise.device === device) return;
+    for (const name of ['supervise', 'update', 'counts'] as const) {
+      const old = this.#state[name];
+      this.#state[name] = keep(old.to(device as Device));
+      old.dispose();
+    }
   }
 
   /** Ends an epoch: S[c] becomes the mean correct prediction of class c (where there was one). */

@@ -44,6 +44,8 @@ export interface TrainConfig {
   olsAlpha: number;
   /** 'auto': bf16 autocast (the classifier head kept in fp32) and channels_last where the CPU computes bf16 natively, fp32 elsewhere. */
   precision: Precision;
+  /** Where the model trains: auto (cuda:0 when libtorch sees a GPU, else cpu), cpu, cuda, cuda:N; config.json records the device used. */
+  device: string;
   /** Data-parallel runs: BatchNorm statistics over every rank's batch (PyTorch's SyncBatchNorm) rather than each rank's own. */
   syncBn: boolean;
   /** Each batch as this many micro-batches whose gradients add up before the step: the same update in less memory (BatchNorm sees the micro-batches). */
@@ -95,6 +97,7 @@ export const DEFAULTS: TrainConfig = {
   loss: 'cross-entropy',
   olsAlpha: 0.5,
   precision: 'auto',
+  device: 'auto',
   syncBn: false,
   accumulate: 1,
   allowOutsidePaths: false,
@@ -138,7 +141,11 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   threads: { help: 'intra-op threads (0: the cores this process may use)', value: 'N' },
   loss: { help: `${LOSSES.names.join(', ')} (online-label-smoothing: Zhang et al. 2021)`, value: 'NAME' },
   olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A' },
-  precision: { help: 'auto (bf16 autocast where the CPU computes bf16 natively), fp32, bf16 or fp64', value: 'P' },
+  precision: {
+    help: 'auto (bf16 autocast where the device computes bf16 natively: CPUs with AVX512-BF16 or AMX, CUDA compute capability ≥ 8.0), fp32, bf16 or fp64',
+    value: 'P',
+  },
+  device: { help: 'auto (the first CUDA device when libtorch sees one, else cpu), cpu, cuda or cuda:N', value: 'DEV' },
   syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
   allowOutsidePaths: { help: "read CSV image paths that lead outside the CSV's folder (../, absolute), refused otherwise" },
   accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
@@ -261,6 +268,7 @@ export function validate(c: TrainConfig): void {
     fail(c.mixup > 0 ? 'mixup' : 'cutmix', `mixes the targets of --loss cross-entropy, not of --loss ${c.loss}`);
   if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
+  if (!/^(auto|cpu|cuda(:\d+)?)$/.test(c.device)) fail('device', 'must be auto, cpu, cuda or cuda:N');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");

@@ -10,7 +10,7 @@ export * from './registry.js';
 export * from './objectives.js';
 export { ModelEma } from './ema.js';
 export { forwardIn, logitsIn, placeFor } from './precision.js';
-export { collectOutputs, evalLoader, loadRun, predictLogits } from './inference.js';
+export { collectOutputs, evalLoader, feedFor, loadRun, modelDevice, predictLogits } from './inference.js';
 export type { LoadedRun, Outputs } from './inference.js';
 export { Trainer, progressLogger, readMetrics, train } from './trainer.js';
 export type { EpochMetrics, StepStats, TrainOptions, TrainResult, TrainerCallbacks } from './trainer.js';

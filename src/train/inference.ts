@@ -4,7 +4,19 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { type DistContext, collective, gatherRows } from '../distributed/index.js';
-import { BadInputError, type ResolvedPrecision, type Tensor, cat, clearAutocastCache, inferenceMode, resolvePrecision, tidy } from '../engine/index.js';
+import {
+  BadInputError,
+  type Device,
+  type ResolvedPrecision,
+  type Tensor,
+  cat,
+  clearAutocastCache,
+  inferenceMode,
+  isCuda,
+  resolveDevice,
+  resolvePrecision,
+  tidy,
+} from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { DEFAULTS, type TrainConfig } from './config.js';
@@ -30,32 +42,41 @@ export async function collectOutputs(
   loader: data.DataLoader,
   precision: ResolvedPrecision = 'fp32',
   ctx: DistContext | null = null,
+  o: { normalizer?: data.DeviceNormalizer | null } = {},
 ): Promise<Outputs> {
   model.eval();
+  // Batches go where the model is; the outputs come back to the CPU once, at the end.
+  const device = modelDevice(model);
   const logits: Tensor[] = [];
   const features: Tensor[] = [];
   const labels: Tensor[] = [];
   const indices: number[] = [];
   try {
-    for await (const b of loader.epoch(0)) {
-      // The weights do not change between batches: their bf16 copies are made once.
-      const [f, z] = tidy(() =>
-        inferenceMode(() => {
-          const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
-          return [feat, model.fc.forward(feat)];
-        }),
-      );
-      features.push(f!);
-      logits.push(z!);
-      labels.push(b.y);
-      indices.push(...b.indices);
-      b.x.dispose();
+    for await (const b of data.prefetchTo(loader.epoch(0), device, o.normalizer ?? null)) {
+      try {
+        // The weights do not change between batches: their bf16 copies are made once.
+        const [f, z, y] = tidy(() =>
+          inferenceMode(() => {
+            const feat = forwardIn(precision, (x) => model.features(x), b.x, { keepCache: true });
+            return [feat, model.fc.forward(feat), b.y.clone()];
+          }),
+        );
+        features.push(f!);
+        logits.push(z!);
+        labels.push(y!);
+        indices.push(...b.indices);
+      } finally {
+        b.dispose();
+      }
     }
   } finally {
     clearAutocastCache();
   }
   // cat outside inference mode: the results are ordinary tensors again.
-  const out = tidy(() => ({ logits: cat(logits), features: cat(features), labels: cat(labels) }));
+  const out = tidy(() => {
+    const onCpu = (t: Tensor) => (device === 'cpu' ? t : t.to('cpu'));
+    return { logits: onCpu(cat(logits)), features: onCpu(cat(features)), labels: onCpu(cat(labels)) };
+  });
   for (const t of [...logits, ...features, ...labels]) t.dispose();
   if (!ctx) return { ...out, indices };
   const gathered = collective(ctx, 'gathering evaluation outputs', () => gatherRows([out.logits, out.features, out.labels], indices, ctx));
@@ -64,14 +85,43 @@ export async function collectOutputs(
   return { logits: l, features: f, labels: y, indices: gathered.positions };
 }
 
-/** An evaluation loader: in a data-parallel run, this rank's unpadded share. */
-export function evalLoader(dataset: data.SampleList, config: TrainConfig, pipeline: data.Pipeline, ctx: DistContext | null = null): data.DataLoader {
+/** The device a model's weights are on. */
+export function modelDevice(model: Classifier): Device {
+  return (model.parameters()[0]?.device ?? 'cpu') as Device;
+}
+
+/**
+ * How a loader feeds `device`: on a CUDA device, uint8 pixels (a quarter of the bytes) in pinned
+ * memory, normalised on the device (data.prefetchTo); elsewhere, normalised float32 (o.uint8: the
+ * device's way on the CPU too). `normalizer` is the one to pass on to collectOutputs / prefetchTo
+ * (null: nothing to normalise there).
+ */
+export function feedFor(
+  device: Device,
+  pipeline: data.Pipeline,
+  o: { uint8?: boolean } = {},
+): { pixels: 'normalized' | 'uint8'; pinMemory: boolean; normalizer: data.DeviceNormalizer | null } {
+  // A grey pipeline's colour-to-grey conversion is arithmetic the workers do: its batches stay float32.
+  const uint8 = (o.uint8 ?? isCuda(device)) && pipeline.channels === 3;
+  return { pixels: uint8 ? 'uint8' : 'normalized', pinMemory: isCuda(device), normalizer: uint8 ? new data.DeviceNormalizer(pipeline) : null };
+}
+
+/** An evaluation loader: in a data-parallel run, this rank's unpadded share; `feed` as feedFor gives it. */
+export function evalLoader(
+  dataset: data.SampleList,
+  config: TrainConfig,
+  pipeline: data.Pipeline,
+  ctx: DistContext | null = null,
+  feed: { pixels: 'normalized' | 'uint8'; pinMemory: boolean } = { pixels: 'normalized', pinMemory: false },
+): data.DataLoader {
   return new data.DataLoader(dataset, {
     batchSize: config.batchSize,
     pipeline,
     workers: config.workers,
     skipBadImages: config.skipBadImages,
     shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
+    pixels: feed.pixels,
+    pinMemory: feed.pinMemory,
   });
 }
 
@@ -82,6 +132,8 @@ export interface LoadedRun {
   /** The checkpoint file the weights came from. */
   checkpoint: string;
   precision: ResolvedPrecision;
+  /** Where the model is (the --device given to loadRun, resolved; not the one the run trained on). */
+  device: Device;
   /** The images' recipe the run trained with (its recipe.json); evaluation uses its eval pipeline. */
   recipe: Recipe;
 }
@@ -91,7 +143,7 @@ export interface LoadedRun {
  * `last` for a run without validation). A run trained with --ema gives its averaged weights, the
  * ones its validation metrics measured.
  */
-export function loadRun(dir: string, which?: string): LoadedRun {
+export function loadRun(dir: string, which?: string, o: { device?: string } = {}): LoadedRun {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new BadInputError(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
   const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
@@ -106,7 +158,9 @@ export function loadRun(dir: string, which?: string): LoadedRun {
   }
   const recipe = runRecipe(dir, config);
   const model = buildModel(config, vocab.size, recipe.eval.channels);
-  const { precision } = resolvePrecision(config.precision);
+  // Checkpoints hold CPU tensors: a run trained on a GPU evaluates on the CPU and the other way round.
+  const { device } = resolveDevice(o.device ?? 'auto');
+  const { precision } = resolvePrecision(config.precision, device);
   // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
   if (precision === 'fp64') model.to('float64');
   const ckpt = loadCheckpoint(checkpoint);
@@ -117,8 +171,9 @@ export function loadRun(dir: string, which?: string): LoadedRun {
     ckpt.dispose();
   }
   model.eval();
+  if (device !== 'cpu') model.to(device);
   if (precision === 'bf16') model.to('channels_last');
-  return { config, vocab, model, checkpoint, precision, recipe };
+  return { config: { ...config, device }, vocab, model, checkpoint, precision, device, recipe };
 }
 
 /** A run's recipe: its recipe.json, or, for a run from before lsr wrote one, the recipe lsr then used (torchvision's for any --data but Fashion-MNIST). */
@@ -137,27 +192,36 @@ export async function predictLogits(
 ): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const ctx = o.ctx ?? null;
   // Data-parallel: each rank takes its share of the images.
-  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, ctx);
+  const { normalizer, ...feed } = feedFor(run.device, run.recipe.eval);
+  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, ctx, feed);
   if (!o.tta) {
-    const out = await collectOutputs(run.model, loader, run.precision, ctx);
-    out.features.dispose();
-    await loader.close();
-    return { logits: out.logits, labels: out.labels, indices: out.indices };
+    try {
+      const out = await collectOutputs(run.model, loader, run.precision, ctx, { normalizer });
+      out.features.dispose();
+      return { logits: out.logits, labels: out.labels, indices: out.indices };
+    } finally {
+      await loader.close();
+      normalizer?.dispose();
+    }
   }
   const logits: Tensor[] = [];
   const labels: Tensor[] = [];
   const indices: number[] = [];
-  for await (const b of loader.epoch(0)) {
-    const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(run.precision, run.model, x, { keepCache: true }), b.x));
-    logits.push(tidy(() => probs.log()));
-    probs.dispose();
-    labels.push(b.y);
-    indices.push(...b.indices);
-    b.x.dispose();
+  for await (const b of data.prefetchTo(loader.epoch(0), run.device, normalizer)) {
+    try {
+      const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(run.precision, run.model, x, { keepCache: true }), b.x));
+      logits.push(tidy(() => probs.log()));
+      probs.dispose();
+      labels.push(b.y.clone());
+      indices.push(...b.indices);
+    } finally {
+      b.dispose();
+    }
   }
   await loader.close();
+  normalizer?.dispose();
   clearAutocastCache();
-  const out = tidy(() => ({ logits: cat(logits), labels: cat(labels) }));
+  const out = tidy(() => ({ logits: cat(logits).to('cpu'), labels: cat(labels).to('cpu') }));
   for (const t of [...logits, ...labels]) t.dispose();
   if (!ctx) return { ...out, indices };
   const gathered = collective(ctx, 'gathering predictions', () => gatherRows([out.logits, out.labels], indices, ctx));

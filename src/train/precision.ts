@@ -1,6 +1,6 @@
 // A run's precision policy: bf16 autocast with channels_last input where it pays, the classifier
 // head and everything after it in float32; fp64 for exactness checks.
-import { type ResolvedPrecision, type Tensor, autocast, tidy } from '../engine/index.js';
+import { type Device, type ResolvedPrecision, type Tensor, autocast, deviceType, tidy } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 
 /**
@@ -10,7 +10,11 @@ import type { Classifier } from '../models/index.js';
 export function forwardIn(precision: ResolvedPrecision, fn: (x: Tensor) => Tensor, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
   if (precision === 'fp32') return fn(x);
   if (precision === 'fp64') return tidy(() => fn(x.to('float64')));
-  return tidy(() => autocast({ dtype: 'bfloat16', keepCache: o.keepCache }, () => fn(x.ndim === 4 ? x.contiguous('channels_last') : x)).to('float32'));
+  return tidy(() =>
+    autocast({ dtype: 'bfloat16', deviceType: deviceType(x.device), keepCache: o.keepCache }, () => fn(x.ndim === 4 ? x.contiguous('channels_last') : x)).to(
+      'float32',
+    ),
+  );
 }
 
 /**
@@ -23,8 +27,9 @@ export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Ten
   return tidy(() => model.fc.forward(forwardIn(precision, (v) => model.features(v), x, o)));
 }
 
-/** A model in the memory format and dtype of a run's precision (its weights float32 under bf16). */
-export function placeFor<M extends Classifier>(precision: ResolvedPrecision, model: M): M {
+/** A model on the run's device, in the memory format and dtype of its precision (its weights float32 under bf16). */
+export function placeFor<M extends Classifier>(precision: ResolvedPrecision, model: M, device: Device = 'cpu'): M {
+  if (device !== 'cpu') model.to(device);
   if (precision === 'bf16') model.to('channels_last');
   if (precision === 'fp64') model.to('float64');
   return model;

@@ -9,16 +9,21 @@ import * as data from '../data/index.js';
 import { type DistContext, DistributedDataParallel, collective, threadsPerProcess } from '../distributed/index.js';
 import {
   BadInputError,
+  type Device,
   ErrorCode,
   type ResolvedPrecision,
   type Tensor,
   dist,
   getRngState,
+  cuda,
   hasErrorCode,
+  isCuda,
   manualSeed,
+  resolveDevice,
   resolvePrecision,
   setNumThreads,
   setRngState,
+  stack,
   tensor,
   tidy,
 } from '../engine/index.js';
@@ -30,7 +35,7 @@ import type { LRScheduler, Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab, withDefaultLearningRate } from './config.js';
 import { ModelEma } from './ema.js';
-import { collectOutputs, evalLoader } from './inference.js';
+import { collectOutputs, evalLoader, feedFor } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
 import { logitsIn, placeFor } from './precision.js';
 import { ProgressBar } from './progress.js';
@@ -88,6 +93,13 @@ export interface TrainOptions {
   dist?: DistContext | null;
   /** More watchers of the run, after the progress bar. */
   callbacks?: TrainerCallbacks[];
+  /** uint8 pixels normalised where the model is (feedFor): by default on a CUDA device only; true on the CPU tests the GPU's feed. */
+  uint8Batches?: boolean;
+  /**
+   * Read the loss and accuracy every N steps (default: 20 on a CUDA device, where each read waits
+   * for the device, else every step); the progress bar and a non-finite loss are seen when read.
+   */
+  readEvery?: number;
   /** The run's data and recipe, prepared (prepareRun); by default the constructor prepares them, and Trainer.create when the recipe needs the data's statistics. */
   data?: RunData & { missing: string[] };
 }
@@ -106,6 +118,8 @@ export interface StepStats {
   correct: number;
   count: number;
   stop: boolean;
+  /** lossSum and correct are not read yet (0 here): they are on the device until readStats(). */
+  deferred?: boolean;
 }
 
 /** The progress bar and the epoch's summary line, as a callback. */
@@ -135,6 +149,8 @@ export class Trainer {
   readonly ctx: DistContext | null;
   /** Rank 0 (or the only process): it alone logs and writes files. */
   readonly lead: boolean;
+  /** Where the model, its optimizer state and each batch live (--device resolved). */
+  readonly device: Device;
   readonly precision: ResolvedPrecision;
   readonly data: RunData & { missing: string[] };
   readonly model: Classifier;
@@ -148,11 +164,18 @@ export class Trainer {
   /** null without validation (--val-fraction 0). */
   readonly valLoader: data.DataLoader | null;
   readonly ddp: DistributedDataParallel | null;
+  /** Normalises the uint8 batches the loaders give for a CUDA device, there (null: the loaders normalise). */
+  readonly trainNormalizer: data.DeviceNormalizer | null;
+  readonly valNormalizer: data.DeviceNormalizer | null;
   /** --mixup/--cutmix: mixes each training batch (null: off). */
   readonly mixup: data.Mixup | null;
   readonly callbacks: TrainerCallbacks[];
   readonly log: ((line: string) => void) | null;
   progress: Progress = { epoch: 0, step: 0, sums: emptySums(), bestAccuracy: -1 };
+  /** Steps between reads of the loss (1: every step; more on a GPU, whose reads wait for it). */
+  readonly readEvery: number;
+  /** [Σ loss·images, correct] of the steps not read yet, on the device; with the first such step. */
+  #unread: { sums: Tensor; from: number } | null = null;
   history: EpochMetrics[] = [];
   readonly paths: { last: string; best: string; metrics: string };
 
@@ -179,10 +202,23 @@ export class Trainer {
     const threads = threadsPerProcess(ctx, config.threads);
     setNumThreads(threads);
     manualSeed(config.seed);
-    const { precision, reason } = resolvePrecision(config.precision);
+    const device = resolveDevice(config.device);
+    this.device = device.device;
+    // config.json records the device the run used, not 'auto'.
+    if (config.device !== this.device) this.config = config = { ...config, device: this.device };
+    if (ctx && isCuda(this.device))
+      throw new BadInputError(
+        `--device ${this.device} with --nproc/--nnodes: lsr's data-parallel runs reduce gradients over Gloo on the CPU; train on one GPU (without --nproc) or with --device cpu`,
+      );
+    // Fixed shapes batch after batch: cuDNN times its algorithms once and keeps the fastest (PyTorch's cudnn.benchmark).
+    if (isCuda(this.device)) cuda.setCudnnBenchmark(true);
+    // A data-parallel run's ranks agree on a stop every step: they read every step.
+    this.readEvery = ctx ? 1 : (o.readEvery ?? (isCuda(this.device) ? 20 : 1));
+    if (!(Number.isInteger(this.readEvery) && this.readEvery >= 1)) throw new Error(`readEvery must be a positive integer, got ${o.readEvery}`);
+    const { precision, reason } = resolvePrecision(config.precision, this.device);
     this.precision = precision;
     this.log?.(
-      `precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`,
+      `device: ${this.device}${device.reason === 'chosen' ? '' : ` (${device.reason})`}; precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`,
     );
     if (config.accumulate > 1)
       this.log?.(
@@ -194,10 +230,16 @@ export class Trainer {
     this.log?.(`recipe: ${this.data.recipe.description}`);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
-    this.model = placeFor(precision, buildModel(config, vocab.size, this.data.trainPipeline.channels));
+    this.model = placeFor(precision, buildModel(config, vocab.size, this.data.trainPipeline.channels), this.device);
     this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    // A CUDA device is fed uint8 pixels from pinned memory, normalised there.
+    const { normalizer: trainNormalizer, ...trainFeed } = feedFor(this.device, this.data.trainPipeline, { uint8: o.uint8Batches });
+    const { normalizer: valNormalizer, ...valFeed } = feedFor(this.device, this.data.evalPipeline, { uint8: o.uint8Batches });
+    this.trainNormalizer = trainNormalizer;
+    this.valNormalizer = valNormalizer;
     // Built before the scheduler, which counts its batches (its workers start with the first epoch).
     this.trainLoader = new data.DataLoader(trainSet, {
+      ...trainFeed,
       batchSize: config.batchSize / world,
       pipeline: this.data.trainPipeline,
       shuffle: true,
@@ -211,7 +253,7 @@ export class Trainer {
     this.scheduler = schedule.build(this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
     this.schedulerPerBatch = schedule.perBatch;
     this.objective = o.teacher
-      ? new Distillation(placeFor(precision, o.teacher.model), {
+      ? new Distillation(placeFor(precision, o.teacher.model, this.device), {
           temperature: o.teacher.temperature,
           beta: o.teacher.beta,
           smoothing: config.smoothing,
@@ -231,7 +273,7 @@ export class Trainer {
     this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
     this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
     resumed?.dispose();
-    this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx) : null;
+    this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx, valFeed) : null;
   }
 
   /** A Trainer whose data is prepared first (prepareRun), reading the training set's statistics when its recipe normalises by them. */
@@ -313,7 +355,7 @@ export class Trainer {
   #makeEma(saved: Map<string, Tensor> | null): ModelEma {
     // Building a model draws initial weights: the generator is put back, so that --ema changes no other number.
     const rng = getRngState();
-    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size, this.data.trainPipeline.channels));
+    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size, this.data.trainPipeline.channels), this.device);
     setRngState(rng);
     rng.dispose();
     copy.loadStateDict(saved ?? this.model.stateDict());
@@ -330,14 +372,15 @@ export class Trainer {
     // --mixup/--cutmix: the batch mixed with its reverse, drawn from (seed, epoch, step) alone, so a resumed run mixes alike.
     const mixed = this.mixup ? this.mixup.apply(batch.x, batch.y, where.epoch, where.step) : null;
     try {
-      return this.#step(mixed ? { ...batch, x: mixed.x, target: mixed.target } : batch, at);
+      return this.#step(mixed ? { ...batch, x: mixed.x, target: mixed.target } : batch, at, where.step);
     } finally {
       mixed?.x.dispose();
       mixed?.target.dispose();
     }
   }
 
-  #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string): StepStats {
+  #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step = 0): StepStats {
+    if (this.readEvery > 1) return this.#deferredStep(batch, at, step);
     const { ctx, ddp, config } = this;
     const n = batch.x.shape[0]!;
     const parts = config.accumulate;
@@ -385,14 +428,67 @@ export class Trainer {
       if (!Number.isFinite(stats[0])) break;
     }
     const loss = total.lossSum / total.count;
-    if (!Number.isFinite(loss)) {
-      const kept = existsSync(this.paths.last) ? `the last good checkpoint is ${this.paths.last}` : 'no epoch had finished, so there is no checkpoint';
-      throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept} (try a lower --lr)`);
-    }
+    if (!Number.isFinite(loss)) this.#stopOnLoss(loss, at);
     this.optimizer.step();
     if (this.schedulerPerBatch) this.scheduler?.step();
     this.ema?.update();
     return total;
+  }
+
+  /**
+   * The step of #step without reading a value from the device: the batch's loss and accuracy are
+   * added to #unread, read every readEvery steps (readStats). One process, no collectives.
+   */
+  #deferredStep(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step: number): StepStats {
+    const n = batch.x.shape[0]!;
+    const parts = this.config.accumulate;
+    const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * n) / parts));
+    this.optimizer.zeroGrad();
+    for (let k = 0; k < parts; k++) {
+      const start = bounds[k]!;
+      const size = bounds[k + 1]! - start;
+      const sums = tidy(() => {
+        const micro =
+          parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
+        const logits = logitsIn(this.precision, this.model, micro.x);
+        let l: Tensor;
+        try {
+          l = this.objective.loss(logits, micro);
+        } catch (e) {
+          if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
+          return null;
+        }
+        const s = stack([l.detach().to('float64').mul(size), logits.argmax(1).eq(micro.y).sum().to('float64')]);
+        (parts === 1 ? l : l.mul(size / n)).backward();
+        return s;
+      });
+      if (!sums) this.#stopOnLoss(NaN, at);
+      const unread = this.#unread;
+      this.#unread = { sums: unread ? tidy(() => unread.sums.add(sums!)) : sums!, from: unread?.from ?? step };
+      if (unread) unread.sums.dispose();
+      if (unread) sums!.dispose();
+    }
+    this.optimizer.step();
+    if (this.schedulerPerBatch) this.scheduler?.step();
+    this.ema?.update();
+    return { lossSum: 0, correct: 0, count: n, stop: this.o.signal?.aborted ?? false, deferred: true };
+  }
+
+  /** Reads the loss and accuracy of the steps not read yet into the epoch's sums (waiting for the device); stops on a loss that is not finite. */
+  readStats(epoch: number, step: number): void {
+    const unread = this.#unread;
+    if (!unread) return;
+    this.#unread = null;
+    const [lossSum, correct] = unread.sums.toFlatArray() as [number, number];
+    unread.sums.dispose();
+    if (!Number.isFinite(lossSum)) this.#stopOnLoss(lossSum, `at epoch ${epoch + 1}, in batches ${unread.from}–${step} (read every ${this.readEvery} batches)`);
+    this.progress.sums.loss += lossSum;
+    this.progress.sums.correct += correct;
+  }
+
+  #stopOnLoss(loss: number, at: string): never {
+    const kept = existsSync(this.paths.last) ? `the last good checkpoint is ${this.paths.last}` : 'no epoch had finished, so there is no checkpoint';
+    throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept} (try a lower --lr)`);
   }
 
   /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
@@ -400,7 +496,7 @@ export class Trainer {
     if (!this.valLoader) return null;
     if (this.ddp) collective(this.ctx, `before validating epoch ${this.progress.epoch + 1}`, () => this.ddp!.syncBuffers());
     const measure = async (model: Classifier) => {
-      const val = await collectOutputs(model, this.valLoader!, this.precision, this.ctx);
+      const val = await collectOutputs(model, this.valLoader!, this.precision, this.ctx, { normalizer: this.valNormalizer });
       const m = classificationMetrics(val.logits, val.labels);
       const loss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: this.config.smoothing }).item());
       for (const t of [val.logits, val.features, val.labels]) t.dispose();
@@ -441,11 +537,9 @@ export class Trainer {
         this.model.train();
         for (const c of cbs) c.onEpochStart?.(this, epoch);
         let step = 0;
-        for await (const batch of this.trainLoader.epoch(epoch)) {
-          if (step++ < this.progress.step) {
-            batch.dispose();
-            continue; // batches done before an interrupt
-          }
+        // On the device, each batch's copy starts while the step before runs.
+        for await (const batch of data.prefetchTo(this.#epochBatches(epoch), this.device, this.trainNormalizer)) {
+          step = Math.max(step, this.progress.step) + 1;
           const t0 = performance.now();
           let stats: StepStats;
           try {
@@ -457,9 +551,12 @@ export class Trainer {
           s.loss += stats.lossSum;
           s.correct += stats.correct;
           s.count += stats.count;
-          s.seconds += (performance.now() - t0) / 1000;
           this.progress.step = step;
-          for (const c of cbs) c.onStep?.(this, { epoch, step, steps: this.trainLoader.length, sums: s });
+          const steps = this.trainLoader.length;
+          const read = !stats.deferred || stats.stop || step % this.readEvery === 0 || step >= steps;
+          if (stats.deferred && read) this.readStats(epoch, step);
+          s.seconds += (performance.now() - t0) / 1000;
+          if (read) for (const c of cbs) c.onStep?.(this, { epoch, step, steps, sums: s });
           // Let the event loop run (a Ctrl-C handler) even when batches are decoded on this thread.
           await new Promise((resolve) => setImmediate(resolve));
           if (stats.stop) {
@@ -481,8 +578,18 @@ export class Trainer {
     }
   }
 
+  /** An epoch's batches from where it stands: those done before an interrupt are dropped undecoded-to-device. */
+  async *#epochBatches(epoch: number): AsyncGenerator<data.Batch> {
+    let k = 0;
+    for await (const batch of this.trainLoader.epoch(epoch)) {
+      if (k++ < this.progress.step) batch.dispose();
+      else yield batch;
+    }
+  }
+
   async #endEpoch(epoch: number): Promise<void> {
     const { scheduler } = this;
+    this.readStats(epoch, this.progress.step);
     // The rate of the epoch's last batch (a per-batch schedule has already stepped past it).
     const lr = this.schedulerPerBatch && scheduler ? scheduler.lrAt(scheduler.lastEpoch - 1, 0) : this.optimizer.paramGroups[0]!.lr;
     const val = await this.validate();
@@ -527,6 +634,10 @@ export class Trainer {
     await this.valLoader?.close();
     this.objective.dispose?.();
     this.ddp?.dispose();
+    this.trainNormalizer?.dispose();
+    this.valNormalizer?.dispose();
+    this.#unread?.sums.dispose();
+    this.#unread = null;
   }
 }
 
@@ -539,7 +650,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
 function changedSince(path: string, config: TrainConfig): Array<{ key: string; was: unknown; now: unknown }> {
   if (!existsSync(path)) return [];
   const recorded = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  const now = { ...config, precision: resolvePrecision(config.precision).precision } as unknown as Record<string, unknown>;
+  const now = { ...config, precision: resolvePrecision(config.precision, config.device).precision } as unknown as Record<string, unknown>;
   return Object.keys(now)
     .filter((k) => k !== 'out' && k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
     .map((k) => ({ key: k, was: recorded[k], now: now[k] }));

@@ -1,0 +1,122 @@
+// Batches where the model is: uint8 pixels copied to the device one batch ahead (from pinned
+// memory, without waiting) and normalised there, as timm's PrefetchLoader does. The normalisation
+// is a lookup table computed as the workers compute it, so the two give the same bits.
+import { type Device, type Tensor, arange, fromTypedArray, keep, tidy } from '../engine/index.js';
+import type { Batch } from './loader.js';
+import type { Pipeline } from './transforms.js';
+
+/** The workers' (v/255 − mean[c]) / std[c] for every byte v of every channel c: [C·256] float32. */
+export function normalizationTable(pipeline: Pipeline): Float32Array {
+  const c = pipeline.channels;
+  const table = new Float32Array(c * 256);
+  for (let k = 0; k < c; k++) {
+    const m = pipeline.mean[Math.min(k, pipeline.mean.length - 1)]!;
+    const sd = pipeline.std[Math.min(k, pipeline.std.length - 1)]!;
+    // In float64, rounded once to float32: as native/image.cc's normalize_chw.
+    for (let v = 0; v < 256; v++) table[k * 256 + v] = (v / 255 - m) / sd;
+  }
+  return table;
+}
+
+/** Normalises uint8 [n, C, H, W] pixels where they are (the table on their device, made once per device). */
+export class DeviceNormalizer {
+  readonly #table: Float32Array;
+  readonly #onDevice = new Map<string, { table: Tensor; offsets: Tensor }>();
+
+  constructor(readonly pipeline: Pipeline) {
+    this.#table = normalizationTable(pipeline);
+  }
+
+  normalize(pixels: Tensor): Tensor {
+    if (pixels.dtype !== 'uint8' || pixels.ndim !== 4 || pixels.shape[1] !== this.pipeline.channels)
+      throw new Error(`DeviceNormalizer: expected uint8 pixels [n, ${this.pipeline.channels}, H, W], got ${pixels.dtype} [${pixels.shape}]`);
+    const device = pixels.device as Device;
+    let t = this.#onDevice.get(device);
+    if (!t) {
+      t = {
+        table: keep(fromTypedArray(this.#table, undefined, { device })),
+        offsets: keep(tidy(() => arange(0, this.pipeline.channels * 256, 256, { dtype: 'int64', device }).view(1, -1, 1, 1))),
+      };
+      this.#onDevice.set(device, t);
+    }
+    const { table, offsets } = t;
+    return tidy(() => table.indexSelect(0, pixels.to('int64').add(offsets).flatten()).view(...pixels.shape));
+  }
+
+  dispose(): void {
+    for (const t of this.#onDevice.values()) {
+      t.table.dispose();
+      t.offsets.dispose();
+    }
+    this.#onDevice.clear();
+  }
+}
+
+/**
+ * A batch on `device`, its images float32 and normalised: copied without waiting when the batch is
+ * in pinned memory, normalised there when it holds uint8 pixels. On the CPU a normalised batch is
+ * itself. Dispose the result (it does not dispose `batch`).
+ */
+export function batchOn(batch: Batch, device: Device, normalizer: DeviceNormalizer | null): { x: Tensor; y: Tensor; dispose(): void } {
+  const nonBlocking = batch.x.isPinned;
+  const x = device === 'cpu' ? batch.x : batch.x.to(device, { nonBlocking });
+  const y = device === 'cpu' ? batch.y : batch.y.to(device, { nonBlocking });
+  let input = x;
+  if (x.dtype === 'uint8') {
+    if (!normalizer) throw new Error('batchOn: a batch of uint8 pixels needs the normalizer of its pipeline');
+    input = normalizer.normalize(x);
+    if (x !== batch.x) x.dispose();
+  }
+  const own = [input, y].filter((t) => t !== batch.x && t !== batch.y);
+  return {
+    x: input,
+    y,
+    dispose: () => {
+      for (const t of own) t.dispose();
+    },
+  };
+}
+
+/**
+ * The batches of `batches` on `device` (batchOn), each copy started one batch ahead of its use, so
+ * that the transfer overlaps the step before. Each yielded batch is the consumer's to dispose (with
+ * the loader's batch it came from).
+ */
+export async function* prefetchTo(
+  batches: AsyncIterable<Batch>,
+  device: Device,
+  normalizer: DeviceNormalizer | null,
+): AsyncGenerator<{ x: Tensor; y: Tensor; indices: number[]; dispose(): void }> {
+  let pending: { x: Tensor; y: Tensor; indices: number[]; dispose(): void } | null = null;
+  try {
+    for await (const b of batches) {
+      let staged: ReturnType<typeof batchOn>;
+      try {
+        staged = batchOn(b, device, normalizer);
+      } catch (e) {
+        b.dispose();
+        throw e;
+      }
+      // The loader's batch lives as long as its copy: a pinned buffer is not reused while a copy from it may run.
+      const next = {
+        x: staged.x,
+        y: staged.y,
+        indices: b.indices,
+        dispose: () => {
+          staged.dispose();
+          b.dispose();
+        },
+      };
+      const current = pending;
+      pending = next;
+      if (current) yield current;
+    }
+    if (pending) {
+      const current = pending;
+      pending = null;
+      yield current;
+    }
+  } finally {
+    pending?.dispose();
+  }
+}
