@@ -89,6 +89,22 @@ export async function* prefetchTo(
 ): AsyncGenerator<{ x: Tensor; y: Tensor; indices: number[]; dispose(): void }> {
   let pending: { x: Tensor; y: Tensor; indices: number[]; dispose(): void } | null = null;
   try {
+    if (device === 'cpu') {
+      // Nothing to copy ahead: one batch at a time, as the loader gives them.
+      for await (const b of batches) {
+        const staged = batchOn(b, device, normalizer);
+        yield {
+          x: staged.x,
+          y: staged.y,
+          indices: b.indices,
+          dispose: () => {
+            staged.dispose();
+            b.dispose();
+          },
+        };
+      }
+      return;
+    }
     for await (const b of batches) {
       let staged: ReturnType<typeof batchOn>;
       try {

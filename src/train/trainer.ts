@@ -202,7 +202,8 @@ export class Trainer {
     const threads = threadsPerProcess(ctx, config.threads);
     setNumThreads(threads);
     manualSeed(config.seed);
-    const device = resolveDevice(config.device);
+    // A data-parallel run's auto is the CPU: its gradients are reduced over Gloo there.
+    const device = resolveDevice(ctx && config.device === 'auto' ? 'cpu' : config.device);
     this.device = device.device;
     // config.json records the device the run used, not 'auto'.
     if (config.device !== this.device) this.config = config = { ...config, device: this.device };
