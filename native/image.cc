@@ -1,7 +1,7 @@
 // Image kernels for the data loader, safe to call from worker threads (they touch no tensor
-// handle): JPEG decoding with libjpeg-turbo, and one resampling pass that crops, resizes with
-// PIL's antialiased bilinear filter and mirrors. libvips (sharp) reads every other format; for
-// small JPEGs its per-image setup costs three times the decode itself.
+// handle): JPEG decoding and encoding with libjpeg-turbo, and one resampling pass that crops,
+// resizes with PIL's antialiased bilinear filter and mirrors. libvips (sharp) reads every other
+// format; for small JPEGs its per-image setup costs three times the decode itself.
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <turbojpeg.h>
@@ -21,10 +21,13 @@
 namespace {
 
 struct TjHandle {
-  tjhandle h = tjInitDecompress();
+  tjhandle h;
+  explicit TjHandle(bool compress = false) : h(compress ? tjInitCompress() : tjInitDecompress()) {}
   ~TjHandle() {
     if (h) tjDestroy(h);
   }
+  TjHandle(const TjHandle&) = delete;
+  TjHandle& operator=(const TjHandle&) = delete;
 };
 
 // Rows of weights for one axis: output i reads input [first[i], first[i] + count[i]).
@@ -147,6 +150,28 @@ OP(decode_jpeg) {
                     TJFLAG_STOPONWARNING) != 0)
     throw std::runtime_error(std::string("corrupt or truncated JPEG: ") + tjGetErrorStr2(tj.h));
   return imageObject(a.env(), out, width, height, channels);
+}
+END
+
+// encode_jpeg(data, width, height, channels, quality) -> Buffer: HWC pixels (RGB or grey) as a
+// baseline JPEG, 4:2:0 chroma subsampling for colour (PIL's default, what datasets hold).
+OP(encode_jpeg) {
+  Napi::Uint8Array src = bytesArg(a, 0);
+  int64_t w = a.integer(1), h = a.integer(2), c = a.integer(3), quality = a.integer(4);
+  if (w <= 0 || h <= 0 || w > 65535 || h > 65535) a.fail(1, "width and height must be in 1..65535");
+  if (c != 1 && c != 3) a.fail(3, "must be 1 (grey) or 3 (RGB) channels");
+  if (static_cast<size_t>(w) * h * c != src.ByteLength())
+    a.fail(0, "holds " + std::to_string(src.ByteLength()) + " bytes, not width × height × channels = " + std::to_string(w * h * c));
+  if (quality < 1 || quality > 100) a.fail(4, "must be a quality in 1..100");
+  TjHandle tj(true);
+  if (!tj.h) throw std::runtime_error("cannot start libjpeg-turbo");
+  unsigned char* jpeg = nullptr;  // allocated by libjpeg-turbo, freed with tjFree
+  unsigned long size = 0;
+  int rc = tjCompress2(tj.h, src.Data(), static_cast<int>(w), 0, static_cast<int>(h), c == 1 ? TJPF_GRAY : TJPF_RGB, &jpeg, &size,
+                       c == 1 ? TJSAMP_GRAY : TJSAMP_420, static_cast<int>(quality), 0);
+  std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(jpeg, tjFree);
+  if (rc != 0) throw std::runtime_error(std::string("JPEG encoding failed: ") + tjGetErrorStr2(tj.h));
+  return Napi::Buffer<uint8_t>::Copy(a.env(), jpeg, size);
 }
 END
 

@@ -92,6 +92,15 @@ export async function decode(source: ImageSource): Promise<RawImage> {
   return viaSharp(bytes);
 }
 
+/**
+ * Encodes pixels (RGB or grey) as a baseline JPEG with libjpeg-turbo, 4:2:0 chroma subsampling
+ * for colour (PIL's default), at `quality` in 1..100 (PIL's default 75). Synchronous and free of
+ * tensors: worker threads can write datasets with it.
+ */
+export function encodeJpeg(img: RawImage, quality = 75): Buffer {
+  return native.encode_jpeg(img.data, img.width, img.height, img.channels, quality);
+}
+
 async function viaSharp(bytes: Buffer): Promise<RawImage> {
   // 8-bit sRGB or grey, no alpha, whatever the file holds (palette, 16-bit, CMYK, grey+alpha).
   const image = sharp(bytes, { failOn: 'warning' });

@@ -252,6 +252,7 @@ export interface Native {
   // image kernels for the data loader (no tensors: safe in worker threads)
   set_thread_nice(n: number): void;
   decode_jpeg(bytes: Uint8Array): NativeImage;
+  encode_jpeg(data: Uint8Array, width: number, height: number, channels: number, quality: number): Buffer;
   resample(
     data: Uint8Array,
     width: number,
@@ -365,6 +366,7 @@ export const NATIVE_OPS = [
   'dtype',
   'empty',
   'empty_like',
+  'encode_jpeg',
   'eq',
   'equal',
   'erf',
