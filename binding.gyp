@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lsr_native",
-      "sources": ["native/core.cc", "native/tensor.cc", "native/math.cc", "native/shape.cc", "native/nn.cc", "native/loss.cc", "native/image.cc", "native/dist.cc"],
+      "sources": ["native/core.cc", "native/tensor.cc", "native/math.cc", "native/shape.cc", "native/nn.cc", "native/loss.cc", "native/image.cc", "native/dist.cc", "native/optim.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.mjs --include)"

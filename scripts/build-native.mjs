@@ -16,7 +16,7 @@ try {
   process.exit(1);
 }
 console.log(
-  `lsr: building the native addon (8 C++ files against libtorch from ${torch.source}${torch.cuda ? ', CUDA' : ''}); this takes 2–3 minutes on 2 cores`,
+  `lsr: building the native addon (9 C++ files against libtorch from ${torch.source}${torch.cuda ? ', CUDA' : ''}); this takes 2–3 minutes on 2 cores`,
 );
 
 const env = { ...process.env };

@@ -7,5 +7,6 @@ export * from './device.js';
 export { tidy, keep, dispose } from './scope.js';
 export * from './errors.js';
 export * as F from './functional.js';
+export * from './foreach.js';
 export * as dist from './distributed.js';
 export type { ExternalMemoryStats, Reduction } from './native.js';

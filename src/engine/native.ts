@@ -296,6 +296,45 @@ export interface Native {
   ddp_reducer_dispose(id: number): boolean;
   ddp_reducer_stats(): { reducers: number; bytes: number };
   sync_batch_norm(x: Handle, w: Opt<Handle>, b: Opt<Handle>, rm: Opt<Handle>, rv: Opt<Handle>, momentum: number, eps: number): Handle;
+  // multi-tensor optimizer steps (optim.cc): one call per group of parameters of one device and dtype
+  /** Returns the momentum buffers it made (where `momentumBuffers` held null), undefined elsewhere. */
+  multi_tensor_sgd(
+    params: Handle[],
+    grads: Handle[],
+    momentumBuffers: Array<Handle | null>,
+    lr: number,
+    weightDecay: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+  ): Array<Handle | undefined>;
+  multi_tensor_adam(
+    params: Handle[],
+    grads: Handle[],
+    expAvgs: Handle[],
+    expAvgSqs: Handle[],
+    maxExpAvgSqs: Handle[],
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    paramDecay: number | null,
+    biasCorrection2Sqrt: number[],
+    stepSize: number[],
+  ): void;
+  multi_tensor_rmsprop(
+    params: Handle[],
+    grads: Handle[],
+    squareAvgs: Handle[],
+    gradAvgs: Handle[],
+    momentumBuffers: Handle[],
+    lr: number,
+    alpha: number,
+    eps: number,
+    weightDecay: number,
+    momentum: number,
+    centered: boolean,
+  ): void;
 }
 
 /**
@@ -439,6 +478,9 @@ export const NATIVE_OPS = [
   'mse_loss',
   'mul',
   'mul_',
+  'multi_tensor_adam',
+  'multi_tensor_rmsprop',
+  'multi_tensor_sgd',
   'narrow',
   'ne',
   'neg',
