@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
 import { type Tensor, optim } from '../src/index.js';
-import { assertClose, fixtures } from './helpers.js';
+import { assertClose, fixtures, values } from './helpers.js';
 
 interface Fixture {
   start: number[];
@@ -16,9 +16,9 @@ interface Fixture {
 }
 const fx = JSON.parse(readFileSync(join(fixtures, 'optim.json'), 'utf8')) as Fixture;
 
-type Make = (params: Tensor[], o: Record<string, number | boolean | number[]>) => optim.Optimizer<{ lr: number }>;
-const camel = (o: Record<string, number | boolean | number[]>) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
+type Options = Record<string, number | boolean | number[]>;
+type Make = (params: Tensor[], o: Options) => optim.Optimizer<{ lr: number }>;
+const camel = (o: Options) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
 const makers: Record<string, Make> = {
   sgd: (p, o) => new optim.SGD(p, camel(o) as { lr: number }),
   sgd_momentum_dampening: (p, o) => new optim.SGD(p, camel(o) as { lr: number }),
@@ -44,15 +44,16 @@ function trajectory(opt: optim.Optimizer<{ lr: number }>, p: Tensor, steps: numb
 }
 
 describe('optimizers follow PyTorch step for step', () => {
-  for (const [name, { options, after }] of Object.entries(fx.trajectories)) {
-    test(name, () => {
-      const p = L.tensor(fx.start).requiresGrad_();
-      const opt = makers[name]!([p], options);
-      const got = trajectory(opt, p, after.length);
-      for (const [i, row] of got.entries()) assertClose(row, after[i]!, 1e-6, `${name} step ${i + 1}`);
-      opt.dispose();
-    });
-  }
+  for (const [name, { options, after }] of Object.entries(fx.trajectories))
+    for (const foreach of [true, false])
+      test(`${name}${foreach ? '' : ' (foreach: false)'}`, () => {
+        const p = L.tensor(fx.start).requiresGrad_();
+        const opt = makers[name]!([p], { ...options, foreach });
+        assert.equal(opt.foreach, foreach);
+        const got = trajectory(opt, p, after.length);
+        for (const [i, row] of got.entries()) assertClose(row, after[i]!, 1e-6, `${name} step ${i + 1}`);
+        opt.dispose();
+      });
 
   test('a state dict restores the run: two steps, save, load into a new optimizer, two more', () => {
     const ref = fx.trajectories.adam!;
@@ -84,6 +85,193 @@ describe('optimizers follow PyTorch step for step', () => {
     assert.throws(() => new optim.SGD([{ params: [bias] }, { params: [bias] }], { lr: 0.1 }), /appears in more than one group/);
     assert.throws(() => new optim.SGD([bias], { lr: -1 }), /invalid learning rate -1 in parameter group 0/);
     assert.throws(() => new optim.Adam([bias], { betas: [1, 0.9] }), /invalid beta parameter at index 0: 1/);
+  });
+});
+
+// The multi-tensor path (native/optim.cc) against the per-parameter one: the same bits, always.
+describe('foreach (multi-tensor) steps give the bits of the per-parameter steps', () => {
+  const variants: Record<string, [keyof typeof makers, Options]> = {
+    sgd: ['sgd', { lr: 0.1 }],
+    sgd_momentum_dampening: ['sgd', { lr: 0.1, momentum: 0.9, dampening: 0.3 }],
+    sgd_nesterov: ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true }],
+    sgd_weight_decay: ['sgd', { lr: 0.1, momentum: 0.8, weight_decay: 0.05 }],
+    sgd_nesterov_weight_decay: ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 1e-3 }],
+    adam: ['adam', { lr: 0.01 }],
+    adam_weight_decay: ['adam', { lr: 0.01, weight_decay: 0.1 }],
+    adam_amsgrad: ['adam', { lr: 0.01, betas: [0.8, 0.9], amsgrad: true }],
+    adamw: ['adamw', { lr: 0.01, weight_decay: 0.1 }],
+    adamw_amsgrad: ['adamw', { lr: 0.01, amsgrad: true }],
+    rmsprop: ['rmsprop', { lr: 0.01 }],
+    rmsprop_centered_momentum_weight_decay: ['rmsprop', { lr: 0.01, alpha: 0.9, centered: true, momentum: 0.5, weight_decay: 0.1 }],
+    rmsprop_momentum: ['rmsprop', { lr: 0.01, momentum: 0.9 }],
+  };
+  const shapes = [[3, 4], [5], [2, 3, 2, 2], [1], []];
+  const makeParams = (dtypes: L.DType[]) =>
+    shapes.map((shape, i) =>
+      L.fromTypedArray(
+        values(
+          shape.reduce((a, b) => a * b, 1),
+          100 + i,
+        ),
+        shape,
+        { dtype: dtypes[i % dtypes.length] },
+      ).requiresGrad_(),
+    );
+  /** Sets a pseudo-random gradient on each parameter; `skip(step, i)` leaves parameter i without one. */
+  function setGrads(params: Tensor[], step: number, skip?: (step: number, i: number) => boolean): void {
+    for (const [i, p] of params.entries())
+      L.tidy(() => {
+        p.grad = skip?.(step, i) ? undefined : L.fromTypedArray(values(p.numel(), 1000 * step + i, -3, 3), p.shape, { dtype: p.dtype });
+      });
+  }
+  /** Every parameter's bytes and every state value: what must be bit-identical. */
+  function snapshot(params: Tensor[], opt: optim.Optimizer<{ lr: number }>): unknown {
+    const sd = opt.stateDict();
+    const state = [...sd.state].map(([i, s]) => [
+      i,
+      Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : Buffer.from(v.bytes()).toString('hex')])),
+    ]);
+    for (const s of sd.state.values()) L.dispose(s);
+    return { params: params.map((p) => Buffer.from(p.bytes()).toString('hex')), state };
+  }
+  function run(name: keyof typeof makers, o: Options, foreach: boolean, dtypes: L.DType[], steps = 5, skip?: (step: number, i: number) => boolean) {
+    const params = makeParams(dtypes);
+    const opt = makers[name]!(params, { ...o, foreach });
+    for (let step = 0; step < steps; step++) {
+      setGrads(params, step, skip);
+      const grads = L.tidy(() => params.map((p) => (p.grad ? Buffer.from(p.grad.bytes()).toString('hex') : null)));
+      opt.step();
+      // Neither path writes into the gradients (with Nesterov and no weight decay, PyTorch 1.13's multi-tensor SGD did).
+      assert.deepStrictEqual(
+        L.tidy(() => params.map((p) => (p.grad ? Buffer.from(p.grad.bytes()).toString('hex') : null))),
+        grads,
+        `gradients changed by step ${step}`,
+      );
+    }
+    const out = snapshot(params, opt);
+    opt.dispose();
+    L.dispose(params);
+    return out;
+  }
+
+  for (const [variant, [name, o]] of Object.entries(variants))
+    for (const dtypes of [['float32'], ['float64'], ['float32', 'float64']] as L.DType[][])
+      test(`${variant}, ${dtypes.join(' and ')}`, () => {
+        const foreach = run(name, o, true, dtypes);
+        assert.deepStrictEqual(foreach, run(name, o, false, dtypes));
+        // The steps moved the parameters (a vacuous comparison would pass too).
+        assert.notDeepStrictEqual((foreach as { params: string[] }).params, (run(name, o, true, dtypes, 0) as { params: string[] }).params);
+      });
+
+  test('a parameter without a gradient is skipped, its state untouched, in both paths', () => {
+    // Parameter 1 has no gradient in steps 0–1 (no state yet) and 3 (its state must stay as it was).
+    const skip = (step: number, i: number) => i === 1 && (step < 2 || step === 3);
+    for (const [name, o] of [
+      ['sgd', { lr: 0.1, momentum: 0.9 }],
+      ['adam', { lr: 0.01, amsgrad: true }],
+      ['rmsprop', { lr: 0.01, centered: true, momentum: 0.5 }],
+    ] as const) {
+      const a = run(name, o, true, ['float32'], 5, skip) as { params: string[]; state: Array<[number, Record<string, unknown>]> };
+      assert.deepStrictEqual(a, run(name, o, false, ['float32'], 5, skip), name);
+      const untouched = run(name, o, true, ['float32'], 0);
+      assert.equal(a.params[1] === (untouched as { params: string[] }).params[1], false, `${name}: parameter 1 took its 2 steps`);
+      if (name !== 'sgd') assert.equal(a.state.find(([i]) => i === 1)![1].step, 2, name);
+      // Without gradients at all: nothing moves, no state is made.
+      const none = run(name, o, true, ['float32'], 3, () => true);
+      assert.deepStrictEqual(none, untouched, name);
+    }
+  });
+
+  test('a state dict from a foreach run loads into a per-parameter optimizer (and back) and continues bit for bit', () => {
+    for (const [name, o] of [
+      ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true }],
+      ['adam', { lr: 0.01, amsgrad: true }],
+      ['adamw', { lr: 0.01 }],
+      ['rmsprop', { lr: 0.01, centered: true, momentum: 0.5 }],
+    ] as const)
+      for (const first of [true, false]) {
+        const whole = run(name, o, !first, ['float32', 'float64'], 5);
+        const params = makeParams(['float32', 'float64']);
+        const a = makers[name]!(params, { ...o, foreach: first });
+        for (let step = 0; step < 3; step++) {
+          setGrads(params, step);
+          a.step();
+        }
+        const saved = a.stateDict();
+        a.dispose();
+        const b = makers[name]!(params, { ...o, foreach: !first });
+        b.loadStateDict(saved);
+        for (const s of saved.state.values()) L.dispose(s);
+        // Options saved with the groups do not include foreach: b keeps its own.
+        assert.equal(b.foreach, !first);
+        assert.ok(!('foreach' in saved.paramGroups[0]!));
+        for (let step = 3; step < 5; step++) {
+          setGrads(params, step);
+          b.step();
+        }
+        assert.deepStrictEqual(snapshot(params, b), whole, `${name}, foreach ${first} then ${!first}`);
+        b.dispose();
+        L.dispose(params);
+      }
+  });
+
+  test('foreach steps and loadStateDict leave no handle behind', () => {
+    for (const [name, o] of [
+      ['sgd', { lr: 0.1, momentum: 0.9, weight_decay: 0.1 }],
+      ['adam', { lr: 0.01, amsgrad: true, weight_decay: 0.1 }],
+      ['adamw', { lr: 0.01 }],
+      ['rmsprop', { lr: 0.01, centered: true, momentum: 0.5, weight_decay: 0.1 }],
+    ] as const) {
+      const params = makeParams(['float32', 'float64']);
+      const opt = makers[name]!(params, o);
+      setGrads(params, 0);
+      opt.step();
+      const live = L.memoryStats().liveTensors;
+      for (let step = 1; step < 4; step++) {
+        setGrads(params, step);
+        opt.step();
+      }
+      assert.equal(L.memoryStats().liveTensors, live, `${name}: steps`);
+      const saved = opt.stateDict();
+      const withSaved = L.memoryStats().liveTensors;
+      opt.loadStateDict(saved);
+      assert.equal(L.memoryStats().liveTensors, withSaved, `${name}: loadStateDict`);
+      for (const s of saved.state.values()) L.dispose(s);
+      opt.dispose();
+      L.dispose(params);
+    }
+  });
+
+  test('the multi-tensor ops check their lists and turn libtorch errors into JS errors', () => {
+    const p = L.zeros([2]).requiresGrad_();
+    const g = L.ones([3]);
+    const opts = { lr: 0.1, weightDecay: 0, momentum: 0, dampening: 0, nesterov: false };
+    assert.throws(() => L.multiTensorSgd([p], [], [undefined], opts), /multi_tensor_sgd: argument 1 must hold one tensor per parameter \(1\), got 0/);
+    assert.throws(
+      () => L.multiTensorSgd([p], [g], [undefined], opts),
+      (e: Error) => e instanceof L.NativeError && /^multi_tensor_sgd: /.test(e.message),
+    );
+    assert.throws(
+      () =>
+        L.multiTensorAdam([p], [L.ones([2])], [L.zeros([2])], [L.zeros([2])], [], {
+          beta1: 0.9,
+          beta2: 0.99,
+          eps: 1e-8,
+          weightDecay: 0,
+          biasCorrection2Sqrt: [],
+          stepSize: [1],
+        }),
+      /multi_tensor_adam: argument 10 must hold one number per parameter \(1\), got 0/,
+    );
+    const disposed = L.zeros([2]);
+    disposed.dispose();
+    assert.throws(
+      () => L.multiTensorRMSprop([p], [L.ones([2])], [disposed], [], [], { lr: 0.1, alpha: 0.9, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }),
+      /Tensor was used after dispose/,
+    );
+    assert.deepStrictEqual(p.toFlatArray(), [0, 0]);
+    // Empty lists are no step (libtorch's foreach ops refuse them).
+    assert.deepStrictEqual(L.multiTensorSgd([], [], [], opts), []);
   });
 });
 

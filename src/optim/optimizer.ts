@@ -1,10 +1,21 @@
 // The optimizer base: parameter groups with their own options (PyTorch's param_groups), per-
 // parameter state, zeroGrad, and state dicts in PyTorch's layout (parameters by position).
-import { type Tensor, keep, noGrad, tidy } from '../engine/index.js';
+import { type Device, type Tensor, keep, noGrad, tidy } from '../engine/index.js';
 
 export type ParamGroupInput<O> = Partial<O> & { params: Tensor[] };
 export type ParamGroup<O> = O & { params: Tensor[]; initialLr: number };
 export type ParamState = Record<string, Tensor | number>;
+
+/** Options of the optimizer as a whole (not of a parameter group, nor saved in its state dict). */
+export interface OptimizerOptions {
+  /**
+   * PyTorch's name: update each parameter group with a few multi-tensor native calls (one set per
+   * device and dtype) instead of a few calls per parameter. Default true; false runs the
+   * per-parameter code. Both keep the same state; on the CPU, where libtorch's multi-tensor ops run
+   * the per-tensor ones, they give the same bits (CUDA's fused kernels may round differently).
+   */
+  foreach?: boolean;
+}
 
 export interface OptimizerStateDict<O> {
   state: Map<number, ParamState>;
@@ -14,8 +25,11 @@ export interface OptimizerStateDict<O> {
 export abstract class Optimizer<O extends { lr: number }> {
   readonly paramGroups: ParamGroup<O>[];
   protected readonly state = new Map<Tensor, ParamState>();
+  /** Multi-tensor steps (updateForeach) rather than one parameter at a time (update). */
+  readonly foreach: boolean;
 
-  constructor(params: Tensor[] | ParamGroupInput<O>[], defaults: O) {
+  constructor(params: Tensor[] | ParamGroupInput<O>[], defaults: O, options: OptimizerOptions = {}) {
+    this.foreach = options.foreach ?? true;
     const groups: ParamGroupInput<O>[] =
       params.length > 0 && !('params' in (params[0] as object)) ? [{ params: params as Tensor[] } as ParamGroupInput<O>] : (params as ParamGroupInput<O>[]);
     const seen = new Set<Tensor>();
@@ -36,10 +50,22 @@ export abstract class Optimizer<O extends { lr: number }> {
   protected abstract validate(group: ParamGroup<O>, index: number): void;
   /** Updates one parameter that has a gradient; runs under noGrad inside a tidy scope. */
   protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<O>, state: ParamState): void;
+  /**
+   * Updates parameters of one group that have gradients and share a device and dtype, all at once;
+   * runs under noGrad inside a tidy scope. Must give what update() gives each of them; this default
+   * calls it for each.
+   */
+  protected updateForeach(params: Tensor[], grads: Tensor[], group: ParamGroup<O>, states: ParamState[]): void {
+    for (const [i, p] of params.entries()) this.update(p, grads[i]!, group, states[i]!);
+  }
 
   step(): void {
     noGrad(() => {
-      for (const group of this.paramGroups)
+      for (const group of this.paramGroups) {
+        if (this.foreach) {
+          tidy(() => this.#stepForeach(group));
+          continue;
+        }
         for (const p of group.params)
           tidy(() => {
             const grad = p.grad;
@@ -48,7 +74,26 @@ export abstract class Optimizer<O extends { lr: number }> {
             if (!state) this.state.set(p, (state = {}));
             this.update(p, grad, group, state);
           });
+      }
     });
+  }
+
+  // As PyTorch's _group_tensors_by_device_and_dtype: a multi-tensor op takes tensors of one kind.
+  #stepForeach(group: ParamGroup<O>): void {
+    const lists = new Map<string, { params: Tensor[]; grads: Tensor[]; states: ParamState[] }>();
+    for (const p of group.params) {
+      const grad = p.grad;
+      if (!grad) continue;
+      let state = this.state.get(p);
+      if (!state) this.state.set(p, (state = {}));
+      const key = `${p.device}/${p.dtype}`;
+      let l = lists.get(key);
+      if (!l) lists.set(key, (l = { params: [], grads: [], states: [] }));
+      l.params.push(p);
+      l.grads.push(grad);
+      l.states.push(state);
+    }
+    for (const l of lists.values()) this.updateForeach(l.params, l.grads, group, l.states);
   }
 
   /** Keeps a state tensor beyond the step's scope, replacing (and freeing) the previous one. */
@@ -111,7 +156,13 @@ export abstract class Optimizer<O extends { lr: number }> {
         else {
           if (k !== 'step' && v.shape.join() !== p.shape.join())
             throw new Error(`${this.constructor.name}.loadStateDict: state '${k}' of parameter ${i} has shape [${v.shape}], the parameter [${p.shape}]`);
-          copy[k] = keep(v.to(p.dtype).clone());
+          // The parameter's device too: a checkpoint written on the CPU resumes on a GPU and back.
+          copy[k] = keep(
+            tidy(() => {
+              const onDevice = v.to(p.device as Device);
+              return onDevice.to(p.dtype).clone();
+            }),
+          );
         }
       }
       this.state.set(p, copy);

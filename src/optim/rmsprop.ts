@@ -1,8 +1,7 @@
 // RMSprop (Hinton's lecture 6e), as PyTorch 1.13's torch.optim.RMSprop computes it: a running mean
 // of squared gradients, optionally centred by the running mean of gradients, with momentum.
-import type { Tensor } from '../engine/index.js';
-import { zerosLike } from '../engine/index.js';
-import { Optimizer, type ParamGroup, type ParamGroupInput, type ParamState, checkNonNegative } from './optimizer.js';
+import { type Tensor, multiTensorRMSprop, zerosLike } from '../engine/index.js';
+import { Optimizer, type OptimizerOptions, type ParamGroup, type ParamGroupInput, type ParamState, checkNonNegative } from './optimizer.js';
 
 export interface RMSpropOptions {
   lr: number;
@@ -16,8 +15,9 @@ export interface RMSpropOptions {
 }
 
 export class RMSprop extends Optimizer<RMSpropOptions> {
-  constructor(params: Tensor[] | ParamGroupInput<RMSpropOptions>[], o: Partial<RMSpropOptions> = {}) {
-    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...o });
+  constructor(params: Tensor[] | ParamGroupInput<RMSpropOptions>[], o: Partial<RMSpropOptions> & OptimizerOptions = {}) {
+    const { foreach, ...options } = o;
+    super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...options }, { foreach });
   }
 
   protected validate(g: ParamGroup<RMSpropOptions>, i: number): void {
@@ -28,7 +28,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     checkNonNegative('alpha', g.alpha, i);
   }
 
-  protected update(p: Tensor, grad: Tensor, g: ParamGroup<RMSpropOptions>, state: ParamState): void {
+  /** Makes the state on the first step and counts the step. */
+  #advance(p: Tensor, g: ParamGroup<RMSpropOptions>, state: ParamState): void {
     if (state.step === undefined) {
       state.step = 0;
       this.setState(state, 'square_avg', zerosLike(p));
@@ -36,6 +37,10 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       if (g.centered) this.setState(state, 'grad_avg', zerosLike(p));
     }
     state.step = (state.step as number) + 1;
+  }
+
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<RMSpropOptions>, state: ParamState): void {
+    this.#advance(p, g, state);
     if (g.weightDecay !== 0) grad = grad.add(p, g.weightDecay);
     const squareAvg = (state.square_avg as Tensor).mul_(g.alpha).addcmul_(grad, grad, 1 - g.alpha);
     let avg: Tensor;
@@ -48,5 +53,11 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       const buf = (state.momentum_buffer as Tensor).mul_(g.momentum).addcdiv_(grad, avg);
       p.add_(buf, -g.lr);
     } else p.addcdiv_(grad, avg, -g.lr);
+  }
+
+  protected override updateForeach(params: Tensor[], grads: Tensor[], g: ParamGroup<RMSpropOptions>, states: ParamState[]): void {
+    for (const [i, p] of params.entries()) this.#advance(p, g, states[i]!);
+    const get = (key: string) => states.map((s) => s[key] as Tensor);
+    multiTensorRMSprop(params, grads, get('square_avg'), g.centered ? get('grad_avg') : [], g.momentum > 0 ? get('momentum_buffer') : [], g);
   }
 }

@@ -1,6 +1,6 @@
 // SGD with momentum, dampening, Nesterov and weight decay: PyTorch's torch.optim.SGD, step for step.
-import type { Tensor } from '../engine/index.js';
-import { Optimizer, type ParamGroup, type ParamGroupInput, type ParamState, checkNonNegative } from './optimizer.js';
+import { type Tensor, multiTensorSgd } from '../engine/index.js';
+import { Optimizer, type OptimizerOptions, type ParamGroup, type ParamGroupInput, type ParamState, checkNonNegative } from './optimizer.js';
 
 export interface SGDOptions {
   lr: number;
@@ -11,8 +11,9 @@ export interface SGDOptions {
 }
 
 export class SGD extends Optimizer<SGDOptions> {
-  constructor(params: Tensor[] | ParamGroupInput<SGDOptions>[], o: Partial<SGDOptions> & { lr: number }) {
-    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...o });
+  constructor(params: Tensor[] | ParamGroupInput<SGDOptions>[], o: Partial<SGDOptions> & { lr: number } & OptimizerOptions) {
+    const { foreach, ...options } = o;
+    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options }, { foreach });
   }
 
   protected validate(g: ParamGroup<SGDOptions>, i: number): void {
@@ -31,5 +32,15 @@ export class SGD extends Optimizer<SGDOptions> {
       d = g.nesterov ? d.add(buf, g.momentum) : buf;
     }
     p.add_(d, -g.lr);
+  }
+
+  protected override updateForeach(params: Tensor[], grads: Tensor[], g: ParamGroup<SGDOptions>, states: ParamState[]): void {
+    const made = multiTensorSgd(
+      params,
+      grads,
+      states.map((s) => s.momentum_buffer as Tensor | undefined),
+      g,
+    );
+    for (const [i, buf] of made.entries()) if (buf) this.setState(states[i]!, 'momentum_buffer', buf);
   }
 }
