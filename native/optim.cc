@@ -1,5 +1,5 @@
 // Multi-tensor ("foreach") optimizer steps: one call updates every parameter of a group that shares
-// a device and dtype with at::_foreach_* ops, as PyTorch's default implementations do
+// a device and dtype with at::_foreach_* ops, as PyTorch's default implementations on CUDA do
 // (_multi_tensor_sgd, _multi_tensor_adam, _multi_tensor_rmsprop in torch/optim/*.py): a few kernel
 // launches and N-API calls per group instead of ~5 per parameter. Each formula follows the
 // per-parameter code in src/optim op for op, so both give the same bits (on the CPU the foreach ops
@@ -43,6 +43,42 @@ std::vector<at::Scalar> scalarList(const Args& a, size_t i, size_t n) {
   return std::vector<at::Scalar>(v.begin(), v.end());
 }
 
+// The parameters [begin, end) of each list (an empty list stays empty: an unused state).
+struct Range {
+  size_t begin, end;
+  Tensors operator()(const Tensors& v) const {
+    return v.empty() ? v : Tensors(v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  std::vector<at::Scalar> operator()(const std::vector<at::Scalar>& v) const {
+    return std::vector<at::Scalar>(v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+};
+
+// Runs step over consecutive ranges of the parameters. On the CPU a foreach op is a loop of
+// per-tensor ops: running each op over the whole group before the next streams the model through
+// memory once per op, where one parameter at a time keeps it in cache (resnet50 on 2 Zen 4 cores:
+// SGD's step took 1.20× the per-parameter path's, AdamW's and RMSprop's 1.14×; bench/optim.ts, with
+// these ranges 0.97×, 0.87×, 0.97×). Ranges of about 256 KiB of
+// parameters keep both: cache-sized passes, and one call for many small tensors (batch norm's).
+// Anywhere else (CUDA) one range: the fewer kernel launches the better.
+constexpr int64_t kCpuRangeBytes = 256 << 10;
+template <typename Step>
+void inRanges(const Tensors& params, Step&& step) {
+  size_t n = params.size();
+  if (n == 0) return;
+  if (!params[0].is_cpu()) return step(Range{0, n});
+  size_t begin = 0;
+  int64_t bytes = 0;
+  for (size_t k = 0; k < n; k++) {
+    bytes += static_cast<int64_t>(params[k].nbytes());
+    if (bytes >= kCpuRangeBytes || k + 1 == n) {
+      step(Range{begin, k + 1});
+      begin = k + 1;
+      bytes = 0;
+    }
+  }
+}
+
 }  // namespace
 
 // multi_tensor_sgd(params, grads, momentum_buffers, lr, weight_decay, momentum, dampening, nesterov)
@@ -56,28 +92,31 @@ OP(multi_tensor_sgd) {
   Tensors grads = tensorList(a, 1, n);
   double lr = a.number(3), weight_decay = a.number(4), momentum = a.number(5), dampening = a.number(6);
   bool nesterov = a.boolean(7);
+  Tensors bufs = momentum != 0 ? optTensorList(a, 2, n) : Tensors();
   Tensors made(n);
-  if (n == 0) return lsr::wrapList(a.env(), made);
-  Tensors d_p = weight_decay != 0 ? at::_foreach_add(grads, params, weight_decay) : grads;
-  if (momentum != 0) {
-    Tensors bufs = optTensorList(a, 2, n);
-    Tensors old_bufs, old_d_p;
-    for (size_t k = 0; k < n; k++) {
-      if (bufs[k].defined()) {
-        old_bufs.push_back(bufs[k]);
-        old_d_p.push_back(d_p[k]);
-      } else {
-        bufs[k] = made[k] = d_p[k].clone();
+  inRanges(params, [&](Range r) {
+    Tensors p = r(params);
+    Tensors d_p = weight_decay != 0 ? at::_foreach_add(r(grads), p, weight_decay) : r(grads);
+    if (momentum != 0) {
+      Tensors b(p.size()), old_bufs, old_d_p;
+      for (size_t k = 0; k < p.size(); k++) {
+        if (bufs[r.begin + k].defined()) {
+          b[k] = bufs[r.begin + k];
+          old_bufs.push_back(b[k]);
+          old_d_p.push_back(d_p[k]);
+        } else {
+          b[k] = made[r.begin + k] = d_p[k].clone();
+        }
       }
+      if (!old_bufs.empty()) {
+        at::_foreach_mul_(old_bufs, at::Scalar(momentum));
+        at::_foreach_add_(old_bufs, old_d_p, 1 - dampening);
+      }
+      // Out of place: with no weight decay d_p is the gradients themselves, which stay as they are.
+      d_p = nesterov ? at::_foreach_add(d_p, b, momentum) : b;
     }
-    if (!old_bufs.empty()) {
-      at::_foreach_mul_(old_bufs, at::Scalar(momentum));
-      at::_foreach_add_(old_bufs, old_d_p, 1 - dampening);
-    }
-    // Out of place: with no weight decay d_p is the gradients themselves, which stay as they are.
-    d_p = nesterov ? at::_foreach_add(d_p, bufs, momentum) : bufs;
-  }
-  at::_foreach_add_(params, d_p, -lr);
+    at::_foreach_add_(p, d_p, -lr);
+  });
   return lsr::wrapList(a.env(), made);
 }
 END
@@ -100,20 +139,21 @@ OP(multi_tensor_adam) {
   if (!a.absent(9)) param_decay = a.number(9);
   std::vector<at::Scalar> bias_correction2_sqrt = scalarList(a, 10, n);
   std::vector<at::Scalar> step_size = scalarList(a, 11, n);
-  if (n == 0) return a.env().Undefined();
-
-  if (param_decay) at::_foreach_mul_(params, at::Scalar(*param_decay));
-  else if (weight_decay != 0) grads = at::_foreach_add(grads, params, weight_decay);
-  at::_foreach_mul_(exp_avgs, at::Scalar(beta1));
-  at::_foreach_add_(exp_avgs, grads, 1 - beta1);
-  at::_foreach_mul_(exp_avg_sqs, at::Scalar(beta2));
-  at::_foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2);
   bool amsgrad = !max_exp_avg_sqs.empty();
-  if (amsgrad) at::_foreach_maximum_(max_exp_avg_sqs, exp_avg_sqs);
-  Tensors denom = at::_foreach_sqrt(amsgrad ? max_exp_avg_sqs : exp_avg_sqs);
-  at::_foreach_div_(denom, bias_correction2_sqrt);
-  at::_foreach_add_(denom, at::Scalar(eps));
-  at::_foreach_addcdiv_(params, exp_avgs, denom, step_size);
+  inRanges(params, [&](Range r) {
+    Tensors p = r(params), g = r(grads), m = r(exp_avgs), v = r(exp_avg_sqs), v_max = r(max_exp_avg_sqs);
+    if (param_decay) at::_foreach_mul_(p, at::Scalar(*param_decay));
+    else if (weight_decay != 0) g = at::_foreach_add(g, p, weight_decay);
+    at::_foreach_mul_(m, at::Scalar(beta1));
+    at::_foreach_add_(m, g, 1 - beta1);
+    at::_foreach_mul_(v, at::Scalar(beta2));
+    at::_foreach_addcmul_(v, g, g, 1 - beta2);
+    if (amsgrad) at::_foreach_maximum_(v_max, v);
+    Tensors denom = at::_foreach_sqrt(amsgrad ? v_max : v);
+    at::_foreach_div_(denom, r(bias_correction2_sqrt));
+    at::_foreach_add_(denom, at::Scalar(eps));
+    at::_foreach_addcdiv_(p, m, denom, r(step_size));
+  });
   return a.env().Undefined();
 }
 END
@@ -131,28 +171,31 @@ OP(multi_tensor_rmsprop) {
   bool centered = a.boolean(10);
   Tensors grad_avgs = tensorList(a, 3, centered ? n : 0);
   Tensors momentum_buffers = tensorList(a, 4, momentum > 0 ? n : 0);
-  if (n == 0) return a.env().Undefined();
-
-  if (weight_decay != 0) grads = at::_foreach_add(grads, params, weight_decay);
-  at::_foreach_mul_(square_avgs, at::Scalar(alpha));
-  at::_foreach_addcmul_(square_avgs, grads, grads, 1 - alpha);
-  Tensors avg;
-  if (centered) {
-    at::_foreach_mul_(grad_avgs, at::Scalar(alpha));
-    at::_foreach_add_(grad_avgs, grads, 1 - alpha);
-    avg = at::_foreach_addcmul(square_avgs, grad_avgs, grad_avgs, -1);
-    at::_foreach_sqrt_(avg);
-  } else {
-    avg = at::_foreach_sqrt(square_avgs);
-  }
-  at::_foreach_add_(avg, at::Scalar(eps));
-  if (momentum > 0) {
-    at::_foreach_mul_(momentum_buffers, at::Scalar(momentum));
-    at::_foreach_addcdiv_(momentum_buffers, grads, avg);
-    at::_foreach_add_(params, momentum_buffers, -lr);
-  } else {
-    at::_foreach_addcdiv_(params, grads, avg, -lr);
-  }
+  inRanges(params, [&](Range r) {
+    Tensors p = r(params), g = r(grads), square_avg = r(square_avgs);
+    if (weight_decay != 0) g = at::_foreach_add(g, p, weight_decay);
+    at::_foreach_mul_(square_avg, at::Scalar(alpha));
+    at::_foreach_addcmul_(square_avg, g, g, 1 - alpha);
+    Tensors avg;
+    if (centered) {
+      Tensors grad_avg = r(grad_avgs);
+      at::_foreach_mul_(grad_avg, at::Scalar(alpha));
+      at::_foreach_add_(grad_avg, g, 1 - alpha);
+      avg = at::_foreach_addcmul(square_avg, grad_avg, grad_avg, -1);
+      at::_foreach_sqrt_(avg);
+    } else {
+      avg = at::_foreach_sqrt(square_avg);
+    }
+    at::_foreach_add_(avg, at::Scalar(eps));
+    if (momentum > 0) {
+      Tensors buf = r(momentum_buffers);
+      at::_foreach_mul_(buf, at::Scalar(momentum));
+      at::_foreach_addcdiv_(buf, g, avg);
+      at::_foreach_add_(p, buf, -lr);
+    } else {
+      at::_foreach_addcdiv_(p, g, avg, -lr);
+    }
+  });
   return a.env().Undefined();
 }
 END
