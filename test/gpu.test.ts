@@ -152,3 +152,48 @@ describe('runs on the GPU', () => {
     run.model.dispose();
   });
 });
+
+describe('optimizers on the GPU', () => {
+  // On CUDA the multi-tensor ops are fused kernels: close to the per-parameter path (bit for bit on the CPU, test/optim.test.ts).
+  type Make = (ps: L.Tensor[], foreach: boolean) => optim.Optimizer<{ lr: number }>;
+  const makers: Record<string, Make> = {
+    sgd: (ps, foreach) => new optim.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: true, foreach }),
+    adamw: (ps, foreach) => new optim.AdamW(ps, { lr: 1e-2, amsgrad: true, foreach }),
+    rmsprop: (ps, foreach) => new optim.RMSprop(ps, { lr: 1e-2, centered: true, momentum: 0.5, weightDecay: 0.1, foreach }),
+  };
+  for (const [name, make] of Object.entries(makers))
+    test(`${name}: foreach and per-parameter steps agree on the device and with the CPU's (float64), and a CPU state dict resumes there`, { skip }, () => {
+      L.manualSeed(0);
+      const start = [[64, 3, 3, 3], [64], [10, 64], [10]].map((s) => L.randn(s, { dtype: 'float64' }));
+      const grads = [0, 1, 2, 3, 4].map(() => start.map((t) => L.randnLike(t)));
+      const on = (d: L.Device) => start.map((t) => t.to(d, { copy: true }).requiresGrad_());
+      const steps = (ps: L.Tensor[], opt: optim.Optimizer<{ lr: number }>, from: number, to: number) => {
+        for (let s = from; s < to; s++) {
+          ps.forEach((p, i) => {
+            p.grad = L.tidy(() => grads[s]![i]!.to(p.device as L.Device, { copy: true }));
+          });
+          opt.step();
+        }
+      };
+      const [a, b, c] = [on(dev), on(dev), on('cpu')];
+      const [fa, pb, fc] = [make(a, true), make(b, false), make(c, true)];
+      steps(a, fa, 0, 3);
+      steps(b, pb, 0, 3);
+      steps(c, fc, 0, 3);
+      a.forEach((p, i) => {
+        assert.ok(worst(p, b[i]!) < 1e-12, `foreach against per-parameter: ${worst(p, b[i]!)}`);
+        assert.ok(worst(p, c[i]!) < 1e-10, `device against CPU: ${worst(p, c[i]!)}`);
+      });
+      // The CPU's state dict loaded on the device: the state moves to the parameters' device.
+      const d = c.map((t) => t.detach().to(dev, { copy: true }).requiresGrad_());
+      const fd = make(d, true);
+      fd.loadStateDict(fc.stateDict());
+      const sd = fd.stateDict();
+      for (const s of sd.state.values()) for (const v of Object.values(s)) if (typeof v !== 'number') assert.equal(v.device, dev === 'cuda' ? 'cuda:0' : dev);
+      steps(d, fd, 3, 5);
+      steps(c, fc, 3, 5);
+      for (const [i, p] of d.entries()) assert.ok(worst(p, c[i]!) < 1e-10, `resumed on the device against the CPU: ${worst(p, c[i]!)}`);
+      for (const o of [fa, pb, fc, fd]) o.dispose();
+      L.dispose([start, grads, a, b, c, d, sd.state]);
+    });
+});
