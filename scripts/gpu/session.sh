@@ -6,7 +6,8 @@
 # a stage that fails or times out does not stop the next.
 #   a  node --test dist/test/gpu.test.js (when test/gpu.test.ts exists)
 #   b  bench/resnet --device cuda: resnet50 224² batch 256, lsr against PyTorch, fp32 and bf16
-#   c  the classify-leaves-shaped data set (scripts/gpu/make-leaves-like.mjs) on local disk
+#   c  the classify-leaves-shaped data set (scripts/gpu/make-leaves-like.mjs) on local disk, then
+#      the loader's rate on it (scripts/gpu/loader-rate.mjs, uint8 batches of 256 at 224²)
 #   d  lsr compare on it: resnet50 224², batch 256, EPOCHS epochs, ε 0 and 0.1, timed
 #   e  the PyTorch reference (bench/leaves_pytorch.py), same setting and worker count, timed
 # Environment: STAGES (default a,b,c,d,e; e.g. STAGES=a,b), EPOCHS (10), WORKERS (16), BUDGET
@@ -34,6 +35,7 @@ if ((dry)); then
   gen_args=(--train 48 --test 8 --classes 3 --size 64)
   train_args=(--model resnet18 --image-size 32 --batch-size 8)
   bench_args=(--device cpu --cases resnet18:32:4 --steps 1)
+  loader_args=(--batches 4 --batch-size 8 --size 32)
   data=${DATA:-/tmp/lsr-dry-leaves}
   cmp=/tmp/lsr-dry-compare
 else
@@ -42,6 +44,7 @@ else
   gen_args=()
   train_args=(--model resnet50 --image-size 224 --batch-size 256)
   bench_args=(--device cuda)
+  loader_args=()
 fi
 export LSR_PYTHON=$py
 
@@ -158,6 +161,10 @@ if want c || want d || want e; then
   else
     summary 'c: SKIPPED (no addon to encode JPEGs)'
   fi
+fi
+# The loader's own rate (uint8 batches of 256, RandomResizedCrop + flip): is the GPU fed fast enough?
+if want c && ((addon)) && [[ -e $data/train.csv ]]; then
+  stage loader 40 node scripts/gpu/loader-rate.mjs "$data" --workers "$workers" "${loader_args[@]}"
 fi
 
 # d and e share what is left; when both run, d gets half.
