@@ -177,8 +177,13 @@ function checkClassIndices(target: Tensor, classes: number, ignoreIndex: number)
   });
 }
 
-/** Throws where PyTorch would return NaN because of the logits: NaN, +Inf, or a row all −Inf. */
+/**
+ * Throws where PyTorch would return NaN because of the logits: NaN, +Inf, or a row all −Inf. On
+ * the CPU only: elsewhere (CUDA) the check would wait for the device at every call, so the loss is
+ * NaN there, as PyTorch's, and the Trainer stops when it reads it.
+ */
 function checkFiniteRows(input: Tensor, classDim: number, kept?: Tensor): void {
+  if (input.device !== 'cpu') return;
   tidy(() => {
     let bad = input.logsumexp(classDim).isfinite().logicalNot();
     if (kept) bad = bad.logicalAnd(kept);
