@@ -7,10 +7,17 @@ import { type CommandSpec, type OptionTable, optionsOf, parseCommandLine } from 
 /** The run's configuration as options, with `base`'s values as the defaults shown. */
 function configOptions(base: TrainConfig, o: { smoothingList?: boolean } = {}): OptionTable {
   const table: OptionTable = {};
-  for (const [key, { help, value }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, { help: string; value?: string }]>) {
+  for (const [key, { help, value, shown }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, { help: string; value?: string; shown?: string }]>) {
     const d = base[key];
     if (typeof d === 'boolean') table[kebab(key)] = { kind: 'boolean', help };
-    else table[kebab(key)] = { kind: 'string', help, value, default: d === null ? undefined : String(d) };
+    else
+      table[kebab(key)] = {
+        kind: 'string',
+        help,
+        value,
+        // A machine-dependent default is described, unless this command sets its own (the demo's workers).
+        default: shown !== undefined && d === DEFAULTS[key] ? shown : d === null ? undefined : String(d),
+      };
   }
   if (o.smoothingList) table.smoothing = { kind: 'string', help: 'the label-smoothing values to compare, one run each', value: 'LIST', default: '0,0.1' };
   table.config = { kind: 'string', help: 'a JSON file of these options (camelCase or kebab-case keys); options given here win', value: 'FILE' };

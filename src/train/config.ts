@@ -1,7 +1,7 @@
 // A training run's configuration: defaults, what each option means, building one from option values
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
-import { BadInputError, type Precision } from '../engine/index.js';
+import { BadInputError, type Precision, availableCores } from '../engine/index.js';
 import { AUGMENTATIONS, NORMALIZATIONS } from './recipe.js';
 import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
@@ -87,7 +87,8 @@ export const DEFAULTS: TrainConfig = {
   seed: 0,
   imageSize: 0,
   valFraction: 0.1,
-  workers: 2,
+  // The machine's cores (a GPU machine's 16 keep its GPU fed), at most 16: decoding scales no further than the data's reads.
+  workers: Math.min(16, availableCores()),
   out: 'runs/train',
   limitPerClass: 0,
   valLimitPerClass: 0,
@@ -111,7 +112,8 @@ export const DEFAULTS: TrainConfig = {
 };
 
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
-export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string }> = {
+/** shown: a default that depends on the machine, in words (the reference is the same everywhere). */
+export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string; shown?: string }> = {
   data: { help: "a folder with train.csv (classify-leaves layout) or a folder per class, a CSV, or 'fashion-mnist'", value: 'DIR' },
   model: { help: `the architecture: ${MODELS.names.join(', ')}`, value: 'NAME' },
   weights: { help: 'pretrained weights (.pth or .safetensors); a head of another class count is replaced', value: 'FILE' },
@@ -132,7 +134,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
     value: 'PX',
   },
   valFraction: { help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation', value: 'F' },
-  workers: { help: 'image-decoding worker threads', value: 'N' },
+  workers: { help: 'image-decoding worker threads (0: decode on the training thread)', value: 'N', shown: 'the cores this process may use, at most 16' },
   out: { help: 'the folder the run writes', value: 'DIR' },
   limitPerClass: { help: 'use at most N training images per class (0: all)', value: 'N' },
   valLimitPerClass: { help: 'use at most N validation images per class (0: in proportion, or all)', value: 'N' },
