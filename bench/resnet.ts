@@ -133,10 +133,19 @@ if (gpu) {
   const lsr: Record<string, Rates[]> = {};
   const py: Record<string, Rates[]> = {};
   for (let r = 0; r < rounds; r++) {
-    for (const p of ['fp32', 'bf16'] as const) {
-      for (const c of cases) (lsr[`${key(c)}:${p}`] ??= []).push(measure(...c, p));
+    // bf16 first (the headline), each figure printed as measured: a run cut short still tells.
+    for (const p of ['bf16', 'fp32'] as const) {
+      for (const c of cases) {
+        const m = measure(...c, p);
+        (lsr[`${key(c)}:${p}`] ??= []).push(m);
+        console.log(`  lsr     ${key(c)} ${p}: train ${m.train.toFixed(1)} img/s, eval ${m.eval.toFixed(1)} img/s`);
+      }
       const q = python(p === 'bf16');
-      for (const c of cases) (py[`${key(c)}:${p}`] ??= []).push(q.results[key(c)]!);
+      for (const c of cases) {
+        const m = q.results[key(c)]!;
+        (py[`${key(c)}:${p}`] ??= []).push(m);
+        console.log(`  PyTorch ${key(c)} ${p}: train ${m.train.toFixed(1)} img/s, eval ${m.eval.toFixed(1)} img/s`);
+      }
     }
   }
   console.log(
@@ -155,7 +164,7 @@ if (gpu) {
       }
   const worst = Math.min(...rows.map((r) => r.a / r.b));
   console.log(
-    `\nPyTorch ${torchVersion}. Lowest ratio against PyTorch in the same precision: ${worst.toFixed(3)} (target ≥ 0.95: ${worst >= 0.95 ? 'met' : 'NOT met'})`,
+    `\nPyTorch ${torchVersion}. Lowest ratio against PyTorch in the same precision: ${worst.toFixed(3)} (target ≥ 1.0, issue 16: ${worst >= 1 ? 'met' : 'NOT met'})`,
   );
   emitRows(
     rows.map((r) => ({
@@ -164,8 +173,8 @@ if (gpu) {
       lsr: r.a.toFixed(1),
       pytorch: r.b.toFixed(1),
       ratio: r.a / r.b,
-      target: '≥ 0.95',
-      met: r.a / r.b >= 0.95,
+      target: '≥ 1.0',
+      met: r.a / r.b >= 1,
     })),
   );
 } else {

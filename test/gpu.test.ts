@@ -138,7 +138,12 @@ describe('runs on the GPU', () => {
     const { dataset } = data.readImageCsv(join(leaves, 'train.csv'), { labeled: true, vocab: onCpu.vocab });
     const a = await training.predictLogits(there, dataset);
     const b = await training.predictLogits(onCpu, dataset);
-    assert.ok(worst(a.logits, b.logits) < 1e-3, `${worst(a.logits, b.logits)}`);
+    // cuDNN's convolutions run in TF32 (PyTorch's default): close, not equal.
+    const scale = Math.max(
+      1,
+      L.tidy(() => b.logits.abs().max().item()),
+    );
+    assert.ok(worst(a.logits, b.logits) < 2e-2 * scale, `${worst(a.logits, b.logits)} (largest logit ${scale})`);
     // The second epoch on the CPU, from the GPU's checkpoint.
     const resumed = await training.train(config(out, '--device', 'cpu', '--precision', 'fp32'), { log: null, resume: true });
     assert.equal(resumed.status, 'finished');

@@ -414,7 +414,7 @@ describe('the run folder (issue 17, item 9)', () => {
 });
 
 describe('devices (issue 16)', () => {
-  const metricsOf = (out: string) => training.readMetrics(join(out, 'metrics.jsonl')).map(({ seconds: _s, imagesPerSecond: _i, ...m }) => m);
+  const metricsOf = (out: string) => training.readMetrics(join(out, 'metrics.jsonl')).map(({ seconds: _s, imagesPerSecond: _i, wallSeconds: _w, ...m }) => m);
 
   test("the GPU's feed — uint8 pixels copied one batch ahead, normalised by the trainer — trains to the same bytes as the workers' float32, resumed too", async () => {
     const floats = join(root, 'feed-float');

@@ -92,6 +92,8 @@ done
 {
   echo "gpu-carry, made $(date -u '+%Y-%m-%d %H:%M UTC') by scripts/gpu/prepare-carry.sh"
   echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src native bench test scripts || echo ' + uncommitted changes')"
+  # session.sh recomputes this from the tree it runs in: a carry whose dist/ was built from other sources is flagged.
+  echo "sources: $(find src native -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)"
   echo "node: $node_version"
   echo "node_modules: $(echo "$modules" | wc -l) packages (listed below)"
   echo "prebuilt objects: $(cd "$carry/obj" && ls ./*.o 2>/dev/null | tr '\n' ' ') ($(head -1 "$carry"/obj/*.stamp 2>/dev/null | grep -o 'torch=[^ ]*' | head -1))"

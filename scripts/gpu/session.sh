@@ -10,7 +10,7 @@
 #      the loader's rate on it (scripts/gpu/loader-rate.mjs, uint8 batches of 256 at 224²)
 #   d  lsr compare on it: resnet50 224², batch 256, EPOCHS epochs, ε 0 and 0.1, timed
 #   e  the PyTorch reference (bench/leaves_pytorch.py), same setting and worker count, timed
-# Environment: STAGES (default a,b,c,d,e; e.g. STAGES=a,b), EPOCHS (10), WORKERS (16), BUDGET
+# Environment: STAGES (default a,b,c,d; e, PyTorch's side, is a second call: docs/gpu.md), EPOCHS (10), WORKERS (16), BUDGET
 # (seconds for the whole command, 570: the run tool stops a command at 600), GPU_DRY_RUN=1 (on a
 # CPU machine, with tiny sizes: checks syntax and paths; scripts/gpu/dry-run.sh runs it in a copy
 # of the tree as the device would), PYTHON (the Python with torch; python3).
@@ -22,7 +22,7 @@ t0=$SECONDS
 dry=${GPU_DRY_RUN:-0}
 OUT=${OUT:-/tmp/lsr-gpu-out}
 mkdir -p "$OUT"
-stages=",${STAGES:-a,b,c,d,e},"
+stages=",${STAGES:-a,b,c,d},"
 budget=${BUDGET:-570}
 epochs=${EPOCHS:-10}
 workers=${WORKERS:-16}
@@ -35,7 +35,7 @@ if ((dry)); then
   gen_args=(--train 48 --test 8 --classes 3 --size 64)
   train_args=(--model resnet18 --image-size 32 --batch-size 8)
   bench_args=(--device cpu --cases resnet18:32:4 --steps 1)
-  loader_args=(--batches 4 --batch-size 8 --size 32)
+  loader_args=(--batches 6 --batch-size 8 --size 32)
   data=${DATA:-/tmp/lsr-dry-leaves}
   cmp=/tmp/lsr-dry-compare
 else
@@ -98,7 +98,12 @@ else
   summary "setup: FAILED to unpack $carry/node.tar.xz"
 fi
 [[ -e node_modules ]] || untar_xz "$carry/node_modules.tar.xz" . || summary "setup: FAILED to unpack node_modules"
-[[ -e dist ]] || tar -xzf "$carry/dist.tar.gz" || summary "setup: FAILED to unpack dist"
+# dist/ afresh every call: a warm machine keeps the last call's, which a new carry replaces.
+rm -rf dist
+tar -xzf "$carry/dist.tar.gz" || summary "setup: FAILED to unpack dist"
+sources=$(find src native -type f | LC_ALL=C sort | xargs cat | sha256sum | cut -c1-16)
+grep -q "^sources: $sources\$" "$carry/MANIFEST.txt" 2>/dev/null ||
+  summary "setup: WARNING: gpu-carry's dist/ was built from other sources than this tree's src/ and native/ ($sources): run scripts/gpu/prepare-carry.sh again"
 {
   echo "date: $(date -u)"
   echo "node: $(command -v node) $(node --version 2>&1)"
@@ -114,6 +119,15 @@ print("torchvision", u.find_spec("torchvision") is not None, "PIL", u.find_spec(
 } >"$OUT/env.txt" 2>&1
 sed 's/^/    env| /' "$OUT/env.txt" | head -12
 
+# pip's CUDA libraries (nvidia/*/lib beside torch) for a process that is not Python: libtorch_cuda's
+# own RUNPATH should find them; this makes sure, cuDNN's plugins included.
+if ((!dry)); then
+  nv=$("$py" -c 'import glob, os, torch
+t = os.path.dirname(torch.__file__)
+print(":".join([os.path.join(t, "lib")] + sorted(glob.glob(os.path.join(os.path.dirname(t), "nvidia", "*", "lib")))))' 2>/dev/null)
+  [[ -n $nv ]] && export LD_LIBRARY_PATH=$nv${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
 build_env=()
 ((dry)) && build_env=(LSR_BUILD_CPU=1 JOBS=2)
 addon=0
@@ -125,6 +139,11 @@ if stage build 240 env "${build_env[@]}" bash scripts/gpu/build-addon.sh; then
     console.log(JSON.stringify({ torch: info.torchVersion, cudaAvailable: info.cudaAvailable }));
     const t = L.randn([64, 64], { device: '$device' });
     console.log('matmul on $device:', t.matmul(t).sum().to('cpu').item());
+    // cuDNN too (its libraries load on the first convolution): forward and backward.
+    const x = L.randn([2, 3, 16, 16], { device: '$device' });
+    const w = L.randn([4, 3, 3, 3], { device: '$device' }).requiresGrad_();
+    L.F.conv2d(x, w, null, { padding: 1 }).sum().backward();
+    console.log('conv2d backward on $device:', w.grad.abs().sum().to('cpu').item());
   "
 fi
 

@@ -1,5 +1,5 @@
 // Batches where the model is: uint8 pixels copied to the device one batch ahead (from pinned
-// memory, without waiting) and normalised there, as timm's PrefetchLoader does. The normalisation
+// memory, the host not waiting) and normalised there, as timm's PrefetchLoader does. The normalisation
 // is a lookup table computed as the workers compute it, so the two give the same bits.
 import { type Device, type Tensor, arange, fromTypedArray, keep, tidy } from '../engine/index.js';
 import type { Batch } from './loader.js';
@@ -78,8 +78,9 @@ export function batchOn(batch: Batch, device: Device, normalizer: DeviceNormaliz
 }
 
 /**
- * The batches of `batches` on `device` (batchOn), each copy started one batch ahead of its use, so
- * that the transfer overlaps the step before. Each yielded batch is the consumer's to dispose (with
+ * The batches of `batches` on `device` (batchOn), each copy queued one batch ahead of its use: the
+ * host does not wait for it, and the device runs it in order with the steps (as PyTorch's
+ * pin_memory with non_blocking copies). Each yielded batch is the consumer's to dispose (with
  * the loader's batch it came from).
  */
 export async function* prefetchTo(

@@ -130,10 +130,11 @@ export class OnlineLabelSmoothing {
 
   #record(probs: Tensor, target: Tensor): void {
     tidy(() => {
-      const correct = probs.argmax(1).eq(target).nonzero().flatten();
-      const classes = target.indexSelect(0, correct);
-      this.#state.update.indexAdd_(0, classes, probs.indexSelect(0, correct).to('float32'));
-      this.#state.counts.indexAdd_(0, classes, zeros([classes.shape[0]!], { device: target.device as Device }).add(1));
+      // Every row added, the wrong ones as zeros (exact: x + 0 = x): no nonzero(), whose size would
+      // make a CUDA run wait for the device every step.
+      const correct = probs.argmax(1).eq(target).to('float32');
+      this.#state.update.indexAdd_(0, target, probs.to('float32').mul(correct.unsqueeze(1)));
+      this.#state.counts.indexAdd_(0, target, correct);
     });
   }
 

@@ -29,7 +29,7 @@ export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Ten
 
 /** A model on the run's device, in the memory format and dtype of its precision (its weights float32 under bf16). */
 export function placeFor<M extends Classifier>(precision: ResolvedPrecision, model: M, device: Device = 'cpu'): M {
-  if (device !== 'cpu') model.to(device);
+  if ((model.parameters()[0]?.device ?? 'cpu') !== device) model.to(device);
   if (precision === 'bf16') model.to('channels_last');
   if (precision === 'fp64') model.to('float64');
   return model;

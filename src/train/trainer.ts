@@ -55,8 +55,11 @@ export interface EpochMetrics {
   /** With --ema: the validation accuracy of the weights being trained, for comparison with the average. */
   modelValAccuracy?: number;
   lr: number;
+  /** The time in steps (waiting for the device's work included, waiting for the loader not). */
   seconds: number;
   imagesPerSecond: number;
+  /** The epoch's training as a clock sees it, from its first batch asked for to its last step done: loader waits included (the part of it after a resume). */
+  wallSeconds: number;
 }
 
 /** What watches a run. Rank 0 alone calls them in a data-parallel run. */
@@ -493,7 +496,7 @@ export class Trainer {
   }
 
   /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
-  async validate(): Promise<Omit<EpochMetrics, 'epoch' | 'trainLoss' | 'trainAccuracy' | 'lr' | 'seconds' | 'imagesPerSecond'> | null> {
+  async validate(): Promise<Omit<EpochMetrics, 'epoch' | 'trainLoss' | 'trainAccuracy' | 'lr' | 'seconds' | 'imagesPerSecond' | 'wallSeconds'> | null> {
     if (!this.valLoader) return null;
     if (this.ddp) collective(this.ctx, `before validating epoch ${this.progress.epoch + 1}`, () => this.ddp!.syncBuffers());
     const measure = async (model: Classifier) => {
@@ -537,6 +540,7 @@ export class Trainer {
         if (this.o.stopAfterEpochs !== undefined && epoch >= this.o.stopAfterEpochs) return result('interrupted');
         this.model.train();
         for (const c of cbs) c.onEpochStart?.(this, epoch);
+        const epochStart = performance.now();
         let step = 0;
         // On the device, each batch's copy starts while the step before runs.
         for await (const batch of data.prefetchTo(this.#epochBatches(epoch), this.device, this.trainNormalizer)) {
@@ -566,7 +570,8 @@ export class Trainer {
             return result('interrupted');
           }
         }
-        await this.#endEpoch(epoch);
+        this.readStats(epoch, this.progress.step);
+        await this.#endEpoch(epoch, (performance.now() - epochStart) / 1000);
       }
       const bad = [...this.data.missing, ...this.trainLoader.badImages, ...(this.valLoader?.badImages ?? [])];
       if (bad.length && this.lead) {
@@ -588,9 +593,8 @@ export class Trainer {
     }
   }
 
-  async #endEpoch(epoch: number): Promise<void> {
+  async #endEpoch(epoch: number, wallSeconds: number): Promise<void> {
     const { scheduler } = this;
-    this.readStats(epoch, this.progress.step);
     // The rate of the epoch's last batch (a per-batch schedule has already stepped past it).
     const lr = this.schedulerPerBatch && scheduler ? scheduler.lrAt(scheduler.lastEpoch - 1, 0) : this.optimizer.paramGroups[0]!.lr;
     const val = await this.validate();
@@ -603,6 +607,7 @@ export class Trainer {
       lr,
       seconds: s.seconds,
       imagesPerSecond: s.count / s.seconds,
+      wallSeconds,
     };
     this.history.push(metrics);
     if (this.lead) writeFileAtomic(this.paths.metrics, this.history.map((h) => `${JSON.stringify(h)}\n`).join(''));
