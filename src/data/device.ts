@@ -83,49 +83,17 @@ export function batchOn(batch: Batch, device: Device, normalizer: DeviceNormaliz
  * pin_memory with non_blocking copies). Each yielded batch is the consumer's to dispose (with
  * the loader's batch it came from).
  */
-export async function* prefetchTo(
-  batches: AsyncIterable<Batch>,
-  device: Device,
-  normalizer: DeviceNormalizer | null,
-): AsyncGenerator<{ x: Tensor; y: Tensor; indices: number[]; dispose(): void }> {
-  let pending: { x: Tensor; y: Tensor; indices: number[]; dispose(): void } | null = null;
+export async function* prefetchTo(batches: AsyncIterable<Batch>, device: Device, normalizer: DeviceNormalizer | null): AsyncGenerator<StagedBatch> {
+  let pending: StagedBatch | null = null;
   try {
     if (device === 'cpu') {
       // Nothing to copy ahead: one batch at a time, as the loader gives them.
-      for await (const b of batches) {
-        const staged = batchOn(b, device, normalizer);
-        yield {
-          x: staged.x,
-          y: staged.y,
-          indices: b.indices,
-          dispose: () => {
-            staged.dispose();
-            b.dispose();
-          },
-        };
-      }
+      for await (const b of batches) yield staged(b, device, normalizer);
       return;
     }
     for await (const b of batches) {
-      let staged: ReturnType<typeof batchOn>;
-      try {
-        staged = batchOn(b, device, normalizer);
-      } catch (e) {
-        b.dispose();
-        throw e;
-      }
-      // The loader's batch lives as long as its copy: a pinned buffer is not reused while a copy from it may run.
-      const next = {
-        x: staged.x,
-        y: staged.y,
-        indices: b.indices,
-        dispose: () => {
-          staged.dispose();
-          b.dispose();
-        },
-      };
       const current = pending;
-      pending = next;
+      pending = staged(b, device, normalizer);
       if (current) yield current;
     }
     if (pending) {
@@ -136,4 +104,26 @@ export async function* prefetchTo(
   } finally {
     pending?.dispose();
   }
+}
+
+type StagedBatch = { x: Tensor; y: Tensor; indices: number[]; dispose(): void };
+
+/** A loader's batch on the device (batchOn), owning it: the loader's batch lives as long as its copy (a pinned buffer is not reused while a copy from it may run). */
+function staged(b: Batch, device: Device, normalizer: DeviceNormalizer | null): StagedBatch {
+  let s: ReturnType<typeof batchOn>;
+  try {
+    s = batchOn(b, device, normalizer);
+  } catch (e) {
+    b.dispose();
+    throw e;
+  }
+  return {
+    x: s.x,
+    y: s.y,
+    indices: b.indices,
+    dispose: () => {
+      s.dispose();
+      b.dispose();
+    },
+  };
 }
