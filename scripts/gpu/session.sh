@@ -13,7 +13,8 @@
 # Environment: STAGES (default a,b,c,d; e, PyTorch's side, is a second call: docs/gpu.md), EPOCHS (10), WORKERS (16), BUDGET
 # (seconds for the whole command, 570: the run tool stops a command at 600), GPU_DRY_RUN=1 (on a
 # CPU machine, with tiny sizes: checks syntax and paths; scripts/gpu/dry-run.sh runs it in a copy
-# of the tree as the device would), PYTHON (the Python with torch; python3).
+# of the tree as the device would — run in place, it replaces build/Release's addon with one built
+# without Gloo), PYTHON (the Python with torch; python3).
 # Stage limits, in priority order: a, b and c have their own caps; d and e share what is left.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -317,12 +317,13 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');
+  const device = deviceOf(config);
   writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [
     {
       heading: 'Setting',
       text: [
         `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
-          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision, deviceOf(config)).precision} on ${deviceOf(config)}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
+          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision, device).precision} on ${device}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
           `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
       ],
     },

@@ -8,7 +8,7 @@ export interface BatchJob {
   id: number;
   items: Array<{ index: number; source: ImageSource; where: string; rngKeys: number[] }>;
   pipeline: Pipeline;
-  /** The pixels as they are (uint8, CHW), normalised later where the model is (normalizeOnDevice); else float32, normalised. */
+  /** The pixels as they are (uint8, CHW), normalised later where the model is (DeviceNormalizer); else float32, normalised. */
   uint8?: boolean;
 }
 

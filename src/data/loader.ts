@@ -30,7 +30,7 @@ export interface LoaderOptions {
   shard?: { rank: number; count: number; pad: boolean } | null;
   /**
    * 'uint8': batches of the pixels as they are ([n, C, H, W] uint8, a quarter of float32's bytes),
-   * for normalizeOnDevice to normalise where the model is, as timm's PrefetchLoader does; the
+   * for a DeviceNormalizer to normalise where the model is, as timm's PrefetchLoader does; the
    * pipeline must give 3 channels. Default 'normalized': float32, normalised by the workers.
    */
   pixels?: 'normalized' | 'uint8';

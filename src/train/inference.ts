@@ -20,7 +20,7 @@ import {
 import type { Classifier } from '../models/index.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { DEFAULTS, type TrainConfig } from './config.js';
-import { forwardIn, logitsIn } from './precision.js';
+import { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';
 import { type Recipe, recipeFor } from './recipe.js';
 import { buildModel } from './setup.js';
 
@@ -83,11 +83,6 @@ export async function collectOutputs(
   for (const t of Object.values(out)) t.dispose();
   const [l, f, y] = gathered.tensors as [Tensor, Tensor, Tensor];
   return { logits: l, features: f, labels: y, indices: gathered.positions };
-}
-
-/** The device a model's weights are on. */
-export function modelDevice(model: Classifier): Device {
-  return (model.parameters()[0]?.device ?? 'cpu') as Device;
 }
 
 /**
@@ -171,8 +166,7 @@ export function loadRun(dir: string, which?: string, o: { device?: string } = {}
     ckpt.dispose();
   }
   model.eval();
-  if (device !== 'cpu') model.to(device);
-  if (precision === 'bf16') model.to('channels_last');
+  placeFor(precision, model, device);
   return { config: { ...config, device }, vocab, model, checkpoint, precision, device, recipe };
 }
 

@@ -27,9 +27,14 @@ export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Ten
   return tidy(() => model.fc.forward(forwardIn(precision, (v) => model.features(v), x, o)));
 }
 
+/** The device a model's weights are on. */
+export function modelDevice(model: Classifier): Device {
+  return (model.parameters()[0]?.device ?? 'cpu') as Device;
+}
+
 /** A model on the run's device, in the memory format and dtype of its precision (its weights float32 under bf16). */
 export function placeFor<M extends Classifier>(precision: ResolvedPrecision, model: M, device: Device = 'cpu'): M {
-  if ((model.parameters()[0]?.device ?? 'cpu') !== device) model.to(device);
+  if (modelDevice(model) !== device) model.to(device);
   if (precision === 'bf16') model.to('channels_last');
   if (precision === 'fp64') model.to('float64');
   return model;

@@ -385,31 +385,18 @@ export class Trainer {
 
   #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step = 0): StepStats {
     if (this.readEvery > 1) return this.#deferredStep(batch, at, step);
-    const { ctx, ddp, config } = this;
+    const { ctx, ddp } = this;
     const n = batch.x.shape[0]!;
-    const parts = config.accumulate;
-    // Micro-batch bounds: as even as the batch allows (a short last batch included).
-    const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * n) / parts));
+    const parts = this.#microBatches(n);
     const total: StepStats = { lossSum: 0, correct: 0, count: 0, stop: false };
     this.optimizer.zeroGrad();
-    for (let k = 0; k < parts; k++) {
-      const start = bounds[k]!;
-      const size = bounds[k + 1]! - start;
-      const last = k === parts - 1;
+    for (const [k, { start, size }] of parts.entries()) {
+      const last = k === parts.length - 1;
       // DDP's no_sync: gradients are reduced once, in the last micro-batch's backward.
       if (ddp) collective(ctx, at, () => ddp.beforeForward({ reduce: last }));
       // [Σ loss, correct, images, stop requested]: this rank's, then (data-parallel) all ranks'.
       const stats = tidy(() => {
-        const micro =
-          parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
-        const logits = logitsIn(this.precision, this.model, micro.x);
-        let l: Tensor | null = null;
-        try {
-          l = this.objective.loss(logits, micro);
-        } catch (e) {
-          // Logits that PyTorch would turn into a NaN loss: the run has diverged.
-          if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
-        }
+        const { micro, logits, loss: l } = this.#forward(batch, start, size);
         const value = l ? l.item() : NaN;
         const correct = Number.isFinite(value) ? logits.argmax(1).eq(micro.y).sum().item() : 0;
         let s = [value * size, correct, size, this.o.signal?.aborted ? 1 : 0];
@@ -420,8 +407,7 @@ export class Trainer {
           s = t.toFlatArray();
         }
         if (!Number.isFinite(s[0]!)) return s;
-        // The batch's mean loss is the size-weighted sum of the micro-batches' means.
-        (parts === 1 ? l! : l!.mul(size / n)).backward();
+        this.#backward(l!, size, n);
         if (ddp && last) collective(ctx, at, () => ddp.averageGradients());
         return s;
       }) as [number, number, number, number];
@@ -433,10 +419,42 @@ export class Trainer {
     }
     const loss = total.lossSum / total.count;
     if (!Number.isFinite(loss)) this.#stopOnLoss(loss, at);
+    this.#update();
+    return total;
+  }
+
+  /** Micro-batch bounds (--accumulate): as even as the batch allows, a short last batch included. */
+  #microBatches(n: number): Array<{ start: number; size: number }> {
+    const parts = this.config.accumulate;
+    return Array.from({ length: parts }, (_, k) => {
+      const start = Math.round((k * n) / parts);
+      return { start, size: Math.round(((k + 1) * n) / parts) - start };
+    });
+  }
+
+  /** A micro-batch's logits and loss; the loss null where PyTorch's would be NaN from the logits (the run has diverged). In a tidy scope. */
+  #forward(batch: { x: Tensor; y: Tensor; target?: Tensor }, start: number, size: number) {
+    const whole = start === 0 && size === batch.x.shape[0];
+    const micro = whole ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
+    const logits = logitsIn(this.precision, this.model, micro.x);
+    try {
+      return { micro, logits, loss: this.objective.loss(logits, micro) as Tensor | null };
+    } catch (e) {
+      if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
+      return { micro, logits, loss: null };
+    }
+  }
+
+  /** Backward of a micro-batch's mean loss: the batch's mean is the size-weighted sum of its micro-batches' means. */
+  #backward(loss: Tensor, size: number, n: number): void {
+    (size === n ? loss : loss.mul(size / n)).backward();
+  }
+
+  /** After the gradients: the optimizer, a per-batch schedule, the average of the weights. */
+  #update(): void {
     this.optimizer.step();
     if (this.schedulerPerBatch) this.scheduler?.step();
     this.ema?.update();
-    return total;
   }
 
   /**
@@ -445,36 +463,23 @@ export class Trainer {
    */
   #deferredStep(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step: number): StepStats {
     const n = batch.x.shape[0]!;
-    const parts = this.config.accumulate;
-    const bounds = Array.from({ length: parts + 1 }, (_, k) => Math.round((k * n) / parts));
     this.optimizer.zeroGrad();
-    for (let k = 0; k < parts; k++) {
-      const start = bounds[k]!;
-      const size = bounds[k + 1]! - start;
+    for (const { start, size } of this.#microBatches(n)) {
       const sums = tidy(() => {
-        const micro =
-          parts === 1 ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
-        const logits = logitsIn(this.precision, this.model, micro.x);
-        let l: Tensor;
-        try {
-          l = this.objective.loss(logits, micro);
-        } catch (e) {
-          if (!hasErrorCode(e, ErrorCode.nonFiniteLogits)) throw e;
-          return null;
-        }
+        const { micro, logits, loss: l } = this.#forward(batch, start, size);
+        if (!l) return null;
         const s = stack([l.detach().to('float64').mul(size), logits.argmax(1).eq(micro.y).sum().to('float64')]);
-        (parts === 1 ? l : l.mul(size / n)).backward();
+        this.#backward(l, size, n);
         return s;
       });
       if (!sums) this.#stopOnLoss(NaN, at);
-      const unread = this.#unread;
-      this.#unread = { sums: unread ? tidy(() => unread.sums.add(sums!)) : sums!, from: unread?.from ?? step };
-      if (unread) unread.sums.dispose();
-      if (unread) sums!.dispose();
+      if (!this.#unread) this.#unread = { sums, from: step };
+      else {
+        this.#unread.sums.add_(sums);
+        sums.dispose();
+      }
     }
-    this.optimizer.step();
-    if (this.schedulerPerBatch) this.scheduler?.step();
-    this.ema?.update();
+    this.#update();
     return { lossSum: 0, correct: 0, count: n, stop: this.o.signal?.aborted ?? false, deferred: true };
   }
 
@@ -541,10 +546,11 @@ export class Trainer {
         this.model.train();
         for (const c of cbs) c.onEpochStart?.(this, epoch);
         const epochStart = performance.now();
-        let step = 0;
-        // On the device, each batch's copy starts while the step before runs.
+        // Batches done before an interrupt are skipped (#epochBatches); the count goes on from them.
+        let step = this.progress.step;
+        // On the device, each batch's copy is queued while the step before runs.
         for await (const batch of data.prefetchTo(this.#epochBatches(epoch), this.device, this.trainNormalizer)) {
-          step = Math.max(step, this.progress.step) + 1;
+          step += 1;
           const t0 = performance.now();
           let stats: StepStats;
           try {
