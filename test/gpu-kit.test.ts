@@ -1,8 +1,9 @@
-// The GPU session kit's pieces that run on any machine: JPEG encoding (encode_jpeg, what the
-// leaves-like generator writes with) and the generator itself (scripts/gpu/make-leaves-like.mjs).
+// The GPU session kit's pieces that run on any machine: JPEG encoding (encode_jpeg), the
+// leaves-like generator (scripts/gpu/make-leaves-like.mjs, which needs sharp and not lsr's addon),
+// and session.sh's packing of its evidence within the run tool's 8 files.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -105,5 +106,22 @@ describe('scripts/gpu/make-leaves-like.mjs', () => {
     const bad = spawnSync(process.execPath, [join(repo, 'scripts', 'gpu', 'make-leaves-like.mjs'), join(dir, 'bad'), '--size', 'x'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--size must be an integer/);
+  });
+
+  test("needs neither lsr's addon nor dist/: a session whose addon fails still makes PyTorch's data", () => {
+    // The script alone in a folder with only node_modules (sharp) beside it, as on a GPU machine whose build failed.
+    const alone = join(dir, 'alone');
+    mkdirSync(alone);
+    copyFileSync(join(repo, 'scripts', 'gpu', 'make-leaves-like.mjs'), join(alone, 'make-leaves-like.mjs'));
+    symlinkSync(join(repo, 'node_modules'), join(alone, 'node_modules'));
+    const args = ['--train', '12', '--test', '2', '--classes', '3', '--size', '16', '--workers', '1', '--seed', '3'];
+    const r = spawnSync(process.execPath, [join(alone, 'make-leaves-like.mjs'), join(alone, 'data'), ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readdirSync(join(alone, 'data', 'images')).length, 14);
+    // The same bytes as from the repository, where dist/ and the addon are there.
+    const inRepo = spawnSync(process.execPath, [join(repo, 'scripts', 'gpu', 'make-leaves-like.mjs'), join(dir, 'in-repo'), ...args], { encoding: 'utf8' });
+    assert.equal(inRepo.status, 0, inRepo.stderr);
+    for (const f of readdirSync(join(alone, 'data', 'images')))
+      assert.deepEqual(readFileSync(join(alone, 'data', 'images', f)), readFileSync(join(dir, 'in-repo', 'images', f)));
   });
 });

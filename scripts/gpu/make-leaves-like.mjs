@@ -5,8 +5,9 @@
 // DIR/test_labels.csv (not in Kaggle's: the test set's answers). Each class is a leaf shape (lobes,
 // elongation, veins, colour) drawn from the seed; each image a jittered instance of it (pose, size,
 // hue, brightness, noise), so that a model learns it and accuracy curves mean something. Pixels
-// depend only on (seed, image index), never on the worker count; JPEGs are encoded by lsr's native
-// encode_jpeg (libjpeg-turbo) in worker threads.
+// depend only on (seed, image index), never on the worker count; JPEGs are encoded by sharp
+// (libvips' libjpeg-turbo, 4:2:0) in worker threads. It needs Node and sharp, not lsr's addon nor
+// dist/: a GPU session makes the data set for PyTorch's reference run even when the addon fails.
 //   node scripts/gpu/make-leaves-like.mjs DIR [--train N] [--test N] [--classes N] [--size PX]
 //        [--workers N] [--seed N] [--quality Q]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -256,23 +257,30 @@ async function main() {
 }
 
 async function worker() {
-  // Only the addon's loader: the generator needs no tensor, sharp or anything else of lsr's.
-  let native;
+  // sharp alone (no tensor, no addon); one libvips thread per worker, the workers being the parallelism.
+  let sharp;
   try {
-    ({ native } = await import(new URL('../../dist/src/engine/native.js', import.meta.url).href));
+    sharp = (await import('sharp')).default;
   } catch (e) {
-    throw new Error(`make-leaves-like: lsr's dist/ and native addon are needed (npx tsc -p tsconfig.json, npm run build:native): ${e.message}`);
+    throw new Error(`make-leaves-like: sharp is needed (npm ci, or the GPU carry's node_modules): ${e.message}`);
   }
+  sharp.concurrency(1);
   const { seed, classes, labels, size, quality, dir } = workerData;
+  let queue = Promise.resolve();
   parentPort.on('message', (range) => {
-    if (range === null) return void parentPort.close();
-    let bytes = 0;
-    for (let i = range[0]; i < range[1]; i++) {
-      const jpeg = native.encode_jpeg(render(seed, i, classes[labels[i]], size), size, size, 3, quality);
-      writeFileSync(join(dir, 'images', `${i}.jpg`), jpeg);
-      bytes += jpeg.length;
-    }
-    parentPort.postMessage({ images: range[1] - range[0], bytes });
+    queue = queue.then(async () => {
+      if (range === null) return void parentPort.close();
+      let bytes = 0;
+      for (let i = range[0]; i < range[1]; i++) {
+        const pixels = render(seed, i, classes[labels[i]], size);
+        const jpeg = await sharp(pixels, { raw: { width: size, height: size, channels: 3 } })
+          .jpeg({ quality, chromaSubsampling: '4:2:0' })
+          .toBuffer();
+        writeFileSync(join(dir, 'images', `${i}.jpg`), jpeg);
+        bytes += jpeg.length;
+      }
+      parentPort.postMessage({ images: range[1] - range[0], bytes });
+    });
   });
 }
 
