@@ -339,9 +339,24 @@ OP(manual_seed) {
   return a.env().Undefined();
 }
 END
-TENSOR_OP(get_rng_state, at::detail::getDefaultCPUGenerator().get_state())
+// A device's default generator: the CPU's, or a CUDA device's (through ATen's hooks, so the same
+// source builds without CUDA). The CPU takes the same path as CUDA, so a CPU test covers it.
+static at::Generator defaultGenerator(const lsr::Args& a, size_t i) {
+  at::Device device = a.device(i);
+  if (device.is_cuda()) {
+    int64_t count = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+    if (!device.has_index() || device.index() >= count)
+      a.fail(i, "names no CUDA device here (" + std::to_string(count) + " CUDA devices; give cuda:N)");
+  } else if (!device.is_cpu()) {
+    a.fail(i, "has no generator state lsr saves (cpu or cuda:N)");
+  }
+  return at::globalContext().defaultGenerator(device);
+}
+// get_rng_state(device) -> uint8 tensor on the CPU (torch.get_rng_state / torch.cuda.get_rng_state).
+TENSOR_OP(get_rng_state, defaultGenerator(a, 0).get_state())
+// set_rng_state(state, device)
 OP(set_rng_state) {
-  auto gen = at::detail::getDefaultCPUGenerator();
+  auto gen = defaultGenerator(a, 1);
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(a.tensor(0));
   return a.env().Undefined();

@@ -194,6 +194,35 @@ const maxDifference = (a: Map<string, L.Tensor>, b: Map<string, L.Tensor>) => {
 };
 const timing = new Set(['seconds', 'imagesPerSecond', 'wallSeconds']);
 
+describe('the device is resolved once, by the run (issue 25, item 7)', () => {
+  test('compare --nproc 2 --device auto on a machine with a GPU trains on the CPU, and its report says so', () => {
+    // test/fake-gpu.ts makes libtorch's device count read 1 in every rank: auto would be cuda:0 for a
+    // one-process run, but a data-parallel run reduces over Gloo on the CPU, and the report must
+    // say what the runs used rather than resolve --device again.
+    const out = join(root, 'auto-device');
+    const fakeGpu = new URL('./fake-gpu.js', import.meta.url).href;
+    const r = lsrWith(
+      { NODE_OPTIONS: `--import ${fakeGpu}` },
+      'compare',
+      ...FIVE_STEPS.filter((v, i, all) => v !== '--precision' && all[i - 1] !== '--precision'),
+      '--smoothing',
+      '0,0.1',
+      '--device',
+      'auto',
+      '--nproc',
+      '2',
+      '--out',
+      out,
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /device: cpu \(auto: a data-parallel run reduces its gradients over Gloo on the CPU\)/);
+    for (const eps of ['0', '0.1']) assert.equal(JSON.parse(readFileSync(join(out, `smoothing-${eps}`, 'config.json'), 'utf8')).device, 'cpu');
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(report, /precision (bf16|fp32) \(auto: .*? on cpu/);
+    assert.doesNotMatch(report, /cuda/);
+  });
+});
+
 describe('lsr train --nproc 2 against one process', () => {
   test('the same weights after 5 steps (within 1e-5) and the same metrics file', () => {
     const one = join(root, 'one');

@@ -410,4 +410,30 @@ describe('the fused kernel reads CPU tensors only (issue 16)', () => {
     );
     for (const t of [logits, target, weight, farTarget, farWeight]) t.dispose();
   });
+
+  test('off the CPU, crossEntropy builds no mask of ignored positions (its finiteness check is CPU-only: on a GPU it would be a kernel a step for nothing)', () => {
+    const logits = elsewhere(L.randn([4, 3]));
+    const target = elsewhere(L.tensor([0, 1, 2, 0], { dtype: 'int64' }));
+    const ne = L.Tensor.prototype.ne;
+    let masks = 0;
+    L.Tensor.prototype.ne = function (this: Tensor, other: Parameters<typeof ne>[0]) {
+      masks++;
+      return ne.call(this, other);
+    };
+    try {
+      // (libtorch 1.13's smoothed kernel uses masked_select, which meta tensors lack: ε = 0 here.)
+      const loss = crossEntropy(logits, target);
+      assert.equal(loss.device, 'meta');
+      loss.dispose();
+    } finally {
+      L.Tensor.prototype.ne = ne;
+    }
+    assert.equal(masks, 0);
+    // On the CPU the mask is built, for the check that reads it (a row of NaN logits that is not ignored).
+    assert.throws(
+      () => crossEntropy(L.tensor([[Number.NaN, 0, 0]], { dtype: 'bfloat16' }), L.tensor([1], { dtype: 'int64' })),
+      /input at position \[0\] has NaN or \+Inf logits/,
+    );
+    for (const t of [logits, target]) t.dispose();
+  });
 });

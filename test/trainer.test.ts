@@ -467,4 +467,59 @@ describe('devices (issue 16)', () => {
     assert.deepEqual(L.resolveDevice('auto'), { device: 'cpu', reason: 'auto: no CUDA device' });
     assert.throws(() => L.cuda.synchronize(0), /cuda:0 is not a device here \(0 CUDA devices\)/);
   });
+
+  test('resolveDevice is the one rule: with a GPU, auto is cuda:0 for one process and the CPU for a data-parallel run, where an explicit GPU is refused', () => {
+    const count = L.cuda.deviceCount;
+    L.cuda.deviceCount = () => 1; // as on a GPU machine: only the count is read
+    try {
+      assert.deepEqual(L.resolveDevice('auto'), { device: 'cuda:0', reason: 'auto: 1 CUDA device' });
+      assert.deepEqual(L.resolveDevice('auto', { dataParallel: true }), {
+        device: 'cpu',
+        reason: 'auto: a data-parallel run reduces its gradients over Gloo on the CPU',
+      });
+      assert.throws(() => L.resolveDevice('cuda', { dataParallel: true }), /^BadInputError: --device cuda with --nproc\/--nnodes: .*Gloo on the CPU/);
+      assert.deepEqual(L.resolveDevice('cpu', { dataParallel: true }), { device: 'cpu', reason: 'chosen' });
+    } finally {
+      L.cuda.deviceCount = count;
+    }
+  });
+
+  test("checkpoints keep the generator of each device the run uses, through the device's generator API (the CPU's here, a GPU's beside it there)", () => {
+    assert.deepEqual(training.generatorDevices('cpu'), ['cpu']);
+    assert.deepEqual(training.generatorDevices('cuda:0'), ['cpu', 'cuda:0']);
+    if (!L.cuda.isAvailable()) assert.throws(() => L.getRngState('cuda:0'), /names no CUDA device here \(0 CUDA devices; give cuda:N\)/);
+    const model = new nn.Linear(3, 2);
+    const optimizer = new L.optim.SGD(model.parameters(), { lr: 0.1 });
+    const path = join(root, 'generators.safetensors');
+    const progress = { epoch: 0, step: 0, sums: { loss: 0, correct: 0, count: 0, seconds: 0 }, bestAccuracy: -1 };
+    L.manualSeed(11);
+    const saved = L.getRngState('cpu');
+    training.saveCheckpoint(path, { model, optimizer, scheduler: null, progress, config: {}, vocab: { classes: ['a', 'b'] }, generators: ['cpu'] });
+    const file = io.loadSafetensors(path);
+    assert.deepEqual(
+      [...file.tensors.keys()].filter((k) => k.startsWith('rng')),
+      ['rng.cpu'],
+    );
+    for (const t of file.tensors.values()) t.dispose();
+    const draw = () => L.tidy(() => L.randn([4]).toFlatArray());
+    const expected = draw(); // what the generator gives from the saved state
+    const ckpt = training.loadCheckpoint(path);
+    // Evaluation's restore (no generators) leaves the generator where it is.
+    ckpt.restore({ model });
+    assert.notDeepEqual(draw(), expected);
+    ckpt.restore({ model, generators: ['cpu'] });
+    assert.deepEqual(draw(), expected);
+    ckpt.dispose();
+    saved.dispose();
+    model.dispose();
+  });
+
+  test('close() frees the optimizer state on its device (a compare runs several models in one process)', async () => {
+    const t = await training.Trainer.create(config(join(root, 'close-frees'), '--epochs', '1'), { log: null });
+    const result = await t.fit();
+    assert.equal(result.status, 'finished');
+    assert.equal(t.optimizer.stateDict().state.size, 0, 'momentum buffers are freed by close(), not left to the GC');
+    assert.equal(result.plan.device, 'cpu');
+    result.model.dispose();
+  });
 });

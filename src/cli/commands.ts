@@ -2,13 +2,13 @@
 // before any work, then calls the library.
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
-import { BadInputError, resolvePrecision, tidy } from '../engine/index.js';
+import { BadInputError, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion, pairedDifference, seedBand, spread } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
+import { type LoadedRun, type RunPlan, describePrecision, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { claimVerdict, describeDifference, deviceOf, formatMetric, readings, runComparison } from './experiment.js';
+import { claimVerdict, describeDifference, formatMetric, readings, runComparison } from './experiment.js';
 import { parseCommandLine, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -241,6 +241,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   }
   const rows: Row[] = [];
   const histories = new Map<string, number[][]>(); // a setting's validation accuracy per epoch, per seed
+  let plan: RunPlan | null = null; // the first teacher's: every run of the distillation is planned alike
   for (const seed of seeds)
     for (const eps of [0, smoothing]) {
       // One seed: OUT/teacher-smoothing-ε; several: OUT/seed-S/teacher-smoothing-ε.
@@ -249,6 +250,7 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}${multi ? `, seed ${seed}` : ''}: ${teacherOut}`);
       const teacher = await train({ ...config, seed, smoothing: eps, out: teacherOut }, { signal, dist: ctx, overwrite });
       if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
+      plan ??= teacher.plan;
       const studentOut = join(base, `student-of-${eps}`);
       if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
       const student = await train(
@@ -317,13 +319,12 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
   writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
   const report = join(config.out, 'report.html');
-  const device = deviceOf(config);
   writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [
     {
       heading: 'Setting',
       text: [
         `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
-          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${resolvePrecision(config.precision, device).precision} on ${device}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
+          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${describePrecision(plan!, config.precision)}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
           `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
       ],
     },

@@ -33,9 +33,19 @@ import {
   sharedDomain,
   writeReport,
 } from '../report/index.js';
-import { resolveDevice, resolvePrecision } from '../engine/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type Classifier, type EpochMetrics, type TrainConfig, collectOutputs, evalLoader, feedFor, loadDataset, modelDevice, train } from '../train/index.js';
+import {
+  type Classifier,
+  type EpochMetrics,
+  type RunPlan,
+  type TrainConfig,
+  collectOutputs,
+  describePrecision,
+  evalLoader,
+  feedFor,
+  loadDataset,
+  train,
+} from '../train/index.js';
 
 export interface SettingResult {
   smoothing: number;
@@ -65,13 +75,13 @@ async function analyse(
   val: data.SampleList,
   pipeline: data.Pipeline,
   config: TrainConfig,
+  plan: RunPlan,
   classes: [number, number, number] | null,
   ctx: DistContext | null,
 ) {
-  const device = modelDevice(model);
-  const { normalizer, ...feed } = feedFor(device, pipeline);
+  const { normalizer, ...feed } = feedFor(plan.device, pipeline);
   const loader = evalLoader(val, config, pipeline, ctx, feed);
-  const out = await collectOutputs(model, loader, resolvePrecision(config.precision, device).precision, ctx, { normalizer });
+  const out = await collectOutputs(model, loader, plan.precision, ctx, { normalizer });
   await loader.close();
   normalizer?.dispose();
   try {
@@ -241,6 +251,7 @@ export async function runComparison(
     classes = o.classes.map((c) => vocab.index(c, '--classes')) as [number, number, number];
   }
   let classNames: readonly string[] = [];
+  let plan: RunPlan | null = null;
   let sizes = '';
   let recipe = '';
   for (const [smoothing, seed] of seeds.flatMap((s) => smoothings.map((eps) => [eps, s] as const))) {
@@ -257,7 +268,8 @@ export async function runComparison(
     classNames = run.data.vocab.classes;
     sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
     recipe = run.data.recipe.description;
-    const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, classes, ctx);
+    const a = await analyse(run.model, run.data.val, run.data.evalPipeline, cfg, run.plan, classes, ctx);
+    plan ??= run.plan;
     classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
     results.push({ smoothing, seed, status: run.status, epochs: run.epochs, ...a });
     run.model.dispose();
@@ -357,9 +369,8 @@ export async function runComparison(
       ),
     );
   }
-  const device = deviceOf(config);
-  const resolved = resolvePrecision(config.precision, device);
-  const precision = `${resolved.precision}${config.precision === 'auto' ? ` (auto: ${resolved.reason})` : ''} on ${device}`;
+  // What the runs were trained with, as their plan decided it (a data-parallel run's auto is the CPU).
+  const precision = describePrecision(plan!, config.precision);
   const valCount = results[0]!.metrics.count;
   const valHalfWidth = binomialHalfWidth(results[0]!.metrics.accuracy, valCount);
 
@@ -461,9 +472,4 @@ export async function runComparison(
   // One seed: the runs, as before; several: the runs, and the statistics over the seeds.
   writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(multi ? { seeds, runs, aggregate, differences } : runs, null, 2)}\n`);
   return { results: all, report, aggregate, differences };
-}
-
-/** The device a comparison's runs train on (--device resolved here). */
-export function deviceOf(config: TrainConfig): string {
-  return resolveDevice(config.device).device;
 }

@@ -33,10 +33,31 @@ export function noCudaReason(): string {
     : `the native addon is built against a CPU-only libtorch ${info.torchVersion}: rebuild it against a CUDA one (LIBTORCH_USE_PYTORCH=1 npm run build:native with a CUDA PyTorch installed; docs/gpu.md)`;
 }
 
-/** A --device value resolved to a device of this machine: 'auto' to cuda:0 or cpu, 'cuda' to cuda:0; an unusable one is refused. */
-export function resolveDevice(option: string, what = '--device'): { device: Device; reason: string } {
+export interface ResolveDeviceOptions {
+  /**
+   * A data-parallel run (--nproc/--nnodes): its gradients are reduced over Gloo on the CPU, so
+   * 'auto' is the CPU there and an explicit CUDA device is refused.
+   */
+  dataParallel?: boolean;
+  /** The option's name in messages (default '--device'). */
+  what?: string;
+}
+
+/**
+ * The one place a --device value becomes a device of this machine: 'auto' to cuda:0 or cpu (the CPU
+ * in a data-parallel run), 'cuda' to cuda:0; an unusable one is refused. Everything after reads the
+ * device it returns (the run's plan, config.json, the report) rather than resolving again.
+ */
+export function resolveDevice(option: string, o: ResolveDeviceOptions = {}): { device: Device; reason: string } {
+  const what = o.what ?? '--device';
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(option)) throw new BadInputError(`${what} must be auto, cpu, cuda or cuda:N, got '${option}'`);
   if (option === 'cpu') return { device: 'cpu', reason: 'chosen' };
+  if (o.dataParallel) {
+    if (option === 'auto') return { device: 'cpu', reason: 'auto: a data-parallel run reduces its gradients over Gloo on the CPU' };
+    throw new BadInputError(
+      `${what} ${option} with --nproc/--nnodes: lsr's data-parallel runs reduce gradients over Gloo on the CPU; train on one GPU (without --nproc) or with ${what} cpu`,
+    );
+  }
   const count = cuda.deviceCount();
   if (option === 'auto')
     return count > 0 ? { device: 'cuda:0', reason: `auto: ${count} CUDA device${count > 1 ? 's' : ''}` } : { device: 'cpu', reason: `auto: no CUDA device` };

@@ -101,8 +101,9 @@ export interface Native {
   /** glibc: serve large blocks from the heap and never trim it (configureRuntime). */
   keep_freed_memory(): boolean;
   manual_seed(seed: number): void;
-  get_rng_state(): Handle;
-  set_rng_state(state: Handle): void;
+  /** A device's default generator ('cpu' or 'cuda:N'). */
+  get_rng_state(device: string): Handle;
+  set_rng_state(state: Handle, device: string): void;
   set_num_threads(n: number): void;
   get_num_threads(): number;
   cuda_device_count(): number;

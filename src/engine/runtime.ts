@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { cuda, deviceIndex, isCuda } from './device.js';
 import { BadInputError } from './errors.js';
 import { type DType, type ExternalMemoryStats, native } from './native.js';
-import { Tensor } from './tensor.js';
+import { type Device, Tensor } from './tensor.js';
 
 function guarded<T>(enter: () => void, exit: () => void, fn: () => T): T {
   enter();
@@ -86,9 +86,12 @@ export function clearAutocastCache(): void {
 export function manualSeed(seed: number): void {
   native.manual_seed(seed);
 }
-/** The CPU generator's state as a uint8 tensor (torch.get_rng_state), for checkpoints. */
-export const getRngState = (): Tensor => new Tensor(native.get_rng_state());
-export const setRngState = (state: Tensor): void => native.set_rng_state(state.handle);
+/**
+ * A device's default generator state as a uint8 tensor on the CPU, for checkpoints: the CPU's
+ * (torch.get_rng_state) or a CUDA device's (torch.cuda.get_rng_state), through the same code.
+ */
+export const getRngState = (device: Device = 'cpu'): Tensor => new Tensor(native.get_rng_state(device));
+export const setRngState = (state: Tensor, device: Device = 'cpu'): void => native.set_rng_state(state.handle, device);
 
 /** Sets libtorch's intra-op thread count (torch.set_num_threads). */
 export function setNumThreads(n: number): void {

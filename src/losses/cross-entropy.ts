@@ -49,7 +49,7 @@ export function crossEntropy(input: Tensor, target: Tensor, o: CrossEntropyOptio
       return F.labelSmoothedCrossEntropy(input, indices, { ...options, labelSmoothing: smoothing * massScale });
     }
     // Other dtypes and devices: libtorch's own kernel, with lsr's checks on the result's inputs.
-    checkFiniteRows(input, classDim, indices.ne(options.ignoreIndex));
+    checkFiniteRows(input, classDim, () => indices.ne(options.ignoreIndex));
     return F.crossEntropy(input, indices, { ...options, labelSmoothing: smoothing * massScale });
   });
 }
@@ -76,7 +76,7 @@ function perClassSmoothingLoss(
   const classes = input.shape[classDim]!;
   checkClassIndices(target, classes, o.ignoreIndex);
   const kept = target.ne(o.ignoreIndex);
-  checkFiniteRows(input, classDim, kept);
+  checkFiniteRows(input, classDim, () => kept);
   const y = target.maskedFill(kept.logicalNot(), 0);
   const w = o.weight ?? ones([classes], { dtype: input.dtype, device: input.device as 'cpu' });
   const classShape = input.shape.map((size, d) => (d === classDim ? size : 1));
@@ -180,13 +180,14 @@ function checkClassIndices(target: Tensor, classes: number, ignoreIndex: number)
 /**
  * Throws where PyTorch would return NaN because of the logits: NaN, +Inf, or a row all −Inf. On
  * the CPU only: elsewhere (CUDA) the check would wait for the device at every call, so the loss is
- * NaN there, as PyTorch's, and the Trainer stops when it reads it.
+ * NaN there, as PyTorch's, and the Trainer stops when it reads it. `kept` (the positions not
+ * ignored) is built only when checked: on a GPU it would be one more kernel per step for nothing.
  */
-function checkFiniteRows(input: Tensor, classDim: number, kept?: Tensor): void {
+function checkFiniteRows(input: Tensor, classDim: number, kept?: () => Tensor): void {
   if (input.device !== 'cpu') return;
   tidy(() => {
     let bad = input.logsumexp(classDim).isfinite().logicalNot();
-    if (kept) bad = bad.logicalAnd(kept);
+    if (kept) bad = bad.logicalAnd(kept());
     const position = firstTrue(bad);
     if (!position) return;
     throw new NonFiniteLogitsError(

@@ -1,7 +1,7 @@
 // Checkpoints: one safetensors file holding the model, the optimizer's state tensors and the
 // random generator's state, with everything else (epoch, step, scheduler, optimizer options,
 // running sums, config, vocabulary) as JSON metadata. Written atomically.
-import { type Tensor, getRngState, setRngState, tidy } from '../engine/index.js';
+import { type Device, type Tensor, getRngState, setRngState, tidy } from '../engine/index.js';
 import { loadSafetensors, saveSafetensors } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import type { LRScheduler, Optimizer, ParamState } from '../optim/index.js';
@@ -26,6 +26,15 @@ export interface CheckpointMeta {
   vocab: { classes: string[] };
 }
 
+/**
+ * The generators a run's checkpoints keep: the CPU's (initial weights, shuffles, mixup draws) and,
+ * on a GPU, that device's (dropout and other random ops there), as torch.cuda.get_rng_state.
+ */
+export const generatorDevices = (device: Device): Device[] => (device === 'cpu' ? ['cpu'] : ['cpu', device]);
+
+/** A generator's key in a checkpoint ('rng.cpu', 'rng.cuda:0'; checkpoints before 'rng.<device>' named the CPU's 'rng'). */
+const rngKey = (device: Device): string => `rng.${device}`;
+
 export function saveCheckpoint(
   path: string,
   parts: {
@@ -39,6 +48,8 @@ export function saveCheckpoint(
     loss?: Record<string, Tensor> | null;
     /** An average of the model's weights (--ema): saved under 'ema.'. */
     ema?: Module | null;
+    /** The devices whose generator state is saved (generatorDevices: the CPU's, and the run's GPU). */
+    generators?: readonly Device[];
   },
 ): void {
   tidy(() => {
@@ -53,7 +64,7 @@ export function saveCheckpoint(
         if (typeof v === 'number') (scalars[i] ??= {})[k] = v;
         else tensors.set(`optimizer.${i}.${k}`, v);
       }
-    tensors.set('rng', getRngState());
+    for (const device of parts.generators ?? ['cpu']) tensors.set(rngKey(device), getRngState(device));
     const meta: CheckpointMeta = {
       format: 'lsr-checkpoint-1',
       progress: parts.progress,
@@ -75,7 +86,12 @@ export interface LoadedCheckpoint {
   ema: Map<string, Tensor>;
   /** A loss's state (keys without 'loss.'); empty when the run's loss keeps none. */
   loss: Record<string, Tensor>;
-  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null }): void;
+  /**
+   * Loads the weights into `model` and, when given, the optimizer's and scheduler's state and the
+   * state of the generators of `generators` (a resume: generatorDevices of the run's device; the
+   * GPU's saved state is left unread when a GPU run resumes on the CPU).
+   */
+  restore(parts: { model: Module; optimizer?: Optimizer<{ lr: number }>; scheduler?: LRScheduler | null; generators?: readonly Device[] }): void;
   dispose(): void;
 }
 
@@ -146,8 +162,10 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
         parts.optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups as never });
       }
       if (parts.scheduler && meta.scheduler) parts.scheduler.loadStateDict(meta.scheduler);
-      const rng = file.tensors.get('rng');
-      if (rng) setRngState(rng);
+      for (const device of parts.generators ?? []) {
+        const state = file.tensors.get(rngKey(device)) ?? (device === 'cpu' ? file.tensors.get('rng') : undefined);
+        if (state) setRngState(state, device);
+      }
     },
     dispose() {
       for (const t of file.tensors.values()) t.dispose();

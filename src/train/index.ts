@@ -7,6 +7,7 @@ export type { RunData, SplitData } from './setup.js';
 export * from './recipe.js';
 export type { Classifier } from '../models/index.js';
 export * from './registry.js';
+export { type PlanContext, type RunPlan, describePrecision, planRun } from './plan.js';
 export * from './objectives.js';
 export { ModelEma } from './ema.js';
 export { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';

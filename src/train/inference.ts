@@ -11,6 +11,7 @@ import {
   type Tensor,
   cat,
   clearAutocastCache,
+  dist,
   inferenceMode,
   isCuda,
   resolveDevice,
@@ -154,7 +155,8 @@ export function loadRun(dir: string, which?: string, o: { device?: string } = {}
   const recipe = runRecipe(dir, config);
   const model = buildModel(config, vocab.size, recipe.eval.channels);
   // Checkpoints hold CPU tensors: a run trained on a GPU evaluates on the CPU and the other way round.
-  const { device } = resolveDevice(o.device ?? 'auto');
+  // A data-parallel evaluation gathers its outputs over Gloo on the CPU: its auto is the CPU.
+  const { device } = resolveDevice(o.device ?? 'auto', { dataParallel: dist.processGroup() !== null });
   const { precision } = resolvePrecision(config.precision, device);
   // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
   if (precision === 'fp64') model.to('float64');

@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type DistContext, DistributedDataParallel, collective, threadsPerProcess } from '../distributed/index.js';
+import { type DistContext, DistributedDataParallel, collective } from '../distributed/index.js';
 import {
   BadInputError,
   type Device,
@@ -19,7 +19,6 @@ import {
   hasErrorCode,
   isCuda,
   manualSeed,
-  resolveDevice,
   resolvePrecision,
   setNumThreads,
   setRngState,
@@ -32,14 +31,15 @@ import { removeStaleTemporaries, writeFileAtomic } from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
-import { type Progress, checkProgress, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { type TrainConfig, kebab, withDefaultLearningRate } from './config.js';
+import { type Progress, checkProgress, generatorDevices, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainConfig, kebab } from './config.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader, feedFor } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
 import { logitsIn, placeFor } from './precision.js';
 import { ProgressBar } from './progress.js';
 import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
+import { type RunPlan, planRun } from './plan.js';
 import { type RunData, buildModel, prepareData, prepareRun } from './setup.js';
 
 export interface EpochMetrics {
@@ -113,6 +113,10 @@ export interface TrainResult {
   /** The run's model: the averaged weights with --ema (the ones validated and saved). */
   model: Classifier;
   data: RunData & { missing: string[] };
+  /** The decisions the run was made with (device, precision, batch shapes, LR): what evaluation and the report read. */
+  plan: RunPlan;
+  /** The configuration as the run recorded it in config.json (its rate, device and image size resolved). */
+  config: TrainConfig;
 }
 
 /** One optimizer step's sums: Σ loss, correct predictions and images (over every rank), and whether a stop was asked. */
@@ -149,6 +153,8 @@ export function progressLogger(log: ((line: string) => void) | null, tty?: boole
 const emptySums = (): Progress['sums'] => ({ loss: 0, correct: 0, count: 0, seconds: 0 });
 
 export class Trainer {
+  /** The decisions made once for the run (device, precision, ranks, batch shapes, LR, read cadence). */
+  readonly plan: RunPlan;
   readonly ctx: DistContext | null;
   /** Rank 0 (or the only process): it alone logs and writes files. */
   readonly lead: boolean;
@@ -187,50 +193,35 @@ export class Trainer {
     readonly config: TrainConfig,
     readonly o: TrainOptions = {},
   ) {
-    // --lr 0 (auto): config.json records the rate the run used.
-    if (config.lr === 0) this.config = config = withDefaultLearningRate(config);
+    // Every decision made once (device, precision, ranks, batch shapes, LR, read cadence): the rest reads the plan.
+    this.plan = planRun(config, { dist: o.dist, readEvery: o.readEvery });
+    const plan = this.plan;
     this.ctx = o.dist && dist.processGroup() ? o.dist : null;
     const ctx = this.ctx;
-    const world = ctx?.worldSize ?? 1;
-    this.lead = !ctx || ctx.rank === 0;
+    const { world, precision } = plan;
+    this.lead = plan.lead;
+    this.device = plan.device;
+    this.precision = plan.precision;
+    this.readEvery = plan.readEvery;
+    // config.json records what the run used: the rate of --lr 0 and the device of 'auto'.
+    if (config.lr !== plan.lr || config.device !== plan.device) this.config = config = { ...config, lr: plan.lr, device: plan.device };
     this.log = !this.lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
     this.callbacks = this.lead ? [progressLogger(this.log, o.tty), ...(o.callbacks ?? [])] : [];
-    if (config.batchSize % (world * config.accumulate) !== 0)
-      throw new BadInputError(
-        `--batch-size ${config.batchSize} must be a multiple of the number of processes (${world})${config.accumulate > 1 ? ` times --accumulate ${config.accumulate}` : ''}: it is the global batch, split evenly among them`,
-      );
     this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
     // Rank 0 alone: the others may already see the config.json it writes.
     if (this.lead) Trainer.#refuseHeldOut(config, o);
-    const threads = threadsPerProcess(ctx, config.threads);
-    setNumThreads(threads);
+    setNumThreads(plan.threads);
     manualSeed(config.seed);
-    // A data-parallel run's auto is the CPU: its gradients are reduced over Gloo there.
-    const device = resolveDevice(ctx && config.device === 'auto' ? 'cpu' : config.device);
-    this.device = device.device;
-    // config.json records the device the run used, not 'auto'.
-    if (config.device !== this.device) this.config = config = { ...config, device: this.device };
-    if (ctx && isCuda(this.device))
-      throw new BadInputError(
-        `--device ${this.device} with --nproc/--nnodes: lsr's data-parallel runs reduce gradients over Gloo on the CPU; train on one GPU (without --nproc) or with --device cpu`,
-      );
     // Fixed shapes batch after batch: cuDNN times its algorithms once and keeps the fastest (PyTorch's cudnn.benchmark).
     if (isCuda(this.device)) cuda.setCudnnBenchmark(true);
-    // A data-parallel run's ranks agree on a stop every step: they read every step.
-    this.readEvery = ctx ? 1 : (o.readEvery ?? (isCuda(this.device) ? 20 : 1));
-    if (!(Number.isInteger(this.readEvery) && this.readEvery >= 1)) throw new Error(`readEvery must be a positive integer, got ${o.readEvery}`);
-    const { precision, reason } = resolvePrecision(config.precision, this.device);
-    this.precision = precision;
     this.log?.(
-      `device: ${this.device}${device.reason === 'chosen' ? '' : ` (${device.reason})`}; precision: ${precision}${precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${reason}` : 'chosen'}); ${threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${config.batchSize}, ${config.batchSize / world} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`,
+      `device: ${this.device}${plan.deviceReason === 'chosen' ? '' : ` (${plan.deviceReason})`}; precision: ${plan.precision}${plan.precision === 'bf16' ? ' autocast, channels_last' : ''} (${config.precision === 'auto' ? `auto: ${plan.precisionReason}` : 'chosen'}); ${plan.threads} threads${ctx ? ` in each of ${world} process${world > 1 ? 'es' : ''} (global batch ${plan.batch.global}, ${plan.batch.perRank} per process${config.syncBn ? ', synchronised BatchNorm' : ''})` : ''}`,
     );
     if (config.accumulate > 1)
-      this.log?.(
-        `gradient accumulation: each batch of ${config.batchSize / world} as ${config.accumulate} micro-batches of ${config.batchSize / world / config.accumulate}`,
-      );
+      this.log?.(`gradient accumulation: each batch of ${plan.batch.perRank} as ${config.accumulate} micro-batches of ${plan.batch.micro}`);
     this.data = o.data ?? prepareData(config);
     // --image-size 0 (auto), resolved from the data: config.json records the side the run used.
-    if (this.data.imageSize !== config.imageSize) this.config = { ...config, imageSize: this.data.imageSize };
+    if (this.data.imageSize !== config.imageSize) this.config = config = { ...config, imageSize: this.data.imageSize };
     this.log?.(`recipe: ${this.data.recipe.description}`);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
@@ -244,7 +235,7 @@ export class Trainer {
     // Built before the scheduler, which counts its batches (its workers start with the first epoch).
     this.trainLoader = new data.DataLoader(trainSet, {
       ...trainFeed,
-      batchSize: config.batchSize / world,
+      batchSize: plan.batch.perRank,
       pipeline: this.data.trainPipeline,
       shuffle: true,
       dropLast: trainSet.length > config.batchSize,
@@ -321,7 +312,7 @@ export class Trainer {
     try {
       // Checked before anything is restored: a checkpoint that does not fit this run is refused.
       progress = checkProgress(paths.last, ckpt.meta.progress, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length });
-      ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler });
+      ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler, generators: generatorDevices(this.device) });
       if (this.objective.loadStateDict) {
         if (Object.keys(ckpt.loss).length === 0)
           throw new Error(`${paths.last}: the checkpoint has no loss state, but the run's loss (${config.loss}) keeps one`);
@@ -530,6 +521,7 @@ export class Trainer {
           vocab: this.data.vocab.toJSON(),
           loss,
           ema: this.ema?.module ?? null,
+          generators: generatorDevices(this.device),
         });
     } finally {
       for (const t of Object.values(loss ?? {})) t.dispose();
@@ -539,7 +531,14 @@ export class Trainer {
   /** Runs the epochs left. */
   async fit(): Promise<TrainResult> {
     const { config, callbacks: cbs, paths } = this;
-    const result = (status: TrainResult['status']): TrainResult => ({ status, epochs: this.history, model: this.#finalModel(), data: this.data });
+    const result = (status: TrainResult['status']): TrainResult => ({
+      status,
+      epochs: this.history,
+      model: this.#finalModel(),
+      data: this.data,
+      plan: this.plan,
+      config: this.config,
+    });
     try {
       for (let epoch = this.progress.epoch; epoch < config.epochs; epoch++) {
         if (this.o.stopAfterEpochs !== undefined && epoch >= this.o.stopAfterEpochs) return result('interrupted');
@@ -650,6 +649,8 @@ export class Trainer {
     this.valNormalizer?.dispose();
     this.#unread?.sums.dispose();
     this.#unread = null;
+    // The optimizer's state (momentum, Adam's moments: a model's size again, or twice) on its device now, not when the GC gets to it.
+    this.optimizer.dispose();
   }
 }
 
