@@ -1,10 +1,12 @@
-// The io layer: weight files (safetensors, PyTorch .pth) and atomic writes. Imports the engine only.
+// The io layer: weight files (safetensors, PyTorch .pth), atomic writes, JSON-lines logs and folder locks. Imports the engine only.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { Tensor } from '../engine/index.js';
 import { type PthOptions, loadPth } from './pth.js';
 import { loadSafetensors } from './safetensors.js';
 
-export { removeStaleTemporaries, writeFileAtomic } from './atomic.js';
+export { refuseOverwritingInput, removeStaleTemporaries, writeFileAtomic } from './atomic.js';
+export { appendJsonLine, type JsonLines, readJsonLines, tornTailWarning } from './jsonl.js';
+export { type FolderLock, LOCK_FILE, checkFolderLock, lockFolder, withFolderLock } from './lock.js';
 export { loadSafetensors, parseSafetensors, saveSafetensors, serializeSafetensors } from './safetensors.js';
 export type { SafetensorsFile } from './safetensors.js';
 export { EXPANSION_FLOOR, EXPANSION_RATIO, loadPth, parsePth } from './pth.js';
