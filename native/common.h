@@ -1,6 +1,7 @@
 // The thin C++ layer: a tensor handle, argument readers and the error guard.
-// Every entry point is written with OP(name) ... END: its body runs inside a guard that turns
-// c10::Error, std::exception and anything else into a JS Error "name: first line of the message".
+// Every entry point is written with OP(name) ... END, and declared by its line in native/ops.table:
+// its body runs inside a guard that turns c10::Error, std::exception and anything else into a JS
+// Error "name: first line of the message".
 #pragma once
 
 #include <ATen/ATen.h>
@@ -127,18 +128,22 @@ Napi::Value guard(const Napi::CallbackInfo& info, const char* op, Body&& body) {
   }
 }
 
-// Self-registration: each translation unit adds its ops to one table that Init exports.
-struct Registrar {
-  Registrar(const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&));
-};
-std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>>& registry();
-
 }  // namespace lsr
 
-#define OP(name)                                                                   \
-  static Napi::Value op_##name(const Napi::CallbackInfo& info);                    \
-  static ::lsr::Registrar reg_##name(#name, op_##name);                            \
-  static Napi::Value op_##name(const Napi::CallbackInfo& info) {                   \
+// The op table (native/ops.table) is the one list of ops: ops.inc, generated from it, declares each
+// op here, OP(name) defines one and core.cc registers them all. An OP(name) missing from the table
+// fails to compile ("... lsr_ops::op_NAME(...) should have been declared inside 'lsr_ops'"); a table
+// op with no OP fails to link ("hidden symbol `lsr_ops::op_NAME...' isn't defined": hidden, the
+// symbol must be defined in the addon itself). A namespace of its own, so that op bodies look names
+// up as they would at file scope.
+namespace lsr_ops {
+#define LSR_OP(name) __attribute__((visibility("hidden"))) Napi::Value op_##name(const Napi::CallbackInfo& info);
+#include "ops.inc"
+#undef LSR_OP
+}  // namespace lsr_ops
+
+#define OP(name)                                                        \
+  Napi::Value lsr_ops::op_##name(const Napi::CallbackInfo& info) {      \
     return ::lsr::guard(info, #name, [&](::lsr::Args& a) -> Napi::Value {
 #define END \
   });       \

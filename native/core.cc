@@ -407,15 +407,6 @@ void rethrowAsJs(Napi::Env env, const char* op) {
   }
 }
 
-std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>>& registry() {
-  static std::vector<std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)>> r;
-  return r;
-}
-
-Registrar::Registrar(const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
-  registry().emplace_back(name, fn);
-}
-
 }  // namespace lsr
 
 // glibc gives blocks above its mmap threshold (128 KiB rising to 32 MiB) back to the kernel on
@@ -448,6 +439,16 @@ static void initTorchLogging() {
 static void initTorchLogging() {}
 #endif
 
+// Every op of the table (native/ops.table, through the generated ops.inc), under its name.
+static const struct {
+  const char* name;
+  Napi::Value (*fn)(const Napi::CallbackInfo&);
+} kOps[] = {
+#define LSR_OP(name) {#name, lsr_ops::op_##name},
+#include "ops.inc"
+#undef LSR_OP
+};
+
 // Runs once per JS environment: the main thread's and each worker_thread's. Process-wide state
 // (the handle table, glog) is set up once and shared, never reset here.
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
@@ -456,7 +457,7 @@ static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   auto* data = new lsr::EnvData();
   data->account = lsr::newAccount();
   env.SetInstanceData(data);
-  for (auto& [name, fn] : lsr::registry()) exports.Set(name, Napi::Function::New(env, fn, name));
+  for (auto& op : kOps) exports.Set(op.name, Napi::Function::New(env, op.fn, op.name));
   return exports;
 }
 

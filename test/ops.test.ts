@@ -1,9 +1,11 @@
 // Ops against hand-computed values, and composite forms against libtorch's own kernels.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
 import { F } from '../src/index.js';
-import { assertClose, assertTensorClose } from './helpers.js';
+import { assertClose, assertTensorClose, distRoot } from './helpers.js';
 
 const t = (v: L.NestedArray, dtype: L.DType = 'float64') => L.tensor(v, { dtype });
 
@@ -462,6 +464,10 @@ describe('composite formulas agree with libtorch kernels (random float64 data)',
 });
 
 describe('one op table', () => {
+  test('the Native interface, NATIVE_OPS, native/ops.inc and the generated Tensor methods are what native/ops.table makes', () => {
+    const r = spawnSync(process.execPath, [join(distRoot, '..', 'scripts', 'gen-ops.mjs'), '--check'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${r.stderr}${r.stdout}`);
+  });
   test('the addon exports exactly the ops Native declares (NATIVE_OPS, which the compiler checks against Native)', async () => {
     const { NATIVE_OPS, native } = await import('../src/engine/native.js');
     const exported = Object.keys(native).sort();
