@@ -2,6 +2,7 @@
 // process so that a native crash fails a test instead of killing the runner.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Tensor, fromTypedArray, tidy } from '../src/index.js';
@@ -120,3 +121,26 @@ catch (e) { console.log(JSON.stringify({ threw: true, isError: e instanceof Erro
 
 /** The committed fixtures (made by test/fixtures/make-fixtures.py with PyTorch). */
 export const fixtures = join(distRoot, '..', 'test', 'fixtures');
+
+/**
+ * A tiny classify-leaves dataset in `dir`: `count` 32 px JPEGs of three classes, each mostly one
+ * colour (a few steps learn something); train.csv labels the first 80%, test.csv lists the rest.
+ */
+export async function writeTinyLeaves(dir: string, classes: readonly string[], count = 30): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  let train = 'image,label\n';
+  let test = 'image\n';
+  for (let i = 0; i < count; i++) {
+    const c = i % classes.length;
+    const px = Buffer.alloc(32 * 32 * 3);
+    for (let k = 0; k < px.length; k++) px[k] = (k % 3 === c ? 200 : 40) + ((k * 7 + i * 13) % 40);
+    await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+      .jpeg()
+      .toFile(join(dir, 'images', `${i}.jpg`));
+    if (i < count * 0.8) train += `images/${i}.jpg,${classes[c]}\n`;
+    else test += `images/${i}.jpg\n`;
+  }
+  writeFileSync(join(dir, 'train.csv'), train);
+  writeFileSync(join(dir, 'test.csv'), test);
+}

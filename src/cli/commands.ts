@@ -4,7 +4,7 @@ import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion, pairedDifference, seedBand, spread } from '../eval/index.js';
-import { writeFileAtomic } from '../io/index.js';
+import { lockFolder, refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { type LoadedRun, type RunPlan, describePrecision, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
@@ -196,6 +196,13 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
   if (helped('predict', help)) return 0;
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
   const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
+  // The submission must not replace what it is made from: the test CSV or a file of the run.
+  const runFiles = ['config.json', 'vocab.json', 'recipe.json'].map((f) => join(o.run as string, f));
+  refuseOverwritingInput(
+    { what: `--out ${o.out as string}`, path: o.out as string },
+    [o.data as string, ...runFiles, run.checkpoint].map((path, i) => ({ what: i === 0 ? `--data ${path}` : `the run's ${path}`, path })),
+    'choose another --out',
+  );
   const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab, allowOutside: run.config.allowOutsidePaths });
   const { logits, labels, indices } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const predicted = tidy(() => logits.argmax(1).toFlatArray());
@@ -230,6 +237,8 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
   const multi = seeds.length > 1;
   const signal = interruptSignal();
   const overwrite = extra.overwrite === true;
+  // --out is locked for the distillation's life (each run also locks its own folder); on an error, the exit releases it.
+  const lock = isLead(ctx) ? lockFolder(config.out, `--out ${config.out}`, log) : null;
   interface Row {
     role: 'teacher' | 'student';
     eps: number;
@@ -369,5 +378,6 @@ export async function distillCommand(argv: string[], ctx: DistContext | null = n
       )}`,
     );
   console.log(`\n${reading}\nreport: ${report}`);
+  lock?.release();
   return 0;
 }

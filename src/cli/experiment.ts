@@ -20,7 +20,7 @@ import {
   templateProjection,
 } from '../eval/index.js';
 import type { Metrics, Projection } from '../eval/index.js';
-import { writeFileAtomic } from '../io/index.js';
+import { withFolderLock, writeFileAtomic } from '../io/index.js';
 import {
   type Section,
   type Spec,
@@ -218,7 +218,17 @@ export function describeDifference(d: SeedDifference): string {
   return `${f(d.difference.mean)}${ci}: ${d.difference.insideNoise ? 'inside the noise' : 'beyond the noise'}`;
 }
 
-export async function runComparison(
+/**
+ * The comparison with its --out locked for its life (by rank 0; each run also locks its own
+ * folder): two comparisons into one folder would mix their runs and reports.
+ */
+export async function runComparison(config: TrainConfig, smoothings: number[], o: Parameters<typeof compareRuns>[2]): ReturnType<typeof compareRuns> {
+  if (o.dist && o.dist.rank !== 0) return compareRuns(config, smoothings, o);
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  return withFolderLock(config.out, `--out ${config.out}`, log, () => compareRuns(config, smoothings, o));
+}
+
+async function compareRuns(
   config: TrainConfig,
   smoothings: number[],
   o: {

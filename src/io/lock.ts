@@ -52,7 +52,7 @@ export function lockFolder(dir: string, name: string, warn: ((line: string) => v
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new BadInputError(`${name} cannot be created: ${(e as Error).message}`);
+    throw new BadInputError(`${name} cannot hold the run: ${(e as Error).message}`);
   }
   // A few rounds: a lock that vanishes or is taken over between our looks is looked at again.
   for (let round = 0; round < 5; round++) {
@@ -124,7 +124,9 @@ function readOwner(path: string): Owner | 'gone' | null {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+      // No lock, or no folder to hold one (ENOTDIR: a file in its path, which the run's own checks name).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone';
       throw e;
     }
     try {

@@ -175,23 +175,7 @@ const camel = (k: string) => k.replace(/-(\w)/g, (_, c: string) => c.toUpperCase
  * Unknown keys and bad values are BadInputErrors naming the option.
  */
 export function configFrom(values: Record<string, string | boolean>, base: TrainConfig = DEFAULTS): TrainConfig {
-  let config: TrainConfig = { ...base };
-  if (typeof values.config === 'string') {
-    const file = values.config;
-    if (!existsSync(file)) throw new BadInputError(`--config: ${file} does not exist`);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new BadInputError(`--config: ${file} is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadInputError(`--config: ${file} must hold a JSON object`);
-    for (const [k, v] of Object.entries(json)) {
-      const key = camel(k);
-      if (!Object.hasOwn(base, key)) throw new BadInputError(`--config: ${file} has an unknown key '${k}'`);
-      config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--config ${file}: '${k}'`) };
-    }
-  }
+  let config: TrainConfig = typeof values.config === 'string' ? configFile(values.config, base).config : { ...base };
   for (const [name, v] of Object.entries(values)) {
     if (name === 'config') continue;
     const key = camel(name);
@@ -200,6 +184,31 @@ export function configFrom(values: Record<string, string | boolean>, base: Train
   }
   validate(config);
   return withDefaultLearningRate(config);
+}
+
+/**
+ * The options a JSON file holds (an object, camelCase or kebab-case keys) over `base`, as typed
+ * values, and the object as written. Unknown keys, values of the wrong type and a file that is not
+ * a JSON object are BadInputErrors naming the file (after `label`: '--config', or '' for a run's
+ * own config.json) and the key. Values are not range-checked here: validate() does that.
+ */
+export function configFile(file: string, base: TrainConfig = DEFAULTS, label = '--config'): { config: TrainConfig; written: Record<string, unknown> } {
+  const head = label ? `${label}: ${file}` : file;
+  if (!existsSync(file)) throw new BadInputError(`${head} does not exist`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(`${head} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadInputError(`${head} must hold a JSON object`);
+  let config: TrainConfig = { ...base };
+  for (const [k, v] of Object.entries(json)) {
+    const key = camel(k);
+    if (!Object.hasOwn(base, key)) throw new BadInputError(`${head} has an unknown key '${k}'`);
+    config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `${label ? `${label} ` : ''}${file}: '${k}'`) };
+  }
+  return { config, written: json as Record<string, unknown> };
 }
 
 /**
@@ -234,9 +243,15 @@ function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
   return String(v);
 }
 
-export function validate(c: TrainConfig): void {
+/**
+ * Checks every value's range and the options' combinations. `o.name`: how a message names an
+ * option (by default --kebab-case; a run folder's check names its file and key). `o.inputs: false`:
+ * --data and --weights are not looked for (a run read back records where its inputs were).
+ */
+export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) => string; inputs?: boolean } = {}): void {
+  const name = o.name ?? ((key: keyof TrainConfig) => `--${kebab(key)}`);
   const fail = (key: keyof TrainConfig, what: string): never => {
-    throw new BadInputError(`--${kebab(key)} ${what}, got ${JSON.stringify(c[key])}`);
+    throw new BadInputError(`${name(key)} ${what}, got ${JSON.stringify(c[key])}`);
   };
   const positiveInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 1) && fail(key, 'must be a positive integer');
   const nonNegativeInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 0) && fail(key, 'must be an integer ≥ 0');
@@ -273,6 +288,7 @@ export function validate(c: TrainConfig): void {
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(c.device)) fail('device', 'must be auto, cpu, cuda or cuda:N');
   if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
+  if (o.inputs === false) return;
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");
   if (c.weights !== null && !existsSync(c.weights)) fail('weights', 'must be an existing .pth or .safetensors file');
 }

@@ -1,11 +1,8 @@
 // A model's outputs over a dataset (logits, penultimate features, labels), in a run's precision and
 // across the ranks of a data-parallel run; a trained run loaded back from its folder.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { type DistContext, collective, gatherRows } from '../distributed/index.js';
 import {
-  BadInputError,
   type Device,
   type ResolvedPrecision,
   type Tensor,
@@ -19,10 +16,10 @@ import {
   tidy,
 } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
-import { loadCheckpoint } from './checkpoint.js';
-import { DEFAULTS, type TrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 import { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';
-import { type Recipe, recipeFor } from './recipe.js';
+import type { Recipe } from './recipe.js';
+import { loadWeightsInto, readRunFolder } from './run-folder.js';
 import { buildModel } from './setup.js';
 
 export interface Outputs {
@@ -140,44 +137,28 @@ export interface LoadedRun {
  * ones its validation metrics measured.
  */
 export function loadRun(dir: string, which?: string, o: { device?: string } = {}): LoadedRun {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new BadInputError(`--run ${dir}: no config.json (is it an lsr train output folder?)`);
-  const config = { ...DEFAULTS, ...(JSON.parse(readFileSync(configPath, 'utf8')) as Partial<TrainConfig>), weights: null };
-  const vocab = data.ClassVocabulary.fromJSON(JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')), join(dir, 'vocab.json'));
-  const name = which ?? (config.valFraction === 0 ? 'last' : 'best');
-  const checkpoint = join(dir, `${name}.safetensors`);
-  if (!existsSync(checkpoint)) {
-    const have = readdirSync(dir)
-      .filter((f) => f.endsWith('.safetensors'))
-      .map((f) => f.slice(0, -'.safetensors'.length));
-    throw new BadInputError(`--checkpoint ${name}: ${dir} has no ${name}.safetensors (${have.length ? `it has: ${have.join(', ')}` : 'it has no checkpoint'})`);
-  }
-  const recipe = runRecipe(dir, config);
-  const model = buildModel(config, vocab.size, recipe.eval.channels);
-  // Checkpoints hold CPU tensors: a run trained on a GPU evaluates on the CPU and the other way round.
-  // A data-parallel evaluation gathers its outputs over Gloo on the CPU: its auto is the CPU.
-  const { device } = resolveDevice(o.device ?? 'auto', { dataParallel: dist.processGroup() !== null });
-  const { precision } = resolvePrecision(config.precision, device);
-  // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
-  if (precision === 'fp64') model.to('float64');
-  const ckpt = loadCheckpoint(checkpoint);
+  // Every file of the folder checked, and against the checkpoint's own record, before any weight is used.
+  const run = readRunFolder(dir, { checkpoint: which });
+  const { vocab, recipe, checkpointPath: checkpoint } = run;
+  const config = { ...run.config, weights: null };
+  let model: Classifier;
+  let device: Device;
+  let precision: ResolvedPrecision;
   try {
-    if (ckpt.ema.size) model.loadStateDict(ckpt.ema);
-    else ckpt.restore({ model });
+    model = buildModel(config, vocab.size, recipe.eval.channels);
+    // Checkpoints hold CPU tensors: a run trained on a GPU evaluates on the CPU and the other way round.
+    // A data-parallel evaluation gathers its outputs over Gloo on the CPU: its auto is the CPU.
+    ({ device } = resolveDevice(o.device ?? 'auto', { dataParallel: dist.processGroup() !== null }));
+    ({ precision } = resolvePrecision(config.precision, device));
+    // In the run's dtype before loading: a float64 checkpoint must not pass through float32.
+    if (precision === 'fp64') model.to('float64');
+    loadWeightsInto(run, model, run.checkpoint.ema.size ? run.checkpoint.ema : run.checkpoint.model);
   } finally {
-    ckpt.dispose();
+    run.checkpoint.dispose();
   }
   model.eval();
   placeFor(precision, model, device);
   return { config: { ...config, device }, vocab, model, checkpoint, precision, device, recipe };
-}
-
-/** A run's recipe: its recipe.json, or, for a run from before lsr wrote one, the recipe lsr then used (torchvision's for any --data but Fashion-MNIST). */
-function runRecipe(dir: string, config: TrainConfig): Recipe {
-  const path = join(dir, 'recipe.json');
-  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as Recipe;
-  const legacy = config.data === 'fashion-mnist' ? {} : { augment: 'imagenet', normalize: 'imagenet' };
-  return recipeFor({ ...config, ...legacy });
 }
 
 /** A loaded run's logits over a dataset, flip-averaged when tta (then log-probabilities); every rank gets all rows. */

@@ -3,7 +3,7 @@
 // watches a run (the progress bar). It writes metrics.jsonl, `last` and `best` checkpoints,
 // resumes to the same end as a straight run, saves where it stands when interrupted and stops on
 // a non-finite loss.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
 import { type DistContext, DistributedDataParallel, collective } from '../distributed/index.js';
@@ -27,11 +27,21 @@ import {
   tidy,
 } from '../engine/index.js';
 import { classificationMetrics } from '../eval/index.js';
-import { removeStaleTemporaries, writeFileAtomic } from '../io/index.js';
+import {
+  type FolderLock,
+  appendJsonLine,
+  checkFolderLock,
+  lockFolder,
+  readJsonLines,
+  refuseOverwritingInput,
+  removeStaleTemporaries,
+  tornTailWarning,
+  writeFileAtomic,
+} from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
-import { type Progress, checkProgress, generatorDevices, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader, feedFor } from './inference.js';
@@ -40,6 +50,7 @@ import { logitsIn, placeFor } from './precision.js';
 import { ProgressBar } from './progress.js';
 import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
 import { type RunPlan, planRun } from './plan.js';
+import { checkClasses, readRunFolder } from './run-folder.js';
 import { type RunData, buildModel, prepareData, prepareRun } from './setup.js';
 
 export interface EpochMetrics {
@@ -152,6 +163,9 @@ export function progressLogger(log: ((line: string) => void) | null, tty?: boole
 
 const emptySums = (): Progress['sums'] => ({ loss: 0, correct: 0, count: 0, seconds: 0 });
 
+/** The files a run writes in --out. */
+const RUN_FILES = ['config.json', 'vocab.json', 'recipe.json', 'metrics.jsonl', 'last.safetensors', 'best.safetensors', 'bad-images.txt', 'resumes.jsonl'];
+
 export class Trainer {
   /** The decisions made once for the run (device, precision, ranks, batch shapes, LR, read cadence). */
   readonly plan: RunPlan;
@@ -186,6 +200,8 @@ export class Trainer {
   /** [Σ loss·images, correct] of the steps not read yet, on the device; with the first such step. */
   #unread: { sums: Tensor; from: number } | null = null;
   history: EpochMetrics[] = [];
+  /** --out's lock (rank 0), held from set-up to the end of fit(). */
+  #lock: FolderLock | null = null;
   readonly paths: { last: string; best: string; metrics: string };
 
   /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
@@ -262,13 +278,18 @@ export class Trainer {
         ? new data.Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, labelSmoothing: config.smoothing, numClasses: vocab.size, seed: config.seed })
         : null;
     if (this.lead) this.#prepareOut();
-    const resumed = o.resume ? this.#resume() : null;
-    if (!o.resume && this.lead) this.#writeRunFiles();
-    // Every rank starts from rank 0's weights: broadcast after any resume.
-    this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
-    this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
-    resumed?.dispose();
-    this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx, valFeed) : null;
+    try {
+      const resumed = o.resume ? this.#resume() : null;
+      if (!o.resume && this.lead) this.#writeRunFiles();
+      // Every rank starts from rank 0's weights: broadcast after any resume.
+      this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
+      this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
+      resumed?.dispose();
+      this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx, valFeed) : null;
+    } catch (e) {
+      this.#lock?.release();
+      throw e;
+    }
   }
 
   /** A Trainer whose data is prepared first (prepareRun), reading the training set's statistics when its recipe normalises by them. */
@@ -284,11 +305,28 @@ export class Trainer {
     const holdsRun = existsSync(join(config.out, 'config.json')) || existsSync(join(config.out, 'last.safetensors'));
     if (holdsRun && !o.resume && !o.overwrite)
       throw new BadInputError(`--out ${config.out} already holds a run: --resume continues it, --overwrite starts it afresh, or choose another --out`);
+    checkFolderLock(config.out, `--out ${config.out}`);
   }
 
-  /** --out exists and takes files now, not after an epoch's work; temporary files a killed run left go. */
+  /**
+   * --out is locked for the run's life, exists and takes files now, not after an epoch's work, and
+   * holds no input the run would overwrite; temporary files a killed run left go.
+   */
   #prepareOut(): void {
     const out = this.config.out;
+    this.#lock = lockFolder(out, `--out ${out}`, this.log);
+    const { data: source, weights } = this.config;
+    const inputs = [
+      ...(weights ? [{ what: `--weights ${weights}`, path: weights }] : []),
+      ...(source === 'fashion-mnist' ? [] : [{ what: `--data ${source}`, path: source.endsWith('.csv') ? source : join(source, 'train.csv') }]),
+    ];
+    try {
+      for (const name of RUN_FILES)
+        refuseOverwritingInput({ what: `the run's ${name} in --out ${out}`, path: join(out, name) }, inputs, 'choose another --out');
+    } catch (e) {
+      this.#lock.release();
+      throw e;
+    }
     try {
       mkdirSync(out, { recursive: true });
       writeFileAtomic(join(out, '.lsr-write-test'), '');
@@ -306,10 +344,12 @@ export class Trainer {
       throw new Error(
         `--resume: ${paths.last} does not exist${lead ? '' : ` on this machine (rank ${ctx!.rank}): every rank reads the checkpoint, so --out must be a folder all machines share`}`,
       );
-    const changed = lead ? changedSince(join(config.out, 'config.json'), config) : [];
-    const ckpt = loadCheckpoint(paths.last);
+    // The folder checked as a whole (config.json, vocab.json, recipe.json against the checkpoint), then the data against it.
+    const folder = readRunFolder(config.out, { checkpoint: 'last', option: '--out' });
+    const ckpt = folder.checkpoint;
     let progress: Progress;
     try {
+      checkClasses(`--data ${config.data}`, this.data.vocab.classes, paths.last, folder.vocab.classes);
       // Checked before anything is restored: a checkpoint that does not fit this run is refused.
       progress = checkProgress(paths.last, ckpt.meta.progress, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length });
       ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler, generators: generatorDevices(this.device) });
@@ -324,15 +364,29 @@ export class Trainer {
       throw e;
     }
     this.progress = progress;
-    this.history = existsSync(paths.metrics) ? readMetrics(paths.metrics).filter((m) => m.epoch <= this.progress.epoch) : [];
+    if (existsSync(paths.metrics)) {
+      let torn = false;
+      this.history = readMetrics(paths.metrics, (line) => {
+        torn = true;
+        this.log?.(line);
+      }).filter((m) => m.epoch <= this.progress.epoch);
+      // Rewritten now, not at the next epoch's end: a finished run has none.
+      if (torn && lead) this.#writeMetrics();
+    } else this.history = [];
     this.log?.(`resuming ${config.out} at epoch ${this.progress.epoch + 1}, batch ${this.progress.step}`);
+    const changed = lead ? changedSince(folder.written, config) : [];
     if (changed.length) {
       this.log?.(
         `warning: --resume with options changed since the run started: ${changed.map((c) => `--${kebab(c.key)} ${JSON.stringify(c.was)} → ${JSON.stringify(c.now)}`).join(', ')} (recorded in resumes.jsonl)`,
       );
-      appendFileSync(join(config.out, 'resumes.jsonl'), `${JSON.stringify({ epoch: this.progress.epoch, step: this.progress.step, changed })}\n`);
+      appendJsonLine(join(config.out, 'resumes.jsonl'), { epoch: this.progress.epoch, step: this.progress.step, changed }, this.log);
     }
     return { ema: ckpt.ema, dispose: () => ckpt.dispose() };
+  }
+
+  /** metrics.jsonl from the run's history, whole (atomically). */
+  #writeMetrics(): void {
+    writeFileAtomic(this.paths.metrics, this.history.map((h) => `${JSON.stringify(h)}\n`).join(''));
   }
 
   #writeRunFiles(): void {
@@ -585,7 +639,11 @@ export class Trainer {
       }
       return result('finished');
     } finally {
-      await this.close();
+      try {
+        await this.close();
+      } finally {
+        this.#lock?.release();
+      }
     }
   }
 
@@ -615,7 +673,7 @@ export class Trainer {
       wallSeconds,
     };
     this.history.push(metrics);
-    if (this.lead) writeFileAtomic(this.paths.metrics, this.history.map((h) => `${JSON.stringify(h)}\n`).join(''));
+    if (this.lead) this.#writeMetrics();
     if (!this.schedulerPerBatch) scheduler?.step();
     this.objective.endEpoch?.(this.ctx);
     const accuracy = val?.valAccuracy ?? null;
@@ -659,19 +717,27 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   return (await Trainer.create(config, o)).fit();
 }
 
-/** The options of `config` that differ from those the run recorded in config.json when it started. */
-function changedSince(path: string, config: TrainConfig): Array<{ key: string; was: unknown; now: unknown }> {
-  if (!existsSync(path)) return [];
-  const recorded = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+/** The options of `config` that differ from those the run recorded in config.json (`recorded`, as written) when it started. */
+function changedSince(recorded: Record<string, unknown>, config: TrainConfig): Array<{ key: string; was: unknown; now: unknown }> {
   const now = { ...config, precision: resolvePrecision(config.precision, config.device).precision } as unknown as Record<string, unknown>;
   return Object.keys(now)
     .filter((k) => k !== 'out' && k in recorded && JSON.stringify(recorded[k]) !== JSON.stringify(now[k]))
     .map((k) => ({ key: k, was: recorded[k], now: now[k] }));
 }
 
-export function readMetrics(path: string): EpochMetrics[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochMetrics);
+/**
+ * metrics.jsonl's epochs. A last line cut short by a crash is dropped, `warn` told (stderr by
+ * default); any other line that is not an epoch's metrics is an error naming the file and line.
+ */
+export function readMetrics(path: string, warn: ((line: string) => void) | null = (line) => process.stderr.write(`${line}\n`)): EpochMetrics[] {
+  const { entries, tornTail } = readJsonLines(path, (v, where) => {
+    const epoch = (v as { epoch?: unknown } | null)?.epoch;
+    if (typeof v !== 'object' || Array.isArray(v) || !Number.isInteger(epoch) || (epoch as number) < 1)
+      throw new BadInputError(
+        `${where}: not an epoch's metrics (a JSON object with its "epoch" ≥ 1); only a last line cut short by a crash is dropped: fix or delete this line`,
+      );
+    return v as EpochMetrics;
+  });
+  if (tornTail !== null) warn?.(tornTailWarning(path, tornTail));
+  return entries;
 }
