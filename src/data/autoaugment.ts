@@ -5,7 +5,7 @@
 // every op pixel for pixel against torchvision. The policies draw from the sample's Rng in
 // torchvision's order (op, magnitude bin, sign), so an augmentation depends only on (seed, epoch, sample).
 import type { Rng } from './rng.js';
-import type { RawImage } from './transforms.js';
+import type { RawImage } from './image.js';
 
 /** The ops, in torchvision's order (a policy draws an index into this list). */
 export const AUGMENT_OPS = [

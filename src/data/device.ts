@@ -1,8 +1,9 @@
 // Batches where the model is: uint8 pixels copied to the device one batch ahead (from pinned
 // memory, the host not waiting) and normalised there, as timm's PrefetchLoader does. The normalisation
 // is a lookup table computed as the workers compute it, so the two give the same bits.
-import { type Device, type Tensor, arange, fromTypedArray, keep, tidy } from '../engine/index.js';
-import type { Batch } from './loader.js';
+import { type Device, type Tensor, arange, fromTypedArray, isCuda, keep, tidy } from '../engine/index.js';
+import { type Batch, DataLoader, type LoaderOptions } from './loader.js';
+import type { Dataset } from './sources.js';
 import type { Pipeline } from './transforms.js';
 
 /** The workers' (v/255 − mean[c]) / std[c] for every byte v of every channel c: [C·256] float32. */
@@ -106,7 +107,8 @@ export async function* prefetchTo(batches: AsyncIterable<Batch>, device: Device,
   }
 }
 
-type StagedBatch = { x: Tensor; y: Tensor; indices: number[]; dispose(): void };
+/** A batch on the model's device, its images float32 and normalised; dispose() frees it and the loader's batch it came from. */
+export type StagedBatch = { x: Tensor; y: Tensor; indices: number[]; dispose(): void };
 
 /** A loader's batch on the device (batchOn), owning it: the loader's batch lives as long as its copy (a pinned buffer is not reused while a copy from it may run). */
 function staged(b: Batch, device: Device, normalizer: DeviceNormalizer | null): StagedBatch {
@@ -126,4 +128,81 @@ function staged(b: Batch, device: Device, normalizer: DeviceNormalizer | null): 
       b.dispose();
     },
   };
+}
+
+export interface DeviceLoaderOptions extends Omit<LoaderOptions, 'pixels' | 'pinMemory'> {
+  /** Where the model is: each batch arrives there. */
+  device: Device;
+  /**
+   * uint8 pixels, normalised on the device (a quarter of float32's bytes to copy): by default on a
+   * CUDA device only; true on the CPU runs the GPU's feed there (tests). A grey pipeline's
+   * colour-to-grey conversion is the workers' arithmetic: its batches stay float32 whatever this says.
+   */
+  uint8?: boolean;
+}
+
+/**
+ * The loader that feeds a model on its device, as one object (timm's PrefetchLoader): it decides
+ * the feed (uint8 pixels from pinned memory on a GPU, normalised there; float32 normalised by the
+ * workers elsewhere), owns the normaliser, copies each batch one ahead, and frees all of it on
+ * close(). Training, evaluation and prediction use it alike.
+ */
+export class DeviceLoader {
+  readonly loader: DataLoader;
+  readonly device: Device;
+  /** Normalises the uint8 batches on the device; null when the workers normalise. */
+  readonly #normalizer: DeviceNormalizer | null;
+
+  constructor(dataset: Dataset, o: DeviceLoaderOptions) {
+    const { device, uint8: wantUint8, ...loaderOptions } = o;
+    const uint8 = (wantUint8 ?? isCuda(device)) && o.pipeline.channels === 3;
+    this.device = device;
+    this.loader = new DataLoader(dataset, { ...loaderOptions, pixels: uint8 ? 'uint8' : 'normalized', pinMemory: isCuda(device) });
+    this.#normalizer = uint8 ? new DeviceNormalizer(o.pipeline) : null;
+  }
+
+  /** Batches per epoch (this rank's, in a data-parallel run). */
+  get length(): number {
+    return this.loader.length;
+  }
+  get batchSize(): number {
+    return this.loader.batchSize;
+  }
+  /** "where: message" of every image skipped so far (with skipBadImages). */
+  get badImages(): string[] {
+    return this.loader.badImages;
+  }
+  /** The epoch's order of dataset indices (this rank's share). */
+  order(epoch: number): number[] {
+    return this.loader.order(epoch);
+  }
+
+  /**
+   * An epoch's batches on the device, each copy queued one batch ahead; `skip` batches first are
+   * dropped as the loader gives them, never copied (a run resumed inside an epoch). Each batch is
+   * the consumer's to dispose.
+   */
+  epoch(epoch = 0, o: { skip?: number } = {}): AsyncGenerator<StagedBatch> {
+    const skip = o.skip ?? 0;
+    const source = this.loader.epoch(epoch);
+    const kept = skip === 0 ? source : dropFirst(source, skip);
+    return prefetchTo(kept, this.device, this.#normalizer);
+  }
+
+  /** Stops the workers and frees the normaliser's tables on the device. */
+  async close(): Promise<void> {
+    try {
+      await this.loader.close();
+    } finally {
+      this.#normalizer?.dispose();
+    }
+  }
+}
+
+async function* dropFirst(batches: AsyncIterable<Batch>, n: number): AsyncGenerator<Batch> {
+  let k = 0;
+  for await (const b of batches) {
+    if (k++ < n) b.dispose();
+    else yield b;
+  }
 }

@@ -3,6 +3,7 @@ export { Rng } from './rng.js';
 export { ClassVocabulary } from './vocab.js';
 export * from './sources.js';
 export { kFold, perClassSubset, stratifiedSplit } from './split.js';
+export { type RawImage, decode, encodeJpeg } from './image.js';
 export * from './transforms.js';
 export {
   AUGMENT_OPS,
@@ -20,4 +21,5 @@ export type { Batch, LoaderOptions } from './loader.js';
 export { Mixup } from './mixup.js';
 export type { MixupOptions } from './mixup.js';
 export { flipAveragedProbabilities } from './tta.js';
-export { DeviceNormalizer, batchOn, normalizationTable, prefetchTo } from './device.js';
+export { DeviceLoader, DeviceNormalizer, batchOn, normalizationTable, prefetchTo } from './device.js';
+export type { DeviceLoaderOptions, StagedBatch } from './device.js';

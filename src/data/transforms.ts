@@ -1,22 +1,14 @@
-// Decoding (libjpeg-turbo for JPEG, sharp/libvips for every other format), augmentation, then a
-// normalised float CHW array. Crops and resizes are one native resampling pass with PIL's
+// Augmentation of decoded images (image.ts), then a normalised float CHW array. Crops and
+// resizes are one native resampling pass with PIL's
 // antialiased bilinear filter (torchvision's default), a flip right after folded in. A pipeline
 // is plain data (it crosses to worker threads); its random draws come from the sample's own Rng
 // in a fixed order, so a sample's augmentation depends only on (seed, epoch, sample).
-import { readFileSync } from 'node:fs';
-import sharp, { type Sharp } from 'sharp';
+import sharp from 'sharp';
 import { native } from '../engine/native.js';
 import { randAugment, trivialAugmentWide } from './autoaugment.js';
+import { type RawImage, decode, toRaw } from './image.js';
 import type { Rng } from './rng.js';
 import type { ImageSource } from './sources.js';
-
-/** Pixels, height × width × channels, uint8. */
-export interface RawImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: number;
-}
 
 type Size = number | [number, number];
 export type Transform =
@@ -72,47 +64,6 @@ export function evalPipeline(size: number, o: Partial<Pipeline> = {}): Pipeline 
 }
 
 const pair = (s: Size): [number, number] => (typeof s === 'number' ? [s, s] : s);
-
-/** Decodes a file (JPEG natively, any other format libvips reads) or wraps raw pixels. Truncated or corrupt files throw. */
-export async function decode(source: ImageSource): Promise<RawImage> {
-  if (source.kind === 'raw') return { data: source.pixels, width: source.width, height: source.height, channels: source.channels };
-  const bytes = readFileSync(source.path);
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-    try {
-      return native.decode_jpeg(bytes);
-    } catch (e) {
-      // libjpeg-turbo cannot convert every JPEG (CMYK, YCCK) to RGB; libvips can, as PIL can.
-      try {
-        return await viaSharp(bytes);
-      } catch {
-        throw e;
-      }
-    }
-  }
-  return viaSharp(bytes);
-}
-
-/**
- * Encodes pixels (RGB or grey) as a baseline JPEG with libjpeg-turbo, 4:2:0 chroma subsampling
- * for colour (PIL's default), at `quality` in 1..100 (PIL's default 75). Synchronous and free of
- * tensors: worker threads can write datasets with it.
- */
-export function encodeJpeg(img: RawImage, quality = 75): Buffer {
-  return native.encode_jpeg(img.data, img.width, img.height, img.channels, quality);
-}
-
-async function viaSharp(bytes: Buffer): Promise<RawImage> {
-  // 8-bit sRGB or grey, no alpha, whatever the file holds (palette, 16-bit, CMYK, grey+alpha).
-  const image = sharp(bytes, { failOn: 'warning' });
-  const meta = await image.metadata();
-  const grey = meta.space === 'b-w' || meta.space === 'grey16';
-  return toRaw(image.removeAlpha().toColourspace(grey ? 'b-w' : 'srgb'));
-}
-
-async function toRaw(image: Sharp): Promise<RawImage> {
-  const { data, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
-}
 
 /** The box (left, top, width, height) of `img` resized to outWidth × outHeight, then mirrored. */
 function resample(img: RawImage, box: [number, number, number, number], outWidth: number, outHeight: number, hflip = false, vflip = false): RawImage {
