@@ -57,3 +57,12 @@ describe('the seed losses', () => {
     assert.throws(() => new LSR2(0.1, 'avg' as 'mean').forward(L.randn([2, 3]), y), /unrecognized reduction 'avg', expected one of none, mean, sum/);
   });
 });
+
+describe('the seed losses refuse an ε outside [0, 1] (issue 26, item 13)', () => {
+  test('LSR and LSR2 take ε in [0, 1], as crossEntropy does', () => {
+    assert.throws(() => new L.LSR(-0.5), { code: 'LSR_BAD_INPUT', message: 'LSR: smoothing must be in [0, 1], got -0.5' });
+    assert.throws(() => new L.LSR2(2), { code: 'LSR_BAD_INPUT', message: 'LSR2: e must be in [0, 1], got 2' });
+    assert.throws(() => new L.LSR(Number.NaN), /LSR: smoothing must be in \[0, 1\], got NaN/);
+    assert.equal(new L.LSR(1).confidence, 0);
+  });
+});

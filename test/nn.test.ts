@@ -214,3 +214,15 @@ describe('BatchNorm2d refuses what PyTorch refuses', () => {
     }
   });
 });
+
+describe('loadStateDict with a value that is not a tensor (issue 26, item 13)', () => {
+  test('loadStateDict names a key whose value is not a tensor', () => {
+    const linear = new L.nn.Linear(3, 1, { bias: false });
+    assert.throws(() => linear.loadStateDict({ weight: [[1, 2, 3]] } as unknown as Record<string, L.Tensor>), {
+      code: 'LSR_BAD_INPUT',
+      message: "loadStateDict for Linear: 'weight' must be a Tensor (the model's is float32 [1, 3]; tensor(...) makes one from an array), got an array",
+    });
+    linear.loadStateDict({ weight: L.tensor([[1, 2, 3]]) });
+    assert.deepEqual(linear.weight.toArray(), [[1, 2, 3]]);
+  });
+});

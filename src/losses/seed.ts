@@ -1,11 +1,16 @@
 // The seed's two label-smoothing losses, written as the blog post writes them (PyTorch → lsr).
 // Both equal PyTorch's cross_entropy(x, y, label_smoothing=ε) for class-index targets.
-import { type DType, type Device, F, type Tensor, full, tidy, zeros } from '../engine/index.js';
+import { type DType, type Device, F, type Tensor, checkRange, full, tidy, zeros } from '../engine/index.js';
+
+/** ε, as crossEntropy takes it. */
+const SMOOTHING_RANGE = { min: 0, max: 1 };
 
 /** NLL loss with label smoothing: confidence·NLL + ε·mean_c(−log p_c), averaged over the batch. */
 export class LSR {
   readonly confidence: number;
   constructor(readonly smoothing = 0.0) {
+    // As crossEntropy's labelSmoothing: outside [0, 1] the "loss" rewards the wrong classes.
+    checkRange(smoothing, 'LSR: smoothing', SMOOTHING_RANGE);
     this.confidence = 1.0 - smoothing;
   }
 
@@ -27,7 +32,9 @@ export class LSR2 {
   constructor(
     readonly e = 0.01,
     readonly reduction: LSR2Reduction = 'mean',
-  ) {}
+  ) {
+    checkRange(e, 'LSR2: e', SMOOTHING_RANGE);
+  }
 
   /**
    * One-hot rows of `value` at each label: [batch, classes]. Built in the input's dtype: the seed

@@ -1,6 +1,6 @@
 // nn.Module: a tree of modules owning named parameters and buffers, with PyTorch's dotted
 // state-dict keys (conv1.weight, layer1.0.bn1.running_mean, ...), train/eval, loading, casting.
-import { type DType, type Device, type MemoryFormat, type Tensor, keep, noGrad, tidy } from '../engine/index.js';
+import { BadInputError, type DType, type Device, type MemoryFormat, Tensor, keep, noGrad, tidy } from '../engine/index.js';
 
 /** Keys to tensors in PyTorch's order: a module's parameters, its buffers, then its children's. */
 export type StateDict = Map<string, Tensor>;
@@ -169,6 +169,21 @@ export abstract class Module {
     const strict = opts.strict ?? true;
     const source = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = this.stateDict();
+    // A plain array or number where a tensor belongs (JSON read back, a typo) is named, not a TypeError inside.
+    for (const [k, v] of source)
+      if (!(v instanceof Tensor)) {
+        const want = own.get(k);
+        const got = Array.isArray(v)
+          ? 'an array'
+          : v === null
+            ? 'null'
+            : typeof v === 'object'
+              ? `a ${(v as object).constructor?.name ?? 'object'}`
+              : `a ${typeof v}`;
+        throw new BadInputError(
+          `loadStateDict for ${this.name}: '${k}' must be a Tensor${want ? ` (the model's is ${want.dtype} [${want.shape.join(', ')}]; tensor(...) makes one from an array)` : ''}, got ${got}`,
+        );
+      }
     const missingKeys = [...own.keys()].filter((k) => !source.has(k));
     const unexpectedKeys = [...source.keys()].filter((k) => !own.has(k));
     const mismatched: string[] = [];
