@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import * as L from '../src/index.js';
 import { io } from '../src/index.js';
-import { weightsConvert } from '../src/cli/weights.js';
+import { weightsConvert, weightsInfo } from '../src/cli/weights.js';
 import { type ViewSpec, pthOf, zipOf } from './fuzz/files.js';
 import { distRoot } from './helpers.js';
 import { assertTensorClose, fixtures, runIsolated, values } from './helpers.js';
@@ -380,5 +380,43 @@ describe('weight files PyTorch or the reference reader refuse (issue 17, item 5)
   test("a safetensors dtype must be a dtype's name, not a list or an Object method", () => {
     for (const dtype of [['F32'], 'toString', 'constructor'])
       assert.throws(() => io.parseSafetensors(safetensors({ w: { dtype, shape: [1], data_offsets: [0, 4] } }, 4), 'x.safetensors'), /unsupported dtype/);
+  });
+});
+
+describe('a deflate bomb costs weights info nothing (issue 26, item 14)', () => {
+  // 256 MiB of zeros in ~260 kB: a 1 MiB piece flushed to a byte boundary, repeated, then a final empty block.
+  const piece = deflateRawSync(Buffer.alloc(2 ** 20), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const stream = Buffer.concat([...Array.from({ length: 256 }, () => piece), deflateRawSync(Buffer.alloc(0))]);
+  const size = 2 ** 28;
+  const bomb = (declared: number) =>
+    pthOf([{ key: 'w', storage: '0', numel: declared / 4, size: [declared / 4], stride: [1] }], { '0': { deflated: stream, size: declared } });
+
+  const dir = mkdtempSync(join(tmpdir(), 'lsr-info-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('the shapes are listed without inflating a storage, in about the memory of the process', () => {
+    const file = join(dir, 'bomb.pth');
+    writeFileSync(file, bomb(size));
+    const r = runIsolated(`
+const { weightsInfo } = await import(${JSON.stringify(new URL('../src/cli/weights.js', import.meta.url).href)});
+const warm = L.zeros([1 << 16]); warm.dispose();
+const before = process.resourceUsage().maxRSS * 1024;
+const lines = [];
+weightsInfo(${JSON.stringify(file)}, (l) => lines.push(l));
+console.log(JSON.stringify({ growth: process.resourceUsage().maxRSS * 1024 - before, lines }));`);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { growth: number; lines: string[] };
+    assert.match(out.lines[1]!, /^w {5}float32 {3}\[67108864\]$/);
+    // Inflated, the storage alone is 256 MiB (and was 2× that with its copy into a tensor).
+    assert.ok(out.growth < 32 * 2 ** 20, `peak RSS grew by ${(out.growth / 2 ** 20).toFixed(0)} MiB`);
+  });
+
+  test('a storage that would inflate past its declared size is still refused by whatever reads it', () => {
+    const file = join(dir, 'long.pth');
+    writeFileSync(file, bomb(2 ** 20)); // declares 1 MiB, inflates to 256
+    const lines: string[] = [];
+    weightsInfo(file, (l) => lines.push(l));
+    assert.match(lines[1]!, /^w\s+float32\s+\[262144\]$/);
+    assert.throws(() => io.loadPth(file), /entry 'archive\/data\/0' does not inflate to its 1048576 bytes/);
   });
 });

@@ -30,7 +30,8 @@ class Storage {
   constructor(
     readonly key: string,
     readonly dtype: DType,
-    readonly base: Tensor,
+    /** null when only the metadata is read (readPthInfo). */
+    readonly base: Tensor | null,
     readonly numel: number,
   ) {}
   get bytes(): number {
@@ -40,7 +41,8 @@ class Storage {
 /** A tensor produced while unpickling (a pickle value that carries a Tensor), with its view's geometry. */
 class Rebuilt {
   constructor(
-    readonly tensor: Tensor,
+    /** null when only the metadata is read (readPthInfo). */
+    readonly tensor: Tensor | null,
     readonly storage: Storage,
     readonly sizes: number[],
     readonly strides: number[],
@@ -77,6 +79,28 @@ export function loadPth(path: string, options: PthOptions = {}): Map<string, Ten
 }
 
 export function parsePth(bytes: Uint8Array, source = 'pth', options: PthOptions = {}): Map<string, Tensor> {
+  return tidy(() => new Map([...readState(bytes, source, options, true)].map(([k, r]) => [k, r.tensor!])));
+}
+
+/** A tensor's dtype and shape, as a torch.save file declares them. */
+export interface TensorInfo {
+  dtype: DType;
+  shape: number[];
+}
+
+/**
+ * The keys, dtypes and shapes of a torch.save file without reading its tensors' data: the same
+ * checks as loadPth (views inside their storages, storages of the size their dtype and length
+ * need, no view out of proportion) on the sizes the archive declares, and no storage is inflated,
+ * so a deflate bomb costs nothing here (`lsr weights info`).
+ */
+export function readPthInfo(path: string, options: PthOptions = {}): Map<string, TensorInfo> {
+  const found = readState(readFileSync(path), path, options, false);
+  return new Map([...found].map(([k, r]) => [k, { dtype: r.storage.dtype, shape: r.sizes }]));
+}
+
+/** The state dict's views; with `withData`, over storages read from the archive (call it inside tidy()). */
+function readState(bytes: Uint8Array, source: string, options: PthOptions, withData: boolean): Map<string, Rebuilt> {
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5)
     throw new Error(`${source}: this is the legacy torch.save format (PyTorch < 1.6); re-save it with a newer PyTorch (torch.save(torch.load(f), f))`);
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) throw new Error(`${source}: not a PyTorch file (no zip signature 'PK' at the start)`);
@@ -87,90 +111,88 @@ export function parsePth(bytes: Uint8Array, source = 'pth', options: PthOptions 
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder && new TextDecoder().decode(byteorder.read()).trim() !== 'little') throw new Error(`${source}: big-endian tensors are not supported`);
 
-  return tidy(() => {
-    const storages = new Map<string, Storage>();
-    const fail = (what: string): never => {
-      throw new Error(`${source}: ${what}`);
-    };
-    const persistentLoad = (id: PickleValue): PickleValue => {
-      const items = id instanceof Tuple ? id.items : [];
-      const [kind, type, key, , numel] = items;
-      if (kind !== 'storage' || !(type instanceof StorageType) || typeof key !== 'string' || !isCount(numel ?? null))
-        return fail('unsupported persistent id (expected a tensor storage)');
-      const { dtype } = type;
-      let s = storages.get(key);
-      if (!s) {
-        const entry = entries.get(`${prefix}data/${key}`);
-        if (!entry) return fail(`storage '${key}' is missing from the archive`);
-        const n = numel as number;
-        const expected = n * ITEM_SIZE[dtype];
-        if (entry.size !== expected) return fail(`storage '${key}' holds ${entry.size} bytes, ${n} × ${dtype} needs ${expected}`);
-        s = new Storage(key, dtype, fromBytes(entry.read(), [n], dtype), n);
-        storages.set(key, s);
-      } else if (s.dtype !== dtype) fail(`storage '${key}' is used as ${s.dtype} and ${dtype}`);
-      // A later id's numel is not used (as in PyTorch, which caches the storage by key): views are checked against the storage read.
-      return s as unknown as PickleValue;
-    };
+  const storages = new Map<string, Storage>();
+  const fail = (what: string): never => {
+    throw new Error(`${source}: ${what}`);
+  };
+  const persistentLoad = (id: PickleValue): PickleValue => {
+    const items = id instanceof Tuple ? id.items : [];
+    const [kind, type, key, , numel] = items;
+    if (kind !== 'storage' || !(type instanceof StorageType) || typeof key !== 'string' || !isCount(numel ?? null))
+      return fail('unsupported persistent id (expected a tensor storage)');
+    const { dtype } = type;
+    let s = storages.get(key);
+    if (!s) {
+      const entry = entries.get(`${prefix}data/${key}`);
+      if (!entry) return fail(`storage '${key}' is missing from the archive`);
+      const n = numel as number;
+      const expected = n * ITEM_SIZE[dtype];
+      if (entry.size !== expected) return fail(`storage '${key}' holds ${entry.size} bytes, ${n} × ${dtype} needs ${expected}`);
+      s = new Storage(key, dtype, withData ? fromBytes(entry.read(), [n], dtype) : null, n);
+      storages.set(key, s);
+    } else if (s.dtype !== dtype) fail(`storage '${key}' is used as ${s.dtype} and ${dtype}`);
+    // A later id's numel is not used (as in PyTorch, which caches the storage by key): views are checked against the storage read.
+    return s as unknown as PickleValue;
+  };
 
-    const rebuildTensor = (args: PickleValue[]): PickleValue => {
-      const [storage, offset, size, stride] = args;
-      const ints = (v: PickleValue | undefined) => (v instanceof Tuple ? v.items : Array.isArray(v) ? v : null);
-      const sizes = ints(size);
-      const strides = ints(stride);
-      if (!(storage instanceof Storage) || !isCount(offset ?? null) || !sizes || !strides || !sizes.every(isCount) || !strides.every(isCount))
-        return fail('malformed _rebuild_tensor_v2 arguments (a storage, an offset, sizes and strides: integers ≥ 0)');
-      const geometry = `shape [${sizes.join(', ')}], strides (${strides.join(', ')}) and offset ${offset}`;
-      if (sizes.length !== strides.length) return fail(`a tensor of ${geometry} over storage '${storage.key}': sizes and strides differ in length`);
-      if (sizes.length > MAX_DIMS) return fail(`a tensor of ${geometry} has ${sizes.length} dimensions (at most ${MAX_DIMS})`);
-      // Exact integers: sizes and strides up to 2^53 overflow a double's products.
-      let numel = 1n;
-      let nonzero = 1n; // libtorch multiplies every size, overflow-checked, even when one is 0
-      let last = BigInt(offset as number);
-      for (let i = 0; i < sizes.length; i++) {
-        numel *= BigInt(sizes[i] as number);
-        if (sizes[i] !== 0) {
-          nonzero *= BigInt(sizes[i] as number);
-          last += BigInt((sizes[i] as number) - 1) * BigInt(strides[i] as number);
-        }
+  const rebuildTensor = (args: PickleValue[]): PickleValue => {
+    const [storage, offset, size, stride] = args;
+    const ints = (v: PickleValue | undefined) => (v instanceof Tuple ? v.items : Array.isArray(v) ? v : null);
+    const sizes = ints(size);
+    const strides = ints(stride);
+    if (!(storage instanceof Storage) || !isCount(offset ?? null) || !sizes || !strides || !sizes.every(isCount) || !strides.every(isCount))
+      return fail('malformed _rebuild_tensor_v2 arguments (a storage, an offset, sizes and strides: integers ≥ 0)');
+    const geometry = `shape [${sizes.join(', ')}], strides (${strides.join(', ')}) and offset ${offset}`;
+    if (sizes.length !== strides.length) return fail(`a tensor of ${geometry} over storage '${storage.key}': sizes and strides differ in length`);
+    if (sizes.length > MAX_DIMS) return fail(`a tensor of ${geometry} has ${sizes.length} dimensions (at most ${MAX_DIMS})`);
+    // Exact integers: sizes and strides up to 2^53 overflow a double's products.
+    let numel = 1n;
+    let nonzero = 1n; // libtorch multiplies every size, overflow-checked, even when one is 0
+    let last = BigInt(offset as number);
+    for (let i = 0; i < sizes.length; i++) {
+      numel *= BigInt(sizes[i] as number);
+      if (sizes[i] !== 0) {
+        nonzero *= BigInt(sizes[i] as number);
+        last += BigInt((sizes[i] as number) - 1) * BigInt(strides[i] as number);
       }
-      // PyTorch's set_ check: a non-empty view's last element lies inside the storage.
-      if (numel > 0n && last >= BigInt(storage.numel))
-        return fail(`a tensor of ${geometry} over storage '${storage.key}' reaches element ${last}, past the storage's ${storage.numel} elements`);
-      if (nonzero > BigInt(Number.MAX_SAFE_INTEGER))
-        return fail(`a tensor of ${geometry} over storage '${storage.key}' has sizes whose product (${nonzero}) is too large to hold`);
-      const bytes = numel * BigInt(ITEM_SIZE[storage.dtype]);
-      if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return fail(`a tensor of ${geometry} over storage '${storage.key}' has ${numel} elements, too many to hold`);
-      const view = storage.base.asStrided(sizes as number[], strides as number[], offset as number);
-      return new Rebuilt(view, storage, sizes as number[], strides as number[], offset as number, Number(bytes)) as unknown as PickleValue;
-    };
-    const rebuildParameter = (args: PickleValue[]): PickleValue => {
-      if (!(args[0] instanceof Rebuilt)) return fail('_rebuild_parameter of something that is not a tensor');
-      return args[0];
-    };
-
-    const allowed: Record<string, PickleValue> = {
-      'collections.OrderedDict': callable('collections.OrderedDict', () => new Map()),
-      'torch._utils._rebuild_tensor_v2': callable('torch._utils._rebuild_tensor_v2', rebuildTensor),
-      'torch._utils._rebuild_parameter': callable('torch._utils._rebuild_parameter', rebuildParameter),
-      'torch._utils._rebuild_parameter_with_state': callable('torch._utils._rebuild_parameter_with_state', rebuildParameter),
-    };
-    for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) allowed[`torch.${name}`] = new StorageType(dtype) as unknown as PickleValue;
-
-    const root = unpickle(entries.get(pkl)!.read(), {
-      source: `${source} (${pkl})`,
-      resolveGlobal: (module, name) => allowed[`${module}.${name}`],
-      persistentLoad,
-    });
-    let found: Map<string, Rebuilt> | null;
-    try {
-      found = findStateDict(root);
-    } catch (e) {
-      return fail((e as Error).message);
     }
-    if (!found) return fail("no state dict found (a dict of tensors at the top, or under 'state_dict' or 'model')");
-    if (!options.allowExpandedViews) checkExpansion(found, storages, fail);
-    return new Map([...found].map(([k, r]) => [k, r.tensor]));
+    // PyTorch's set_ check: a non-empty view's last element lies inside the storage.
+    if (numel > 0n && last >= BigInt(storage.numel))
+      return fail(`a tensor of ${geometry} over storage '${storage.key}' reaches element ${last}, past the storage's ${storage.numel} elements`);
+    if (nonzero > BigInt(Number.MAX_SAFE_INTEGER))
+      return fail(`a tensor of ${geometry} over storage '${storage.key}' has sizes whose product (${nonzero}) is too large to hold`);
+    const bytes = numel * BigInt(ITEM_SIZE[storage.dtype]);
+    if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) return fail(`a tensor of ${geometry} over storage '${storage.key}' has ${numel} elements, too many to hold`);
+    const view = storage.base?.asStrided(sizes as number[], strides as number[], offset as number) ?? null;
+    return new Rebuilt(view, storage, sizes as number[], strides as number[], offset as number, Number(bytes)) as unknown as PickleValue;
+  };
+  const rebuildParameter = (args: PickleValue[]): PickleValue => {
+    if (!(args[0] instanceof Rebuilt)) return fail('_rebuild_parameter of something that is not a tensor');
+    return args[0];
+  };
+
+  const allowed: Record<string, PickleValue> = {
+    'collections.OrderedDict': callable('collections.OrderedDict', () => new Map()),
+    'torch._utils._rebuild_tensor_v2': callable('torch._utils._rebuild_tensor_v2', rebuildTensor),
+    'torch._utils._rebuild_parameter': callable('torch._utils._rebuild_parameter', rebuildParameter),
+    'torch._utils._rebuild_parameter_with_state': callable('torch._utils._rebuild_parameter_with_state', rebuildParameter),
+  };
+  for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) allowed[`torch.${name}`] = new StorageType(dtype) as unknown as PickleValue;
+
+  const root = unpickle(entries.get(pkl)!.read(), {
+    source: `${source} (${pkl})`,
+    resolveGlobal: (module, name) => allowed[`${module}.${name}`],
+    persistentLoad,
   });
+  let found: Map<string, Rebuilt> | null;
+  try {
+    found = findStateDict(root);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (!found) return fail("no state dict found (a dict of tensors at the top, or under 'state_dict' or 'model')");
+  if (!options.allowExpandedViews) checkExpansion(found, storages, fail);
+  return found;
 }
 
 /** Refuses views out of proportion to their storage, one by one and all together (see PthOptions). */
