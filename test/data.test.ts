@@ -344,7 +344,7 @@ describe('bad data: clear errors naming the file and the CSV row', () => {
     const strict = new data.DataLoader(dataset, { batchSize: 3, pipeline: plain(16) });
     await assert.rejects(async () => {
       for await (const b of strict.epoch()) b.dispose();
-    }, /garbage\.jpg \(train\.csv row 3\): cannot read the image: .* \(and 1 more in this batch\); use --skip-bad-images/);
+    }, /garbage\.jpg \(train\.csv row 3\): cannot read the image: .* \(and 1 more in this batch\); fix or remove the image \(the training commands, train, compare, demo and distill, take --skip-bad-images/);
     const lenient = new data.DataLoader(dataset, { batchSize: 3, pipeline: plain(16), skipBadImages: true });
     const sizes: number[] = [];
     for await (const b of lenient.epoch()) {

@@ -102,7 +102,7 @@ describe('options and environment', () => {
     assert.deepEqual(rest, ['--epochs', '2', '--sync-bn']);
     assert.deepEqual(launch, { nproc: 3, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: 0, timeoutS: 30 });
     assert.equal(distributed.splitLaunchArgs(['--epochs', '2']).launch, null);
-    assert.throws(() => distributed.splitLaunchArgs(['--nproc', '0']), /--nproc must be an integer ≥ 1/);
+    assert.throws(() => distributed.splitLaunchArgs(['--nproc', '0']), /--nproc must be an integer in \[1, \d+\] \(at most 4 per core\), got 0/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--master-addr', 'h']), /--master-port is needed/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--node-rank', '2', '--master-port', '1']), /--node-rank must be below --nnodes/);
   });

@@ -136,7 +136,7 @@ describe('recipes', () => {
     assert.equal(from({ lr: '0.2' }), 0.2);
     assert.equal(training.defaultLearningRate(cfg({ weights: 'w.pth', batchSize: 64 })), 0.0025);
     assert.equal(training.defaultLearningRate(cfg({ weights: 'w.pth', optimizer: 'rmsprop' })), 1e-4);
-    assert.throws(() => training.configFrom({ lr: '-1' }), /--lr must be > 0 \(0: auto\)/);
+    assert.throws(() => training.configFrom({ lr: '-1' }), /--lr must be ≥ 0 \(0: auto\), got -1/);
   });
 
   test('named recipes and bad names', () => {

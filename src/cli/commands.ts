@@ -2,14 +2,14 @@
 // before any work, then calls the library.
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
-import { BadInputError, tidy } from '../engine/index.js';
+import { BadInputError, parseNumber, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion, pairedDifference, seedBand, spread } from '../eval/index.js';
 import { lockFolder, refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { type LoadedRun, type RunPlan, describePrecision, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
+import { CONFIG_HELP, type LoadedRun, type RunPlan, describePrecision, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
 import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { claimVerdict, describeDifference, formatMetric, readings, runComparison } from './experiment.js';
-import { parseCommandLine, usage } from './options.js';
+import { numberOption, parseCommandLine, parseList, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -44,21 +44,17 @@ export async function trainCommand(argv: string[], ctx: DistContext | null = nul
   return result.status === 'finished' ? 0 : 130;
 }
 
-/** --smoothing takes a list in compare and demo ("0,0.1"). */
+/** --smoothing takes a list in compare and demo ("0,0.1"), each value once (one run each). */
 function smoothingList(value: string | boolean | undefined): number[] {
   if (value === undefined) return [0, 0.1];
-  const smoothings = String(value)
-    .split(',')
-    .map((v) => (v.trim() === '' ? NaN : Number(v.trim())));
-  if (smoothings.some((v) => !(v >= 0 && v <= 1))) throw new BadInputError(`--smoothing must be a list of values in [0, 1], got '${String(value)}'`);
-  return smoothings;
+  return parseList(String(value), '--smoothing', (v) => parseNumber(v, '--smoothing', CONFIG_HELP.smoothing.range));
 }
 
 export async function compareCommand(argv: string[], ctx: DistContext | null = null, command: 'compare' | 'demo' = 'compare', title?: string): Promise<number> {
   const { config, extra, help } = parseTrainArgs(command, argv);
   if (helped(command, help)) return 0;
   const smoothings = smoothingList(extra.smoothing);
-  const classes = typeof extra.classes === 'string' ? extra.classes.split(',').map((c) => c.trim()) : undefined;
+  const classes = typeof extra.classes === 'string' ? parseList(extra.classes, '--classes', (c) => c) : undefined;
   const t0 = performance.now();
   // The demo is the embedded default job: it starts afresh each time, unless resumed.
   const resume = extra.resume === true;
@@ -104,15 +100,10 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
 export function seedList(value: string | boolean | undefined, seed: number): number[] {
   if (value === undefined) return [seed];
   const text = String(value).trim();
-  const bad = () => new BadInputError(`--seeds must be a count (3: seeds 0, 1, 2) or a list of distinct seeds (0,1,2), got '${text}'`);
-  if (/^\d+$/.test(text)) {
-    const n = Number(text);
-    if (n < 1) throw bad();
-    return Array.from({ length: n }, (_, i) => i);
-  }
-  const seeds = text.split(',').map((v) => Number(v.trim()));
-  if (seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length || !/^[\d,\s]+$/.test(text)) throw bad();
-  return seeds;
+  // A count: each seed is a whole run per setting, so a thousand is already more than anyone waits for.
+  if (!text.includes(','))
+    return Array.from({ length: parseNumber(text, '--seeds (a count, 3: seeds 0, 1, 2)', { integer: true, min: 1, max: 1000 }) }, (_, i) => i);
+  return parseList(text, '--seeds', (v) => parseNumber(v, '--seeds', CONFIG_HELP.seed.range));
 }
 
 export async function demoCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
@@ -226,10 +217,8 @@ const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"`
 export async function distillCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra, help } = parseTrainArgs('distill', argv);
   if (helped('distill', help)) return 0;
-  const temperature = Number(extra.temperature ?? 4);
-  const beta = Number(extra.beta ?? 0.5);
-  if (!(temperature > 0)) throw new Error(`--temperature must be > 0, got ${String(extra.temperature)}`);
-  if (!(beta >= 0 && beta <= 1)) throw new Error(`--beta must be in [0, 1], got ${String(extra.beta)}`);
+  const temperature = numberOption(COMMANDS.distill, extra, 'temperature');
+  const beta = numberOption(COMMANDS.distill, extra, 'beta');
   if (config.valFraction === 0)
     throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
   const smoothing = config.smoothing > 0 ? config.smoothing : 0.1;

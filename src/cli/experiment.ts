@@ -247,6 +247,9 @@ async function compareRuns(
 ): Promise<{ results: SettingResult[]; report: string; aggregate: SeedSummary[]; differences: SeedDifference[] }> {
   const seeds = o.seeds ?? [config.seed];
   if (seeds.length === 0 || new Set(seeds).size !== seeds.length) throw new BadInputError(`--seeds must name distinct seeds, got ${seeds.join(',')}`);
+  // Each value is a run folder (smoothing-ε): a value twice would find the first run's folder taken.
+  if (smoothings.length === 0 || new Set(smoothings).size !== smoothings.length)
+    throw new BadInputError(`--smoothing must name distinct values, got ${smoothings.join(',')}`);
   const ctx = o.dist ?? null;
   const lead = !ctx || ctx.rank === 0;
   const log = lead ? (o.log ?? ((l: string) => process.stderr.write(`${l}\n`))) : () => {};

@@ -2,7 +2,7 @@
 // alike, `-h`/`--help` everywhere, "did you mean" for a misspelt option, and the usage text and the
 // CLI reference (docs/cli.md) generated from the same tables.
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { BadInputError } from '../engine/index.js';
+import { BadInputError, type NumberRange, parseNumber } from '../engine/index.js';
 
 export interface OptionSpec {
   kind: 'string' | 'boolean';
@@ -12,6 +12,8 @@ export interface OptionSpec {
   value?: string;
   /** The default, as shown in the usage text. */
   default?: string;
+  /** A number's accepted values: parseCommandLine refuses anything else (empty, not a number, out of range), naming the option. */
+  range?: NumberRange;
 }
 export type OptionTable = Record<string, OptionSpec>;
 
@@ -78,6 +80,10 @@ export function parseCommandLine(cmd: CommandSpec, argv: string[]): Parsed {
   }
   const values: Record<string, string | boolean> = {};
   for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined && k !== 'help') values[k] = v;
+  for (const [k, v] of Object.entries(values)) {
+    const range = table[k]?.range;
+    if (range && typeof v === 'string') parseNumber(v, `--${k}`, range);
+  }
   const expected = cmd.positionals?.length ?? 0;
   if (!parsed.values.help && parsed.positionals.length !== expected && expected > 0)
     throw new BadInputError(
@@ -110,6 +116,35 @@ function strayArgument(cmd: CommandSpec, argv: string[]): string | undefined {
     if (a.startsWith('--') && !a.includes('=') && known[a.slice(2)]?.kind === 'string') i++;
   }
   return undefined;
+}
+
+/** A number option's value, checked against its range in the table (its default when not given). */
+export function numberOption(cmd: CommandSpec, values: Record<string, string | boolean>, name: string): number {
+  const spec = optionsOf(cmd)[name];
+  if (!spec) throw new Error(`${cmd.name} has no option --${name}`);
+  return parseNumber(values[name] ?? spec.default, `--${name}`, spec.range);
+}
+
+/**
+ * A comma-separated list option (--smoothing 0,0.1, --seeds 0,4, --classes a,b,c): items trimmed,
+ * none empty and none twice (by value, so 0.1 and 0.10 are one), refused before any work: each
+ * item is a run or a class, and a second one would collide with the first.
+ */
+export function parseList<T>(text: string, what: string, item: (s: string) => T): T[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw new BadInputError(`${what} has an empty item in '${text}' (a comma-separated list)`);
+  const items = parts.map(item);
+  const first = new Map<string, string>();
+  items.forEach((v, i) => {
+    const key = String(v);
+    const earlier = first.get(key);
+    if (earlier !== undefined)
+      throw new BadInputError(
+        `${what} names ${earlier === parts[i] ? `'${earlier}'` : `'${earlier}' and '${parts[i]}' (both ${key})`} twice in '${text}': give each value once`,
+      );
+    first.set(key, parts[i]!);
+  });
+  return items;
 }
 
 /** `lsr weights info FILE`: the command and its positional arguments. */

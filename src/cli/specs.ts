@@ -7,7 +7,7 @@ import { type CommandSpec, type OptionTable, optionsOf, parseCommandLine } from 
 /** The run's configuration as options, with `base`'s values as the defaults shown. */
 function configOptions(base: TrainConfig, o: { smoothingList?: boolean } = {}): OptionTable {
   const table: OptionTable = {};
-  for (const [key, { help, value, shown }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, { help: string; value?: string; shown?: string }]>) {
+  for (const [key, { help, value, shown }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, (typeof CONFIG_HELP)[keyof TrainConfig]]>) {
     const d = base[key];
     if (typeof d === 'boolean') table[kebab(key)] = { kind: 'boolean', help };
     else
@@ -15,6 +15,7 @@ function configOptions(base: TrainConfig, o: { smoothingList?: boolean } = {}): 
         kind: 'string',
         help,
         value,
+        range: CONFIG_HELP[key].range,
         // A machine-dependent default is described, unless this command sets its own (the demo's workers).
         default: shown !== undefined && d === DEFAULTS[key] ? shown : d === null ? undefined : String(d),
       };
@@ -156,8 +157,14 @@ export const COMMANDS = {
       {
         heading: 'distillation',
         options: {
-          temperature: { kind: 'string', help: 'the softmax temperature T of the distillation term', value: 'T', default: '4' },
-          beta: { kind: 'string', help: 'the weight β of the distillation term: (1 − β)·CE + β·T²·KL', value: 'B', default: '0.5' },
+          temperature: {
+            kind: 'string',
+            help: 'the softmax temperature T of the distillation term',
+            value: 'T',
+            default: '4',
+            range: { min: 0, minOpen: true },
+          },
+          beta: { kind: 'string', help: 'the weight β of the distillation term: (1 − β)·CE + β·T²·KL', value: 'B', default: '0.5', range: { min: 0, max: 1 } },
           seeds: SEEDS,
           overwrite: OVERWRITE,
         },

@@ -2,7 +2,8 @@
 // thread (or the main thread, with no workers) does. Plain data in, plain data out.
 import { Rng } from './rng.js';
 import type { ImageSource } from './sources.js';
-import { type Pipeline, loadImage, toNormalizedCHW } from './transforms.js';
+import { type RawImage, decode } from './image.js';
+import { type Pipeline, applyTransforms, toNormalizedCHW } from './transforms.js';
 
 export interface BatchJob {
   id: number;
@@ -28,14 +29,23 @@ export interface BatchResult {
 export async function processBatch(job: BatchJob): Promise<BatchResult> {
   const images = await Promise.all(
     job.items.map(async (item) => {
+      let decoded: RawImage;
       try {
-        const img = await loadImage(item.source, job.pipeline.transforms, new Rng(...item.rngKeys));
-        return { item, img };
+        decoded = await decode(item.source);
       } catch (e) {
         return { item, message: (e as Error).message };
       }
+      // An image that decodes is readable: a transform that fails on it is the recipe's problem
+      // (--image-size too large, a crop larger than the image), not one to skip image by image.
+      try {
+        return { item, img: await applyTransforms(decoded, job.pipeline.transforms, new Rng(...item.rngKeys)) };
+      } catch (e) {
+        return { item, pipelineError: `${item.where}: the image was read, but the recipe's transforms failed on it: ${(e as Error).message}` };
+      }
     }),
   );
+  const broken = images.find((r) => r.pipelineError);
+  if (broken) return { id: job.id, data: new Float32Array(0), shape: null, kept: [], failures: [], error: broken.pipelineError };
   const failures: BatchResult['failures'] = [];
   const good: Array<{ index: number; img: NonNullable<(typeof images)[number]['img']>; where: string }> = [];
   for (const r of images) {

@@ -152,7 +152,8 @@ export class DataLoader {
       const lines = r.failures.map((f) => `${f.where}: cannot read the image: ${f.message}`);
       if (!this.#o.skipBadImages)
         throw new Error(
-          `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more in this batch)` : ''}; use --skip-bad-images to leave unreadable images out`,
+          // eval and predict take no --skip-bad-images: the advice says which commands do.
+          `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more in this batch)` : ''}; fix or remove the image (the training commands, train, compare, demo and distill, take --skip-bad-images to leave unreadable images out)`,
         );
       this.badImages.push(...lines);
     }

@@ -1,7 +1,7 @@
 // Where this process stands in a data-parallel run, from torchrun's environment variables
 // (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT), and
 // joining / leaving the c10d process group.
-import { DistributedError, type Tensor, availableCores, cat, dist, tensor, tidy, zeros } from '../engine/index.js';
+import { DistributedError, type NumberRange, type Tensor, availableCores, cat, dist, parseNumber, tensor, tidy, zeros } from '../engine/index.js';
 
 export interface DistContext {
   rank: number;
@@ -17,6 +17,8 @@ export interface DistContext {
 }
 
 export const DEFAULT_TIMEOUT_S = 300;
+/** --dist-timeout / LSR_DIST_TIMEOUT: seconds > 0, at most 30 days (c10d holds it in int64 milliseconds; a rank silent for a month is lost). */
+export const TIMEOUT_RANGE: NumberRange = { min: 0, minOpen: true, max: 30 * 86400, note: 'seconds' };
 
 /** The context torchrun's variables describe, or null when WORLD_SIZE is not set (a plain run). */
 export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContext | null {
@@ -35,8 +37,8 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContex
   const localWorldSize = int('LOCAL_WORLD_SIZE', 1, worldSize);
   const localRank = int('LOCAL_RANK', 0, rank % localWorldSize);
   if (localRank >= localWorldSize) throw new Error(`environment variable LOCAL_RANK must be below LOCAL_WORLD_SIZE (${localWorldSize}), got ${localRank}`);
-  const timeoutS = env.LSR_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : Number(env.LSR_DIST_TIMEOUT);
-  if (!(timeoutS > 0)) throw new Error(`environment variable LSR_DIST_TIMEOUT must be a number of seconds > 0, got '${env.LSR_DIST_TIMEOUT}'`);
+  const timeoutS =
+    env.LSR_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : parseNumber(env.LSR_DIST_TIMEOUT, 'environment variable LSR_DIST_TIMEOUT', TIMEOUT_RANGE);
   return {
     rank,
     worldSize,

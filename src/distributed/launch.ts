@@ -3,7 +3,8 @@
 // environment variables, stops them all when one fails (naming it), and forwards Ctrl-C.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { DEFAULT_TIMEOUT_S } from './context.js';
+import { type NumberRange, THREADS_PER_CORE, maxThreads, parseNumber } from '../engine/index.js';
+import { DEFAULT_TIMEOUT_S, TIMEOUT_RANGE } from './context.js';
 
 export interface LaunchOptions {
   nproc: number;
@@ -40,25 +41,20 @@ export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null;
     raw[FLAGS[name as keyof typeof FLAGS]] = value;
   }
   if (Object.keys(raw).length === 0) return { launch: null, rest };
-  const int = (key: keyof LaunchOptions, flag: string, min: number, fallback: number): number => {
-    if (raw[key] === undefined) return fallback;
-    const v = Number(raw[key]);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${flag} must be an integer ≥ ${min}, got '${raw[key]}'`);
-    return v;
-  };
+  const number = (key: keyof LaunchOptions, flag: string, range: NumberRange, fallback: number): number =>
+    raw[key] === undefined ? fallback : parseNumber(raw[key], `--${flag}`, range);
   const o: LaunchOptions = {
-    nproc: int('nproc', 'nproc', 1, 1),
-    nnodes: int('nnodes', 'nnodes', 1, 1),
-    nodeRank: int('nodeRank', 'node-rank', 0, 0),
+    // Processes share the cores: more than THREADS_PER_CORE a core only wait for one another.
+    nproc: number('nproc', 'nproc', { integer: true, min: 1, max: maxThreads(), note: `at most ${THREADS_PER_CORE} per core` }, 1),
+    nnodes: number('nnodes', 'nnodes', { integer: true, min: 1 }, 1),
+    nodeRank: number('nodeRank', 'node-rank', { integer: true, min: 0 }, 0),
     masterAddr: raw.masterAddr ?? '127.0.0.1',
-    masterPort: int('masterPort', 'master-port', 1, 0),
-    timeoutS: raw.timeoutS === undefined ? DEFAULT_TIMEOUT_S : Number(raw.timeoutS),
+    masterPort: number('masterPort', 'master-port', { integer: true, min: 1, max: 65535 }, 0),
+    timeoutS: number('timeoutS', 'dist-timeout', TIMEOUT_RANGE, DEFAULT_TIMEOUT_S),
   };
-  if (!(o.timeoutS > 0)) throw new Error(`--dist-timeout must be a number of seconds > 0, got '${raw.timeoutS}'`);
   if (o.nodeRank >= o.nnodes) throw new Error(`--node-rank must be below --nnodes (${o.nnodes}), got ${o.nodeRank}`);
   if (o.nnodes > 1 && o.masterPort === 0) throw new Error('--master-port is needed when --nnodes > 1 (every machine must name the same one)');
   if (o.nnodes > 1 && raw.masterAddr === undefined) throw new Error('--master-addr is needed when --nnodes > 1: the address of the machine with --node-rank 0');
-  if (o.masterPort > 65535) throw new Error(`--master-port must be a port number (1–65535), got ${o.masterPort}`);
   return { launch: o, rest };
 }
 

@@ -10,3 +10,4 @@ export * as F from './functional.js';
 export * from './foreach.js';
 export * as dist from './distributed.js';
 export type { ExternalMemoryStats, Reduction } from './native.js';
+export * from './values.js';

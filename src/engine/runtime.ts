@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { cuda, deviceIndex, isCuda } from './device.js';
-import { BadInputError } from './errors.js';
+import { checkRange } from './values.js';
 import { type DType, type ExternalMemoryStats, native } from './native.js';
 import { type Device, Tensor } from './tensor.js';
 
@@ -93,9 +93,28 @@ export function manualSeed(seed: number): void {
 export const getRngState = (device: Device = 'cpu'): Tensor => new Tensor(native.get_rng_state(device));
 export const setRngState = (state: Tensor, device: Device = 'cpu'): void => native.set_rng_state(state.handle, device);
 
-/** Sets libtorch's intra-op thread count (torch.set_num_threads). */
-export function setNumThreads(n: number): void {
-  native.set_num_threads(n);
+/**
+ * Threads per core beyond which a thread count is refused. Intra-op threads beyond the cores only
+ * take turns on them (a parallel region waits for its slowest), so even a few per core is a
+ * slowdown; libtorch (OpenMP) starts every thread asked for, and 100,000 of them hang the process.
+ */
+export const THREADS_PER_CORE = 4;
+
+/** The most threads a process may ask for (libtorch's, or the loader's workers): THREADS_PER_CORE × the cores it may use. */
+export const maxThreads = (): number => THREADS_PER_CORE * availableCores();
+
+/**
+ * Sets libtorch's intra-op thread count (torch.set_num_threads): a positive integer up to
+ * maxThreads() (`what` names the value in the message, e.g. '--threads').
+ */
+export function setNumThreads(n: number, what = 'setNumThreads'): void {
+  native.set_num_threads(checkThreads(n, what));
+}
+
+/** n, when it is a thread count this process may ask for; else a BadInputError naming `what`. */
+export function checkThreads(n: number, what: string): number {
+  const most = maxThreads();
+  return checkRange(n, what, { integer: true, min: 1, max: most, note: `at most ${THREADS_PER_CORE} per core: ${availableCores()} cores here` });
 }
 export const getNumThreads = (): number => native.get_num_threads();
 
@@ -192,8 +211,7 @@ export interface RuntimeOptions {
 export function configureRuntime(o: RuntimeOptions = {}): { threads: number; malloc: 'keep' | 'system' } {
   const fromEnv = Number(process.env.OMP_NUM_THREADS);
   const threads = o.threads ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableCores());
-  if (!(Number.isInteger(threads) && threads > 0)) throw new BadInputError(`configureRuntime: threads must be a positive integer, got ${threads}`);
-  native.set_num_threads(threads);
+  setNumThreads(threads, o.threads === undefined && Number.isInteger(fromEnv) && fromEnv > 0 ? 'OMP_NUM_THREADS' : 'configureRuntime: threads');
   const malloc = o.malloc ?? (process.env.LSR_MALLOC === 'system' ? 'system' : 'keep');
   if (malloc === 'keep') native.keep_freed_memory();
   return { threads, malloc };

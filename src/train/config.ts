@@ -1,7 +1,17 @@
 // A training run's configuration: defaults, what each option means, building one from option values
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
 import { existsSync, readFileSync } from 'node:fs';
-import { BadInputError, type Precision, availableCores } from '../engine/index.js';
+import {
+  BadInputError,
+  type NumberRange,
+  type Precision,
+  availableCores,
+  describeRange,
+  inRange,
+  maxThreads,
+  parseNumber,
+  THREADS_PER_CORE,
+} from '../engine/index.js';
 import { AUGMENTATIONS, NORMALIZATIONS } from './recipe.js';
 import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
@@ -111,38 +121,61 @@ export const DEFAULTS: TrainConfig = {
   cutmix: 0,
 };
 
+/**
+ * The largest --image-size: a 4096² RGB image is 200 MB as float32, already a batch's worth; a
+ * side beyond it is a typo (100000² would be 120 GB an image, and fail in the decoder as if every
+ * image were unreadable).
+ */
+export const MAX_IMAGE_SIZE = 4096;
+
 /** What each option means and its value's placeholder: the command line's help and reference are made from it. */
 /** shown: a default that depends on the machine, in words (the reference is the same everywhere). */
-export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string; shown?: string }> = {
+/** range: a number's accepted values, declared once here: the parser (coerce) and validate() check them. */
+export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: string; shown?: string; range?: NumberRange }> = {
   data: { help: "a folder with train.csv (classify-leaves layout) or a folder per class, a CSV, or 'fashion-mnist'", value: 'DIR' },
   model: { help: `the architecture: ${MODELS.names.join(', ')}`, value: 'NAME' },
   weights: { help: 'pretrained weights (.pth or .safetensors); a head of another class count is replaced', value: 'FILE' },
-  smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS' },
-  epochs: { help: 'training epochs', value: 'N' },
-  batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N' },
+  smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS', range: { min: 0, max: 1 } },
+  epochs: { help: 'training epochs', value: 'N', range: { integer: true, min: 1 } },
+  batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N', range: { integer: true, min: 1 } },
   lr: {
     help: 'learning rate (the peak of onecycle); 0: auto — SGD 0.1 × batch/256 from scratch (Goyal et al. 2017), 0.01 × batch/256 fine-tuning --weights; AdamW and RMSprop 1e-3 (1e-4 fine-tuning)',
     value: 'LR',
+    range: { min: 0, note: '0: auto' },
   },
   optimizer: { help: `${OPTIMIZERS.names.join(', ')} (--momentum is SGD's)`, value: 'NAME' },
   scheduler: { help: 'cosine, step (×0.1 every third of the epochs), onecycle (per batch) or none', value: 'NAME' },
-  weightDecay: { help: 'weight decay', value: 'W' },
-  momentum: { help: "SGD's momentum", value: 'M' },
-  seed: { help: 'the seed of the initial weights, the split, the label noise and the batch order', value: 'N' },
+  weightDecay: { help: 'weight decay', value: 'W', range: { min: 0 } },
+  momentum: { help: "SGD's momentum", value: 'M', range: { min: 0, max: 1, maxOpen: true } },
+  seed: { help: 'the seed of the initial weights, the split, the label noise and the batch order', value: 'N', range: { integer: true, min: 0 } },
   imageSize: {
     help: "the side of the square images the model sees (0: auto — a CIFAR-style model gets the images' own side up to 64 px, else 32; other models 224)",
     value: 'PX',
+    range: { integer: true, min: 0, max: MAX_IMAGE_SIZE, note: '0: auto' },
   },
-  valFraction: { help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation', value: 'F' },
-  workers: { help: 'image-decoding worker threads (0: decode on the training thread)', value: 'N', shown: 'the cores this process may use, at most 16' },
+  valFraction: {
+    help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation',
+    value: 'F',
+    range: { min: 0, max: 1, maxOpen: true },
+  },
+  workers: {
+    help: 'image-decoding worker threads (0: decode on the training thread)',
+    value: 'N',
+    shown: 'the cores this process may use, at most 16',
+    range: { integer: true, min: 0 },
+  },
   out: { help: 'the folder the run writes', value: 'DIR' },
-  limitPerClass: { help: 'use at most N training images per class (0: all)', value: 'N' },
-  valLimitPerClass: { help: 'use at most N validation images per class (0: in proportion, or all)', value: 'N' },
-  labelNoise: { help: 'the fraction of training labels replaced by another class (seeded)', value: 'P' },
+  limitPerClass: { help: 'use at most N training images per class (0: all)', value: 'N', range: { integer: true, min: 0 } },
+  valLimitPerClass: { help: 'use at most N validation images per class (0: in proportion, or all)', value: 'N', range: { integer: true, min: 0 } },
+  labelNoise: { help: 'the fraction of training labels replaced by another class (seeded)', value: 'P', range: { min: 0, max: 1, maxOpen: true } },
   skipBadImages: { help: 'skip unreadable images (listed in bad-images.txt) instead of stopping' },
-  threads: { help: 'intra-op threads (0: the cores this process may use)', value: 'N' },
+  threads: {
+    help: 'intra-op threads (0: the cores this process may use)',
+    value: 'N',
+    range: { integer: true, min: 0, note: '0: the cores this process may use' },
+  },
   loss: { help: `${LOSSES.names.join(', ')} (online-label-smoothing: Zhang et al. 2021)`, value: 'NAME' },
-  olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A' },
+  olsAlpha: { help: "Online Label Smoothing's weight of the hard-label term", value: 'A', range: { min: 0, max: 1 } },
   precision: {
     help: 'auto (bf16 autocast where the device computes bf16 natively: CPUs with AVX512-BF16 or AMX, CUDA compute capability ≥ 8.0), fp32, bf16 or fp64',
     value: 'P',
@@ -150,8 +183,16 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   device: { help: 'auto (the first CUDA device when libtorch sees one, else cpu), cpu, cuda or cuda:N', value: 'DEV' },
   syncBn: { help: "data-parallel runs: BatchNorm statistics over every rank's batch (SyncBatchNorm)" },
   allowOutsidePaths: { help: "read CSV image paths that lead outside the CSV's folder (../, absolute), refused otherwise" },
-  accumulate: { help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)', value: 'N' },
-  ema: { help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none", value: 'DECAY' },
+  accumulate: {
+    help: 'each batch as N micro-batches whose gradients add up before the step (the same update in less memory)',
+    value: 'N',
+    range: { integer: true, min: 1 },
+  },
+  ema: {
+    help: "an average of the weights with this decay (timm's ModelEmaV2, e.g. 0.999), validated and saved as the model; 0: none",
+    value: 'DECAY',
+    range: { min: 0, max: 1, maxOpen: true, note: '0: no average' },
+  },
   augment: {
     help: "training augmentation: auto (small images: crop-flip; large: imagenet), none, flip, crop-flip (padding crop + flip), imagenet (torchvision's RandomResizedCrop + flip), randaugment, trivialaugment (torchvision's RandAugment, TrivialAugmentWide: after crop-flip for small images, after RandomResizedCrop + flip for large)",
     value: 'NAME',
@@ -160,10 +201,22 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
     help: "auto (pretrained weights: imagenet; small images: dataset; else imagenet), imagenet, dataset (the training set's own mean/std), none",
     value: 'NAME',
   },
-  rrcScale: { help: "RandomResizedCrop's smallest area fraction (the imagenet recipe)", value: 'S' },
-  cropPadding: { help: "crop-flip's zero padding in pixels (0: an eighth of the side)", value: 'PX' },
-  mixup: { help: "mixup's Beta(α, α), e.g. 0.8 (timm's semantics; --smoothing folds into the mixed targets); 0: off", value: 'ALPHA' },
-  cutmix: { help: "CutMix's Beta(α, α), e.g. 1.0; 0: off; with --mixup, each batch takes one of the two (half and half)", value: 'ALPHA' },
+  rrcScale: { help: "RandomResizedCrop's smallest area fraction (the imagenet recipe)", value: 'S', range: { min: 0, max: 1, minOpen: true } },
+  cropPadding: {
+    help: "crop-flip's zero padding in pixels (0: an eighth of the side)",
+    value: 'PX',
+    range: { integer: true, min: 0, note: '0: an eighth of the side' },
+  },
+  mixup: {
+    help: "mixup's Beta(α, α), e.g. 0.8 (timm's semantics; --smoothing folds into the mixed targets); 0: off",
+    value: 'ALPHA',
+    range: { min: 0, note: '0: off' },
+  },
+  cutmix: {
+    help: "CutMix's Beta(α, α), e.g. 1.0; 0: off; with --mixup, each batch takes one of the two (half and half)",
+    value: 'ALPHA',
+    range: { min: 0, note: '0: off' },
+  },
 };
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -183,7 +236,22 @@ export function configFrom(values: Record<string, string | boolean>, base: Train
     config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--${name}`) };
   }
   validate(config);
+  checkMachine(config);
   return withDefaultLearningRate(config);
+}
+
+/**
+ * The ranges that depend on this machine, for a run about to start here (not for a run folder read
+ * back, which may come from a larger machine): --threads and --workers at most THREADS_PER_CORE
+ * per core (libtorch and the loader start every thread asked for; 100,000 hang the process).
+ */
+export function checkMachine(c: TrainConfig): void {
+  const most = maxThreads();
+  for (const key of ['threads', 'workers'] as const)
+    if (c[key] > most)
+      throw new BadInputError(
+        `--${key} ${c[key]} is more than this machine can use: at most ${most} (${THREADS_PER_CORE} per core, ${most / THREADS_PER_CORE} cores here)`,
+      );
 }
 
 /**
@@ -230,11 +298,7 @@ export function withDefaultLearningRate(c: TrainConfig): TrainConfig {
 function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
   const kind = typeof DEFAULTS[key];
   if (key === 'weights') return v === null || v === '' ? null : String(v);
-  if (kind === 'number') {
-    const n = typeof v === 'number' ? v : Number(v);
-    if (typeof v === 'boolean' || !Number.isFinite(n)) throw new BadInputError(`${what} must be a number, got '${String(v)}'`);
-    return n;
-  }
+  if (kind === 'number') return parseNumber(v, what, CONFIG_HELP[key].range);
   if (kind === 'boolean') {
     if (typeof v === 'boolean') return v;
     if (v === 'true' || v === 'false') return v === 'true';
@@ -253,40 +317,20 @@ export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) =>
   const fail = (key: keyof TrainConfig, what: string): never => {
     throw new BadInputError(`${name(key)} ${what}, got ${JSON.stringify(c[key])}`);
   };
-  const positiveInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 1) && fail(key, 'must be a positive integer');
-  const nonNegativeInt = (key: keyof TrainConfig) => (!Number.isInteger(c[key]) || (c[key] as number) < 0) && fail(key, 'must be an integer ≥ 0');
+  // Every number against its range in CONFIG_HELP, the one place ranges are declared.
+  for (const [key, { range }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, { range?: NumberRange }]>)
+    if (range && !inRange(c[key], range)) fail(key, `must be ${describeRange(range)}`);
   if (!MODELS.has(c.model)) fail('model', `must be one of ${MODELS.names.join(', ')}`);
-  if (!(c.smoothing >= 0 && c.smoothing <= 1)) fail('smoothing', 'must be in [0, 1]');
-  positiveInt('epochs');
-  positiveInt('batchSize');
-  nonNegativeInt('imageSize');
-  if (!(c.lr >= 0)) fail('lr', 'must be > 0 (0: auto)');
   if (!OPTIMIZERS.has(c.optimizer)) fail('optimizer', `must be one of ${OPTIMIZERS.names.join(', ')}`);
   if (!SCHEDULERS.has(c.scheduler)) fail('scheduler', `must be one of ${SCHEDULERS.names.join(', ')}`);
-  if (!(c.weightDecay >= 0)) fail('weightDecay', 'must be ≥ 0');
-  if (!(c.momentum >= 0 && c.momentum < 1)) fail('momentum', 'must be in [0, 1)');
-  nonNegativeInt('seed');
-  if (!(c.valFraction >= 0 && c.valFraction < 1)) fail('valFraction', 'must be in [0, 1)');
-  nonNegativeInt('workers');
-  nonNegativeInt('limitPerClass');
-  nonNegativeInt('valLimitPerClass');
-  nonNegativeInt('threads');
   if (!LOSSES.has(c.loss)) fail('loss', `must be one of ${LOSSES.names.join(', ')}`);
-  positiveInt('accumulate');
   if (c.batchSize % c.accumulate !== 0) fail('accumulate', `must divide --batch-size ${c.batchSize}`);
-  if (!(c.ema >= 0 && c.ema < 1)) fail('ema', 'must be in [0, 1) (0: no average)');
   if (!(AUGMENTATIONS as readonly string[]).includes(c.augment)) fail('augment', `must be one of ${AUGMENTATIONS.join(', ')}`);
   if (!(NORMALIZATIONS as readonly string[]).includes(c.normalize)) fail('normalize', `must be one of ${NORMALIZATIONS.join(', ')}`);
-  if (!(c.rrcScale > 0 && c.rrcScale <= 1)) fail('rrcScale', 'must be in (0, 1]');
-  nonNegativeInt('cropPadding');
-  if (!(c.mixup >= 0)) fail('mixup', 'must be ≥ 0 (0: off)');
-  if (!(c.cutmix >= 0)) fail('cutmix', 'must be ≥ 0 (0: off)');
   if ((c.mixup > 0 || c.cutmix > 0) && c.loss !== 'cross-entropy')
     fail(c.mixup > 0 ? 'mixup' : 'cutmix', `mixes the targets of --loss cross-entropy, not of --loss ${c.loss}`);
-  if (!(c.olsAlpha >= 0 && c.olsAlpha <= 1)) fail('olsAlpha', 'must be in [0, 1]');
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(c.device)) fail('device', 'must be auto, cpu, cuda or cuda:N');
-  if (!(c.labelNoise >= 0 && c.labelNoise < 1)) fail('labelNoise', 'must be in [0, 1)');
   if (c.out === '') fail('out', 'must name a folder');
   if (o.inputs === false) return;
   if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");

@@ -93,6 +93,18 @@ function cropPadding(c: TrainConfig, side: number): number {
 }
 
 /**
+ * --crop-padding must be less than the side the images are cropped at: with a padding of the side
+ * or more, some crops miss the image entirely and training sees blanks. `side`: the resolved
+ * --image-size (prepareRun checks before reading the data's statistics, recipeFor always).
+ */
+export function checkCropPadding(c: TrainConfig, side: number): void {
+  if (c.cropPadding < side) return;
+  throw new BadInputError(
+    `--crop-padding ${c.cropPadding} must be less than the side of the images the model sees, ${side} px: a crop of the padded image would often hold no image at all`,
+  );
+}
+
+/**
  * The recipe of a config. `stats`: the training set's statistics, needed when the normalisation
  * is the data's own (needsStatistics); Fashion-MNIST's are built in.
  */
@@ -129,6 +141,7 @@ export function recipeFor(c: TrainConfig, stats: DatasetStatistics | null = null
         ? { op: 'trivialaugment', numMagnitudeBins: 31 }
         : null;
   const base = policy === null ? augment : isSmall(c) ? 'crop-flip' : 'imagenet';
+  checkCropPadding(c, side);
   const train: data.Transform[] =
     base === 'none'
       ? [...resize]

@@ -7,7 +7,16 @@ import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
-import { type DatasetStatistics, type Recipe, datasetStatistics, imageSizeWithoutImages, needsStatistics, recipeFor, resolveImageSize } from './recipe.js';
+import {
+  type DatasetStatistics,
+  type Recipe,
+  checkCropPadding,
+  datasetStatistics,
+  imageSizeWithoutImages,
+  needsStatistics,
+  recipeFor,
+  resolveImageSize,
+} from './recipe.js';
 import { MODELS } from './registry.js';
 
 type SampleList = data.SampleList;
@@ -99,8 +108,28 @@ export async function prepareRun(c: TrainConfig): Promise<RunData & { missing: s
   const split = c.skipBadImages ? await withoutUnreadable(splitData(c), c.workers) : splitData(c);
   const imageSize = await resolveImageSize(c, split.train);
   const sized = { ...c, imageSize };
+  checkCropPadding(sized, imageSize);
   const statistics = needsStatistics(sized) ? await datasetStatistics(split.train, imageSize, { workers: c.workers, skipBadImages: c.skipBadImages }) : null;
   return withRecipe(split, recipeFor(sized, statistics), statistics, imageSize);
+}
+
+/**
+ * A batch larger than the training set is refused, before any image is read. It is not a larger
+ * batch: every step would be one batch of the whole set (PyTorch's DataLoader gives the same),
+ * while everything scaled by the batch (the automatic --lr: 0.1 × 100000/256 ≈ 39) would be scaled
+ * for the batch asked for, and a run that diverges like this exits 0. The explicit way to ask for
+ * the whole set each step is --batch-size equal to it, which the message gives. The Trainer checks
+ * (preparing data for other uses, a recipe's statistics, is not training).
+ */
+export function checkBatchFits(c: TrainConfig, split: Pick<SplitData, 'train' | 'val'>): void {
+  const n = split.train.length;
+  if (c.batchSize <= n) return;
+  const after = c.valFraction > 0 ? ` after the validation split (${split.val.length} held out)` : '';
+  throw new BadInputError(
+    `--batch-size ${c.batchSize} is larger than the training set: ${n} image${n === 1 ? '' : 's'}${after}${c.limitPerClass > 0 ? ` and --limit-per-class ${c.limitPerClass}` : ''}. ` +
+      `Each step would be one batch of those ${n}, trained with a rate scaled for ${c.batchSize} (the automatic --lr grows with the batch); ` +
+      `give --batch-size ${n} or less (${n}: the whole set each step)`,
+  );
 }
 
 /**

@@ -43,6 +43,7 @@ import type { Classifier } from '../models/index.js';
 import type { LRScheduler, Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
+import { likelyCauses } from './divergence.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader, feedFor } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
@@ -51,7 +52,7 @@ import { ProgressBar } from './progress.js';
 import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
 import { type RunPlan, planRun } from './plan.js';
 import { checkClasses, readRunFolder } from './run-folder.js';
-import { type RunData, buildModel, prepareData, prepareRun } from './setup.js';
+import { type RunData, buildModel, checkBatchFits, prepareData, prepareRun } from './setup.js';
 
 export interface EpochMetrics {
   epoch: number;
@@ -197,6 +198,8 @@ export class Trainer {
   progress: Progress = { epoch: 0, step: 0, sums: emptySums(), bestAccuracy: -1 };
   /** Steps between reads of the loss (1: every step; more on a GPU, whose reads wait for it). */
   readonly readEvery: number;
+  /** Optimizer steps taken by this process (a loss that is not finite before any is not the rate's doing). */
+  #updates = 0;
   /** [Σ loss·images, correct] of the steps not read yet, on the device; with the first such step. */
   #unread: { sums: Tensor; from: number } | null = null;
   history: EpochMetrics[] = [];
@@ -236,6 +239,7 @@ export class Trainer {
     if (config.accumulate > 1)
       this.log?.(`gradient accumulation: each batch of ${plan.batch.perRank} as ${config.accumulate} micro-batches of ${plan.batch.micro}`);
     this.data = o.data ?? prepareData(config);
+    checkBatchFits(config, this.data);
     // --image-size 0 (auto), resolved from the data: config.json records the side the run used.
     if (this.data.imageSize !== config.imageSize) this.config = config = { ...config, imageSize: this.data.imageSize };
     this.log?.(`recipe: ${this.data.recipe.description}`);
@@ -497,6 +501,7 @@ export class Trainer {
 
   /** After the gradients: the optimizer, a per-batch schedule, the average of the weights. */
   #update(): void {
+    this.#updates++;
     this.optimizer.step();
     if (this.schedulerPerBatch) this.scheduler?.step();
     this.ema?.update();
@@ -541,8 +546,17 @@ export class Trainer {
   }
 
   #stopOnLoss(loss: number, at: string): never {
-    const kept = existsSync(this.paths.last) ? `the last good checkpoint is ${this.paths.last}` : 'no epoch had finished, so there is no checkpoint';
-    throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept} (try a lower --lr)`);
+    // A last.safetensors that an earlier run left (--overwrite) is not this run's.
+    const saved = existsSync(this.paths.last) && (this.history.length > 0 || this.o.resume === true);
+    const kept = saved ? `the last good checkpoint is ${this.paths.last}` : 'no epoch had finished, so there is no checkpoint';
+    const causes = likelyCauses({
+      config: this.config,
+      pipeline: this.data.trainPipeline,
+      imageSize: this.data.imageSize,
+      beforeAnyUpdate: this.#updates === 0 && this.o.resume !== true,
+    });
+    const why = causes.length === 1 ? `Likely cause: ${causes[0]}` : `Likely causes: ${causes.map((c, i) => `(${i + 1}) ${c}`).join('; ')}`;
+    throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept}. ${why}`);
   }
 
   /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
