@@ -167,8 +167,10 @@ describe('recipes', () => {
     (await training.train(c, { log: null })).model.dispose();
     const saved = JSON.parse(readFileSync(join(out, 'recipe.json'), 'utf8')) as training.Recipe;
     assert.equal(saved.train.channels, 1);
-    // Evaluation finds the statistics in recipe.json, not by reading the data again.
-    writeFileSync(join(out, 'recipe.json'), JSON.stringify({ ...saved, eval: { ...saved.eval, mean: [0.5], std: [0.25] } }));
+    // Evaluation finds the statistics in recipe.json, not by reading the data again: the data set's
+    // statistics, the same in both pipelines (only eval's changed would be an edited recipe.json, refused).
+    const stats = { mean: [0.5], std: [0.25] };
+    writeFileSync(join(out, 'recipe.json'), JSON.stringify({ ...saved, train: { ...saved.train, ...stats }, eval: { ...saved.eval, ...stats } }));
     const run = training.loadRun(out);
     assert.deepEqual(run.recipe.eval.mean, [0.5]);
     run.model.dispose();
