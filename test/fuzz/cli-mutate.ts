@@ -196,7 +196,8 @@ function wholeFile(rng: Rng, b: Buffer, others: Buffer[]): { content: Buffer | n
     case 7:
       return { content: Buffer.concat([b, b]), what: 'written twice' };
     case 8:
-      return { content: rng.pick(others), what: 'another file of the run' };
+      if (others.length) return { content: rng.pick(others), what: 'another file of the run' };
+      return { content: Buffer.from('{"epoch":1}{"epoch":2}\n'), what: 'two objects on a line' };
     case 9:
       return { content: Buffer.from(b.toString('latin1').replace(/\n/g, '\r\n'), 'latin1'), what: 'CRLF' };
     default: {
@@ -237,13 +238,18 @@ interface FileMutation {
 
 function mutateJsonFile(rng: Rng, name: string, b: Buffer, others: Buffer[]): FileMutation {
   const short = name.replace(/^run\//, '');
-  if (rng.chance(0.3)) {
+  let doc: Json;
+  try {
+    doc = JSON.parse(b.toString('utf8')) as Json;
+  } catch {
+    doc = undefined; // Not JSON (an earlier change): replaced whole.
+  }
+  if (doc === undefined || rng.chance(0.3)) {
     const w = wholeFile(rng, b, others);
     // Without its config the run's split is not the one evaluated (defaults); recipe, vocab: must fail or be the same.
     const evalMay = name === 'run/config.json' ? 'config replaced: the validation split may differ' : null;
     return { edit: { name, content: w.content }, what: `${short} ${w.what}`, predict: null, eval: evalMay };
   }
-  const doc = JSON.parse(b.toString('utf8')) as Json;
   const all = places(doc);
   // Leaves and arrays more often than the root.
   const at = all.length > 1 && rng.chance(0.9) ? rng.pick(all.slice(1)) : [];
@@ -264,6 +270,7 @@ function mutateJsonFile(rng: Rng, name: string, b: Buffer, others: Buffer[]): Fi
 function mutateMetrics(rng: Rng, b: Buffer): FileMutation {
   const name = 'run/metrics.jsonl';
   const lines = b.toString('utf8').split('\n').filter(Boolean);
+  if (lines.length === 0) lines.push('');
   const i = rng.int(lines.length);
   let what: string;
   let text: string;
@@ -558,20 +565,7 @@ export function makeCliCase(seed: number, index: number, base: BaseRun): CliCase
       const name = pick < 6 ? 'run/config.json' : pick < 11 ? 'run/recipe.json' : pick < 16 ? 'run/vocab.json' : 'run/metrics.jsonl';
       const b = current(name);
       if (b === null) continue;
-      const parses = (() => {
-        try {
-          JSON.parse(b.toString('utf8'));
-          return true;
-        } catch {
-          return false;
-        }
-      })();
-      m =
-        name === 'run/metrics.jsonl'
-          ? mutateMetrics(rng, b)
-          : parses
-            ? mutateJsonFile(rng, name, b, others)
-            : { edit: { name, content: wholeFile(rng, b, others).content }, what: `${name} replaced again`, predict: null, eval: null };
+      m = name === 'run/metrics.jsonl' ? mutateMetrics(rng, b) : mutateJsonFile(rng, name, b, others);
     }
     edits.push(m.edit);
     what.push(m.what);
