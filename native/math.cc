@@ -24,6 +24,7 @@ TENSOR_OP(gt, at::gt(a.operand(0), a.operand(1)))
 TENSOR_OP(ge, at::ge(a.operand(0), a.operand(1)))
 TENSOR_OP(logical_and, at::logical_and(a.operand(0), a.operand(1)))
 TENSOR_OP(logical_or, at::logical_or(a.operand(0), a.operand(1)))
+TENSOR_OP(atan2, at::atan2(a.operand(0), a.operand(1)))
 TENSOR_OP(where, at::where(a.tensor(0), a.operand(1), a.operand(2)))
 OP(allclose) {
   return Napi::Boolean::New(a.env(), at::allclose(a.tensor(0), a.tensor(1), a.number(2), a.number(3), a.boolean(4)));

@@ -81,6 +81,27 @@ describe('elementwise', () => {
     assertClose(t([1]).gelu().item(), 0.8413447460685429, 1e-12);
   });
 
+  test('atan2 is Math.atan2 in every quadrant, on the axes and at signed zeros; a number broadcasts', () => {
+    // (y, x): the four quadrants, the four half-axes, the origin and -0 on the negative x axis (-π).
+    const y = [1, 1, -1, -1, 0, 0, 2, -2, 0, -0, 0.5];
+    const x = [1, -1, -1, 1, 3, -3, 0, 0, 0, -1, -2];
+    const got = t(y).atan2(t(x)).toFlatArray();
+    assertClose(
+      got,
+      y.map((v, i) => Math.atan2(v, x[i]!)),
+      1e-14,
+    );
+    assertClose(
+      t(y).atan2(-1).toFlatArray(),
+      y.map((v) => Math.atan2(v, -1)),
+      1e-14,
+    );
+    // Integers promote to float32, as in PyTorch; the angle of (1, 1) is π/4.
+    const f = L.tensor([1n]).atan2(L.tensor([1n]));
+    assert.equal(f.dtype, 'float32');
+    assertClose(f.item(), Math.PI / 4, 1e-7);
+  });
+
   test('comparisons, logical ops and where', () => {
     const a = t([1, 2, 3]);
     assert.deepEqual(a.gt(1.5).toArray(), [false, true, true]);

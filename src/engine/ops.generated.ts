@@ -102,6 +102,8 @@ export interface Native {
   ge(a: Operand, b: Operand): Handle;
   logical_and(a: Operand, b: Operand): Handle;
   logical_or(a: Operand, b: Operand): Handle;
+  /** torch.atan2(y, x), elementwise: the angle of the point (x, y), in [-π, π], its quadrant from both signs. */
+  atan2(a: Operand, b: Operand): Handle;
   where(cond: Handle, a: Operand, b: Operand): Handle;
   allclose(a: Handle, b: Handle, rtol: number, atol: number, equalNan: boolean): boolean;
   equal(a: Handle, b: Handle): boolean;
@@ -331,6 +333,7 @@ export const NATIVE_OPS = [
   'argmin',
   'argsort',
   'as_strided',
+  'atan2',
   'autocast_clear_cache',
   'autocast_enter',
   'autocast_exit',

@@ -286,6 +286,10 @@ export class Tensor implements Owned {
   logicalOr(other: TensorLike): Tensor {
     return new Tensor(native.logical_or(this.handle, operand(other)));
   }
+  /** torch.atan2(y, x), elementwise: the angle of the point (x, y), in [-π, π], its quadrant from both signs. */
+  atan2(other: TensorLike): Tensor {
+    return new Tensor(native.atan2(this.handle, operand(other)));
+  }
   neg(): Tensor {
     return new Tensor(native.neg(this.handle));
   }
