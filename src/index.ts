@@ -9,3 +9,4 @@ export * as data from './data/index.js';
 export * as evaluation from './eval/index.js';
 export * as training from './train/index.js';
 export * as distributed from './distributed/index.js';
+export * as experiments from './experiments/index.js';

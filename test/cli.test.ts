@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type SeedDifference, type SeedSummary, readings } from '../src/cli/experiment.js';
+import { type SeedDifference, type SeedSummary, readings } from '../src/experiments/index.js';
 import { weightsInfo } from '../src/cli/weights.js';
 import { evaluation, io, tidy } from '../src/index.js';
 import { distRoot, fixtures } from './helpers.js';

@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { compareCommand } from '../src/cli/commands.js';
-import { runComparison } from '../src/cli/experiment.js';
 import { parseTrainArgs } from '../src/cli/specs.js';
 import * as L from '../src/index.js';
-import { data, training } from '../src/index.js';
+import { data, experiments, training } from '../src/index.js';
 import { likelyCauses } from '../src/train/divergence.js';
 import { runIsolated } from './helpers.js';
 
@@ -133,7 +132,10 @@ describe('list options are refused up front when an item repeats (item 11)', () 
     await assert.rejects(compareCommand(['--data', small, '--classes', 'a,b,a', '--out', out]), /--classes names 'a' twice in 'a,b,a'/);
     await assert.rejects(compareCommand(['--data', small, '--smoothing', '0,,0.1', '--out', out]), /--smoothing has an empty item in '0,,0\.1'/);
     // The library refuses the same, before any run.
-    await assert.rejects(runComparison(train('--data', small), [0.1, 0.1], { log: () => {} }), /--smoothing must name distinct values, got 0\.1,0\.1/);
+    await assert.rejects(
+      experiments.compare(train('--data', small), { smoothings: [0.1, 0.1], log: () => {} }),
+      /--smoothing must name distinct values, got 0\.1,0\.1/,
+    );
   });
 });
 

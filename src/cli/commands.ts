@@ -3,12 +3,12 @@
 import { basename, extname, join } from 'node:path';
 import * as data from '../data/index.js';
 import { BadInputError, parseNumber, tidy } from '../engine/index.js';
-import { classificationMetrics, confusion, pairedDifference, seedBand, spread } from '../eval/index.js';
-import { lockFolder, refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
+import { classificationMetrics, confusion } from '../eval/index.js';
+import { refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { CONFIG_HELP, type LoadedRun, type RunPlan, describePrecision, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
-import { accuracyCurves, reliabilityDiagram, render, writeReport } from '../report/index.js';
-import { claimVerdict, describeDifference, formatMetric, readings, runComparison } from './experiment.js';
+import { CONFIG_HELP, type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
+import * as experiments from '../experiments/index.js';
+import { reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { numberOption, parseCommandLine, parseList, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
 
@@ -61,19 +61,15 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   if (resume && extra.overwrite === true) throw new BadInputError('--resume continues the runs in --out and --overwrite starts them afresh: choose one');
   const overwrite = !resume && (command === 'demo' || extra.overwrite === true);
   const seeds = seedList(extra.seeds, config.seed);
-  const { results, report, aggregate, differences } = await runComparison(config, smoothings, {
-    classes,
-    signal: interruptSignal(),
-    title,
-    dist: ctx,
-    overwrite,
-    resume,
-    seeds,
-  });
-  if (!isLead(ctx)) return 0;
+  const result = await experiments.compare(config, { smoothings, classes, signal: interruptSignal(), title, dist: ctx, overwrite, resume, seeds });
+  if (isLead(ctx)) printComparison(result, t0);
+  return 0;
+}
+
+/** The comparison's table (one seed: each run; several: mean ± sd and the paired differences), its readings and the report's path. */
+function printComparison({ seeds, runs, aggregate, differences, readings, report }: experiments.ComparisonResult, t0: number): void {
+  const { formatSpread: ms } = experiments;
   if (seeds.length > 1) {
-    const ms = (metric: Parameters<typeof formatMetric>[0], s: { mean: number; sd: number }) =>
-      `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}`;
     console.log(`\nover ${seeds.length} seeds (${seeds.join(', ')}), mean ± sd:`);
     console.log('label smoothing | val accuracy     | NLL               | ECE             | ECE after T     | feature norm');
     for (const a of aggregate)
@@ -81,19 +77,16 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
         `${String(a.smoothing).padEnd(15)} | ${ms('accuracy', a.accuracy).padEnd(16)} | ${ms('nll', a.nll).padEnd(17)} | ${ms('ece', a.ece).padEnd(15)} | ${ms('calibratedEce', a.calibratedEce).padEnd(15)} | ${ms('featureNorm', a.featureNorm)}`,
       );
     console.log('\npaired by seed:');
-    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${describeDifference(d)}`);
-    console.log(`\n${readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')}`);
-    console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    return 0;
+    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${experiments.describeDifference(d)}`);
+  } else {
+    console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
+    for (const r of runs)
+      console.log(
+        `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
+      );
   }
-  console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
-  for (const r of results)
-    console.log(
-      `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
-    );
-  console.log(`\n${readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')}`);
+  console.log(`\n${readings.join(' ')}`);
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  return 0;
 }
 
 /** --seeds: a list ("0,1,2") or a count ("3": 0, 1, 2); by default the run's --seed alone. */
@@ -209,164 +202,16 @@ export async function predictCommand(argv: string[], ctx: DistContext | null = n
 
 const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-/**
- * The distillation caveat (Müller et al. 2019): a teacher trained with hard labels and one trained
- * with label smoothing, each distilled into the same student; the smoothed teacher, though often
- * the more accurate, tends to give the worse student.
- */
+/** The distillation caveat (Müller et al. 2019): experiments.distill, then each setting's accuracy and the reading. */
 export async function distillCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra, help } = parseTrainArgs('distill', argv);
   if (helped('distill', help)) return 0;
   const temperature = numberOption(COMMANDS.distill, extra, 'temperature');
   const beta = numberOption(COMMANDS.distill, extra, 'beta');
-  if (config.valFraction === 0)
-    throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
-  const smoothing = config.smoothing > 0 ? config.smoothing : 0.1;
   const seeds = seedList(extra.seeds, config.seed);
-  const multi = seeds.length > 1;
-  const signal = interruptSignal();
-  const overwrite = extra.overwrite === true;
-  // --out is locked for the distillation's life (each run also locks its own folder); on an error, the exit releases it.
-  const lock = isLead(ctx) ? lockFolder(config.out, `--out ${config.out}`, log) : null;
-  interface Row {
-    role: 'teacher' | 'student';
-    eps: number;
-    seed: number;
-    accuracy: number;
-    nll: number;
-    ece: number;
-    out: string;
-  }
-  const rows: Row[] = [];
-  const histories = new Map<string, number[][]>(); // a setting's validation accuracy per epoch, per seed
-  let plan: RunPlan | null = null; // the first teacher's: every run of the distillation is planned alike
-  for (const seed of seeds)
-    for (const eps of [0, smoothing]) {
-      // One seed: OUT/teacher-smoothing-ε; several: OUT/seed-S/teacher-smoothing-ε.
-      const base = multi ? join(config.out, `seed-${seed}`) : config.out;
-      const teacherOut = join(base, `teacher-smoothing-${eps}`);
-      if (isLead(ctx)) log(`\n== teacher, label smoothing ${eps}${multi ? `, seed ${seed}` : ''}: ${teacherOut}`);
-      const teacher = await train({ ...config, seed, smoothing: eps, out: teacherOut }, { signal, dist: ctx, overwrite });
-      if (teacher.status !== 'finished') throw new Error(`the teacher run ${teacherOut} did not finish`);
-      plan ??= teacher.plan;
-      const studentOut = join(base, `student-of-${eps}`);
-      if (isLead(ctx)) log(`\n== student of the ε = ${eps} teacher (T = ${temperature}, β = ${beta}): ${studentOut}`);
-      const student = await train(
-        { ...config, smoothing: 0, out: studentOut, seed: seed + 1 },
-        { signal, dist: ctx, overwrite, teacher: { model: teacher.model, temperature, beta } },
-      );
-      for (const [role, r, out] of [
-        ['teacher', teacher, teacherOut],
-        ['student', student, studentOut],
-      ] as const) {
-        const last = r.epochs[r.epochs.length - 1]!;
-        rows.push({ role, eps, seed, accuracy: last.valAccuracy!, nll: last.valNll!, ece: last.valEce!, out });
-        const name = `${role === 'teacher' ? 'teacher' : 'student of'} ${eps}`;
-        histories.set(name, [...(histories.get(name) ?? []), r.epochs.map((e) => e.valAccuracy!)]);
-      }
-      teacher.model.dispose();
-      student.model.dispose();
-    }
+  const r = await experiments.distill(config, { temperature, beta, seeds, signal: interruptSignal(), dist: ctx, overwrite: extra.overwrite === true });
   if (!isLead(ctx)) return 0;
-  const of = (role: Row['role'], eps: number) => seeds.map((s) => rows.find((r) => r.role === role && r.eps === eps && r.seed === s)!);
-  const label = (role: Row['role'], eps: number) => (role === 'teacher' ? `teacher ε = ${eps}` : `student of teacher ε = ${eps}`);
-  const ms = (metric: 'accuracy' | 'nll' | 'ece', v: number[]) => {
-    const s = spread(v);
-    return multi ? `${formatMetric(metric, s.mean)} ± ${formatMetric(metric, s.sd).replace('%', '')}` : formatMetric(metric, s.mean);
-  };
-  const settings = (['teacher', 'student'] as const).flatMap((role) => [0, smoothing].map((eps) => ({ role, eps, runs: of(role, eps) })));
-  const teacherDiff = pairedDifference(
-    of('teacher', 0).map((r) => r.accuracy),
-    of('teacher', smoothing).map((r) => r.accuracy),
-  );
-  const studentDiff = pairedDifference(
-    of('student', 0).map((r) => r.accuracy),
-    of('student', smoothing).map((r) => r.accuracy),
-  );
-  const interval = (d: typeof teacherDiff) =>
-    d.ci
-      ? `95% CI ${formatMetric('accuracy', d.ci[0], true)} to ${formatMetric('accuracy', d.ci[1], true)} over ${seeds.length} seeds`
-      : 'one seed, no interval';
-  const reading =
-    `The smoothed teacher (ε = ${smoothing}) reached ${ms(
-      'accuracy',
-      of('teacher', smoothing).map((r) => r.accuracy),
-    )} against ${ms(
-      'accuracy',
-      of('teacher', 0).map((r) => r.accuracy),
-    )} for the hard-label one ` +
-    `(${formatMetric('accuracy', teacherDiff.mean, true)}, ${interval(teacherDiff)}). ` +
-    `Its student reached ${ms(
-      'accuracy',
-      of('student', smoothing).map((r) => r.accuracy),
-    )} against ${ms(
-      'accuracy',
-      of('student', 0).map((r) => r.accuracy),
-    )} for the hard-label teacher's student ` +
-    `(${formatMetric('accuracy', studentDiff.mean, true)}, ${interval(studentDiff)}): ` +
-    `${claimVerdict(studentDiff, -1, 'the claim (Müller et al. 2019) that a label-smoothed teacher makes a worse student')}.`;
-  // Each setting's mean over the seeds (a band of ± one sd with several); the ε's colour, lighter for its student.
-  const curves = [...histories].flatMap(([setting, runs]) =>
-    seedBand(runs).map((b, e) => ({ setting, epoch: e + 1, split: 'val' as const, accuracy: b.mean, ...(multi ? { lo: b.lo, hi: b.hi } : {}) })),
-  );
-  const colors = {
-    domain: ['teacher 0', `teacher ${smoothing}`, 'student of 0', `student of ${smoothing}`],
-    range: ['#4c78a8', '#f58518', '#9ecae9', '#ffbf79'],
-  };
-  const { svg, png } = await render(accuracyCurves(curves, colors, 'model'));
-  writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.svg'), svg);
-  writeFileAtomic(join(config.out, 'figures', 'distill-accuracy.png'), png);
-  const report = join(config.out, 'report.html');
-  writeReport(report, 'lsr distill: hard-label teacher against smoothed teacher', [
-    {
-      heading: 'Setting',
-      text: [
-        `Data ${config.data}, model ${config.model} for teachers and students, ${config.epochs} epochs, batch ${config.batchSize}, ${config.optimizer} lr ${config.lr} (${config.scheduler}), ` +
-          `weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${describePrecision(plan!, config.precision)}; seed${multi ? 's' : ''} ${seeds.join(', ')} (each student: its teacher's seed + 1). ` +
-          `Teachers train with label smoothing 0 and ${smoothing}; students on hard labels with (1 − β)·CE + β·T²·KL(teacher_T ‖ student_T), T = ${temperature}, β = ${beta}.`,
-      ],
-    },
-    {
-      heading: 'Validation, last epoch',
-      text: [reading],
-      tables: [
-        {
-          header: ['model', `val accuracy${multi ? ' (mean ± sd)' : ''}`, 'NLL', 'ECE', multi ? 'runs' : 'run'],
-          rows: settings.map((s) => [
-            label(s.role, s.eps),
-            ms(
-              'accuracy',
-              s.runs.map((r) => r.accuracy),
-            ),
-            ms(
-              'nll',
-              s.runs.map((r) => r.nll),
-            ),
-            ms(
-              'ece',
-              s.runs.map((r) => r.ece),
-            ),
-            s.runs.map((r) => r.out).join(', '),
-          ]),
-        },
-      ],
-      figures: [
-        {
-          svg,
-          caption: `Validation accuracy per epoch${multi ? `: the mean over ${seeds.length} seeds, the band ± one standard deviation` : ''}`,
-          files: ['figures/distill-accuracy.svg', 'figures/distill-accuracy.png'],
-        },
-      ],
-    },
-  ]);
-  for (const s of settings)
-    console.log(
-      `${label(s.role, s.eps).padEnd(28)} ${ms(
-        'accuracy',
-        s.runs.map((r) => r.accuracy),
-      )}`,
-    );
-  console.log(`\n${reading}\nreport: ${report}`);
-  lock?.release();
+  for (const s of r.settings) console.log(`${s.label.padEnd(28)} ${experiments.formatSpread('accuracy', s.accuracy)}`);
+  console.log(`\n${r.reading}\nreport: ${r.report}`);
   return 0;
 }

@@ -1,0 +1,105 @@
+// The seed's experiment: the same run for each label-smoothing value (and seed), each measured on
+// the validation split, then the comparison's statistics and report.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BadInputError } from '../engine/index.js';
+import { type TrainConfig, loadDataset, train } from '../train/index.js';
+import { type ComparisonRun, type SeedDifference, type SeedSummary, analyseRun, summariseSeeds } from './analysis.js';
+import { writeComparisonReport } from './compare-report.js';
+import { type ExperimentOptions, experimentLog, refuseRepeats, runGrid, withExperimentLock } from './grid.js';
+import { readings } from './prose.js';
+
+export interface CompareOptions extends ExperimentOptions {
+  /** The label-smoothing values, one run each (per seed); the first is the baseline of the differences. Default [0, 0.1]. */
+  smoothings?: number[];
+  /** The three class names of the penultimate-layer projection (default: the most confused triple). */
+  classes?: string[];
+  /** Continue an interrupted comparison: a run whose folder holds a checkpoint resumes (a finished one is kept as it is). */
+  resume?: boolean;
+}
+
+export interface ComparisonResult {
+  smoothings: number[];
+  seeds: number[];
+  /** Every run, seed by seed and, within a seed, in the order of `smoothings`. */
+  runs: ComparisonRun[];
+  /** The data's class names, by index. */
+  classes: readonly string[];
+  /** Each setting's mean ± sd over the seeds (one seed: sd 0). */
+  aggregate: SeedSummary[];
+  /** Each setting against the first, paired by seed, with 95% intervals over several seeds. */
+  differences: SeedDifference[];
+  /** What these runs show about the claims of label smoothing, sentence by sentence. */
+  readings: string[];
+  /** report.html's path (written by rank 0, with figures/ and summary.json beside it). */
+  report: string;
+}
+
+/**
+ * Trains `config` once per label-smoothing value and seed (the same initial weights, split and
+ * batches within a seed), measures each run's last-epoch model on the validation split (accuracy,
+ * top-5, NLL, ECE, temperature scaling, feature norm, the penultimate-layer projection), and
+ * writes report.html, figures/ and summary.json to `config.out`, locked for the comparison's life.
+ * One seed: runs in OUT/smoothing-ε; several: OUT/seed-S/smoothing-ε.
+ */
+export async function compare(config: TrainConfig, o: CompareOptions = {}): Promise<ComparisonResult> {
+  return withExperimentLock(config.out, o, () => compareRuns(config, o));
+}
+
+async function compareRuns(config: TrainConfig, o: CompareOptions): Promise<ComparisonResult> {
+  const seeds = o.seeds ?? [config.seed];
+  const smoothings = o.smoothings ?? [0, 0.1];
+  refuseRepeats(seeds, '--seeds', 'seeds');
+  // Each value is a run folder (smoothing-ε): a value twice would find the first run's folder taken.
+  refuseRepeats(smoothings, '--smoothing', 'values');
+  const ctx = o.dist ?? null;
+  const lead = !ctx || ctx.rank === 0;
+  const log = experimentLog(o);
+  if (config.valFraction === 0) throw new BadInputError('--val-fraction 0: a comparison measures every setting on the validation split; give a fraction > 0');
+  if (lead) mkdirSync(config.out, { recursive: true });
+  let classes: [number, number, number] | null = null;
+  // --classes is checked against the data's labels before any training.
+  if (o.classes) {
+    if (o.classes.length !== 3) throw new BadInputError(`--classes needs three class names, got ${o.classes.length}`);
+    const { vocab } = loadDataset(config.data, { skipBadImages: config.skipBadImages, allowOutside: config.allowOutsidePaths }).dataset;
+    classes = o.classes.map((c) => vocab.index(c, '--classes')) as [number, number, number];
+  }
+  let classNames: readonly string[] = [];
+  let sizes = '';
+  let recipe = '';
+  const runs = await runGrid(config.out, seeds, smoothings, async ({ seed, setting: smoothing, dir, seedNote }): Promise<ComparisonRun> => {
+    const cfg = { ...config, seed, smoothing, out: join(dir, `smoothing-${smoothing}`) };
+    log(`\n== label smoothing ${smoothing}${seedNote}: ${cfg.out}`);
+    const resume = o.resume === true && existsSync(join(cfg.out, 'last.safetensors'));
+    if (resume) log('(resumed: the run continues from its last checkpoint, or is kept as it is when it had finished)');
+    const run = await train(cfg, { log, tty: o.tty, signal: o.signal, dist: ctx, overwrite: o.overwrite, resume });
+    if (run.status === 'interrupted') {
+      run.model.dispose();
+      throw new Error(`interrupted during the run with smoothing ${smoothing}${seedNote}: continue the comparison with the same command and --resume`);
+    }
+    classNames = run.data.vocab.classes;
+    sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
+    recipe = run.data.recipe.description;
+    try {
+      const a = await analyseRun(run.model, run.data.val, run.data.evalPipeline, cfg, run.plan, classes, ctx);
+      classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
+      return { smoothing, seed, status: run.status, out: cfg.out, epochs: run.epochs, ...a, plan: run.plan };
+    } finally {
+      run.model.dispose();
+    }
+  });
+  const { aggregate, differences } = summariseSeeds(runs, smoothings, seeds);
+  const result = {
+    smoothings,
+    seeds,
+    runs,
+    classes: classNames,
+    aggregate,
+    differences,
+    readings: readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }),
+    report: join(config.out, 'report.html'),
+  };
+  // Rank 0 alone writes the report.
+  if (lead) await writeComparisonReport(config.out, { config, smoothings, seeds, runs, aggregate, differences, classNames, sizes, recipe, title: o.title });
+  return result;
+}
