@@ -2,7 +2,8 @@
 // project (its install script builds the addon, and --foreground-scripts shows what it prints,
 // which npm hides otherwise; the dependencies come from npm's cache or the registry), a
 // TypeScript file compiled against it under --strict with the library's types checked too
-// (skipLibCheck off, no @types of the consumer's own), and run.
+// (skipLibCheck off, no @types of the consumer's own), and run; docs/library.md's example of a
+// comparison run from code (experiments.compare) compiled beside it.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,9 @@ const run = (cmd: string, args: string[], cwd: string) => {
   return r;
 };
 
+/** docs/library.md's example under "## Experiments from code", as a library user would paste it. */
+const COMPARE = /## Experiments from code[\s\S]*?```ts\n([\s\S]*?)```/.exec(readFileSync(join(repo, 'docs', 'library.md'), 'utf8'))?.[1] ?? '';
+
 const MAIN = `import { crossEntropy, models, tensor, tidy, training, type Tensor } from 'lsr-torch';
 import { inspect } from 'node:util';
 
@@ -34,7 +38,7 @@ console.log(JSON.stringify({ loss, epochs: config.epochs, hasResnet50: training.
 model.dispose();
 `;
 
-test('npm pack, install into a fresh project, compile a strict TypeScript file against it, run it', () => {
+test("npm pack, install into a fresh project, compile strict TypeScript files against it (the docs' compare example among them), run one", () => {
   const pack = run('npm', ['pack', '--pack-destination', consumer], repo);
   const tarball = readdirSync(consumer).find((f) => f.endsWith('.tgz'));
   assert.ok(tarball, pack.stdout);
@@ -58,6 +62,9 @@ test('npm pack, install into a fresh project, compile a strict TypeScript file a
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8')).dependencies).sort(), ['lsr-torch', 'typescript']);
 
   writeFileSync(join(consumer, 'main.ts'), MAIN);
+  // Compiled, not run (it trains eight runs on Fashion-MNIST): its types are the package's.
+  assert.ok(COMPARE.includes('experiments.compare('), 'docs/library.md has no ```ts block running experiments.compare under "## Experiments from code"');
+  writeFileSync(join(consumer, 'compare.ts'), COMPARE);
   writeFileSync(
     join(consumer, 'tsconfig.json'),
     JSON.stringify({
@@ -65,6 +72,7 @@ test('npm pack, install into a fresh project, compile a strict TypeScript file a
     }),
   );
   run(process.execPath, [join(consumer, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], consumer);
+  assert.ok(existsSync(join(consumer, 'out', 'compare.js')));
   const out = run(process.execPath, ['out/main.js'], consumer);
   const result = JSON.parse(out.stdout) as { loss: number; epochs: number; hasResnet50: boolean; repr: string };
   assert.ok(Number.isFinite(result.loss) && result.loss > 0, out.stdout);
