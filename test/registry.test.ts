@@ -1,12 +1,12 @@
-// The registries behind --model, --optimizer and --scheduler: what they hold, their errors, and a
-// model and an optimizer added from outside, trained through the ordinary run.
+// The registries behind --model, --optimizer, --scheduler and --data: what they hold, their errors,
+// and a model, an optimizer and a data set added from outside, trained through the ordinary run.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import * as L from '../src/index.js';
-import { models, nn, optim, training } from '../src/index.js';
+import { data, models, nn, optim, training } from '../src/index.js';
 import { parseTrainArgs } from '../src/cli/specs.js';
 
 describe('registries', () => {
@@ -93,6 +93,71 @@ describe('registries', () => {
         r.model.dispose();
       }
       assert.equal(built, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a data set registered from outside is named by --data: its images, its side and recipe defaults, its statistics and its test set', async () => {
+    // 6-px stripes: horizontal for class 0, vertical for class 1; 12 training and 4 test images.
+    const stripes = (count: number, offset: number) =>
+      new data.SampleList(
+        Array.from({ length: count }, (_, n) => {
+          const label = (n + offset) % 2;
+          const pixels = new Uint8Array(6 * 6);
+          for (let i = 0; i < pixels.length; i++) pixels[i] = (label === 0 ? Math.floor(i / 6) : i % 6) % 2 ? 220 : 30;
+          return { source: { kind: 'raw' as const, pixels, width: 6, height: 6, channels: 1 }, label, where: `stripes ${n}`, name: `${n}` };
+        }),
+        new data.ClassVocabulary(['horizontal', 'vertical']),
+      );
+    training.DATASETS.register('test-stripes', {
+      description: 'stripes (12 images of 6 px)',
+      train: () => stripes(12, 0),
+      test: () => stripes(4, 1),
+      side: 6,
+      statistics: { mean: [0.49], std: [0.37], grey: true, images: 12 },
+      recipe: { augment: { smallModel: 'flip', otherModels: 'none' }, normalize: 'dataset', cropPadding: 1 },
+    });
+    assert.ok(training.DATASETS.names.includes('fashion-mnist'));
+    const c = { ...training.DEFAULTS, data: 'test-stripes', model: 'resnet20' as const };
+    // A CIFAR-style model takes the images as they are, with the registered recipe and statistics (no pass over the data).
+    assert.equal(training.imageSizeWithoutImages(c), 6);
+    assert.equal(training.needsStatistics(c), false);
+    const recipe = training.recipeFor(c);
+    assert.deepEqual(recipe.train, { transforms: [{ op: 'hflip' }], channels: 1, mean: [0.49], std: [0.37] });
+    assert.deepEqual(training.loadDataset('test-stripes').dataset.length, 12);
+    assert.equal(training.registeredTestSet('test-stripes-test', 'test-stripes')?.length, 4);
+    assert.equal(training.registeredTestSet('leaves-test', 'test-stripes'), null);
+    assert.throws(
+      () => training.registeredTestSet('test-stripes-test', 'fashion-mnist'),
+      /--data test-stripes-test: the run was trained on fashion-mnist, not test-stripes/,
+    );
+    // And a run trains on it by name, validation included.
+    const dir = mkdtempSync(join(tmpdir(), 'lsr-registry-data-'));
+    try {
+      const { config } = parseTrainArgs('train', [
+        '--data',
+        'test-stripes',
+        '--model',
+        'resnet20',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '4',
+        '--val-fraction',
+        '0.34',
+        '--workers',
+        '0',
+        '--precision',
+        'fp32',
+        '--out',
+        dir,
+      ]);
+      const r = await training.train(config, { log: null });
+      assert.equal(r.status, 'finished');
+      assert.equal(r.data.imageSize, 6);
+      assert.equal(r.data.train.length + r.data.val.length, 12);
+      r.model.dispose();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

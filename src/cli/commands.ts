@@ -6,7 +6,7 @@ import { BadInputError, parseNumber, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { CONFIG_HELP, type LoadedRun, loadDataset, loadRun, predictLogits, splitData, train } from '../train/index.js';
+import { CONFIG_HELP, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
 import * as experiments from '../experiments/index.js';
 import { reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { numberOption, parseCommandLine, parseList, usage } from './options.js';
@@ -36,8 +36,8 @@ function helped(command: CommandName, help: boolean): boolean {
 export async function trainCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { config, extra, help } = parseTrainArgs('train', argv);
   if (helped('train', help)) return 0;
-  if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && config.data === 'fashion-mnist' && isLead(ctx))
-    log("no --data: training on Fashion-MNIST (its 60,000 training images, from Debian's dataset-fashion-mnist)");
+  const registered = registeredDataset(config.data);
+  if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && registered && isLead(ctx)) log(`no --data: training on ${registered.description}`);
   const result = await train(config, { resume: extra.resume === true, overwrite: extra.overwrite === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
   if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
@@ -103,12 +103,6 @@ export async function demoCommand(argv: string[], ctx: DistContext | null = null
   return compareCommand(argv, ctx, 'demo', 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
 }
 
-/** Fashion-MNIST's own 10,000 test images, for a run trained on Fashion-MNIST (which validates on a split of its training images). */
-function fashionMnistTest(run: LoadedRun): data.SampleList {
-  if (run.config.data !== 'fashion-mnist') throw new Error(`--data fashion-mnist-test: the run was trained on ${run.config.data}, not fashion-mnist`);
-  return data.fashionMnist('t10k');
-}
-
 export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
   const { values: o, help } = parseCommandLine(COMMANDS.eval, argv);
   if (helped('eval', help)) return 0;
@@ -116,12 +110,12 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
   if (typeof o.data !== 'string' && run.config.valFraction === 0)
     throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
+  // --data NAME-test: a registered data set's own test images (Fashion-MNIST's 10,000).
+  const testSet = typeof o.data === 'string' ? registeredTestSet(o.data, run.config.data) : null;
   const dataset =
     typeof o.data !== 'string'
       ? splitData(run.config).val
-      : o.data === 'fashion-mnist-test'
-        ? fashionMnistTest(run)
-        : loadDataset(o.data, { vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset;
+      : (testSet ?? loadDataset(o.data, { vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset);
   const { logits, labels } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
   const m = classificationMetrics(logits, labels);
   const c = confusion(logits, labels, run.vocab.size);
@@ -131,8 +125,7 @@ export async function evalCommand(argv: string[], ctx: DistContext | null = null
   if (!isLead(ctx)) return 0;
   // One folder per data set and checkpoint: a second eval does not overwrite the first.
   const checkpoint = basename(run.checkpoint, '.safetensors');
-  const dataTag =
-    typeof o.data !== 'string' ? 'val' : o.data === 'fashion-mnist-test' ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
+  const dataTag = typeof o.data !== 'string' ? 'val' : testSet ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
   const dir = join(o.run, 'eval', `${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
   const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
   writeFileAtomic(join(dir, 'reliability.svg'), svg);

@@ -1,7 +1,7 @@
 // The option table of every lsr command: the parser, `lsr <command> --help`, `lsr help` and
 // docs/cli.md all read them.
 import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
-import { CONFIG_HELP, DEFAULTS, type TrainConfig, configFrom, kebab } from '../train/index.js';
+import { CONFIG_HELP, DEFAULTS, DEFAULT_DATASET, type TrainConfig, configFrom, kebab } from '../train/index.js';
 import { type CommandSpec, type OptionTable, optionsOf, parseCommandLine } from './options.js';
 
 /** The run's configuration as options, with `base`'s values as the defaults shown. */
@@ -70,7 +70,7 @@ const RUN_OPTIONS: OptionTable = {
  */
 export const DEMO: TrainConfig = {
   ...DEFAULTS,
-  data: 'fashion-mnist',
+  data: DEFAULT_DATASET,
   model: 'resnet20',
   epochs: 3,
   batchSize: 128,

@@ -18,7 +18,7 @@ import {
   spread,
   templateProjection,
 } from '../eval/index.js';
-import { type Classifier, type EpochMetrics, type RunPlan, type TrainConfig, type TrainResult, collectOutputs, evalLoader, feedFor } from '../train/index.js';
+import { type Classifier, type EpochMetrics, type RunPlan, type TrainConfig, type TrainResult, collectOutputs, evalLoader } from '../train/index.js';
 
 /** A model measured on the validation split, as a comparison's tables and figures read it. */
 export interface RunAnalysis {
@@ -62,11 +62,9 @@ export async function analyseRun(
   classes: [number, number, number] | null,
   ctx: DistContext | null,
 ): Promise<RunAnalysis> {
-  const { normalizer, ...feed } = feedFor(plan.device, pipeline);
-  const loader = evalLoader(val, config, pipeline, ctx, feed);
-  const out = await collectOutputs(model, loader, plan.precision, ctx, { normalizer });
+  const loader = evalLoader(val, config, pipeline, { ctx, device: plan.device });
+  const out = await collectOutputs(model, loader, plan.precision, ctx);
   await loader.close();
-  normalizer?.dispose();
   try {
     const metrics = classificationMetrics(out.logits, out.labels);
     const temperature = fitTemperature(out.logits, out.labels);

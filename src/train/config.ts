@@ -12,7 +12,7 @@ import {
   parseNumber,
   THREADS_PER_CORE,
 } from '../engine/index.js';
-import { AUGMENTATIONS, NORMALIZATIONS } from './recipe.js';
+import { AUGMENTATIONS, DATASETS, DEFAULT_DATASET, NORMALIZATIONS } from './datasets.js';
 import { LOSSES, MODELS, OPTIMIZERS, SCHEDULERS } from './registry.js';
 
 export interface TrainConfig {
@@ -83,7 +83,7 @@ export interface TrainConfig {
 }
 
 export const DEFAULTS: TrainConfig = {
-  data: 'fashion-mnist',
+  data: DEFAULT_DATASET,
   model: 'resnet20',
   weights: null,
   smoothing: 0.1,
@@ -333,6 +333,7 @@ export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) =>
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(c.device)) fail('device', 'must be auto, cpu, cuda or cuda:N');
   if (c.out === '') fail('out', 'must name a folder');
   if (o.inputs === false) return;
-  if (c.data !== 'fashion-mnist' && !existsSync(c.data)) fail('data', "must be a folder (with train.csv, or one folder per class) or 'fashion-mnist'");
+  if (!DATASETS.has(c.data) && !existsSync(c.data))
+    fail('data', `must be a folder (with train.csv, or one folder per class), a CSV, or one of ${DATASETS.names.join(', ')}`);
   if (c.weights !== null && !existsSync(c.weights)) fail('weights', 'must be an existing .pth or .safetensors file');
 }

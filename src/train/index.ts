@@ -7,11 +7,19 @@ export type { RunData, SplitData } from './setup.js';
 export * from './recipe.js';
 export type { Classifier } from '../models/index.js';
 export * from './registry.js';
+export {
+  DATASETS,
+  DEFAULT_DATASET,
+  type DatasetEntry,
+  registeredDataset,
+  registeredTestSet,
+} from './datasets.js';
 export { type PlanContext, type RunPlan, describePrecision, planRun } from './plan.js';
+export { RunSchedule } from './schedule.js';
 export * from './objectives.js';
 export { ModelEma } from './ema.js';
 export { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';
-export { collectOutputs, evalLoader, feedFor, loadRun, predictLogits } from './inference.js';
+export { collectOutputs, evalLoader, loadRun, predictLogits } from './inference.js';
 export type { LoadedRun, Outputs } from './inference.js';
 export { Trainer, progressLogger, readMetrics, train } from './trainer.js';
-export type { EpochMetrics, StepStats, TrainOptions, TrainResult, TrainerCallbacks } from './trainer.js';
+export type { EpochMetrics, StepResult, StepSums, TrainOptions, TrainResult, TrainerCallbacks } from './trainer.js';

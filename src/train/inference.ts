@@ -10,14 +10,13 @@ import {
   clearAutocastCache,
   dist,
   inferenceMode,
-  isCuda,
   resolveDevice,
   resolvePrecision,
   tidy,
 } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
-import { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';
+import { forwardIn, logitsIn, placeFor } from './precision.js';
 import type { Recipe } from './recipe.js';
 import { loadWeightsInto, readRunFolder } from './run-folder.js';
 import { buildModel } from './setup.js';
@@ -37,20 +36,19 @@ export interface Outputs {
  */
 export async function collectOutputs(
   model: Classifier,
-  loader: data.DataLoader,
+  loader: data.DeviceLoader,
   precision: ResolvedPrecision = 'fp32',
   ctx: DistContext | null = null,
-  o: { normalizer?: data.DeviceNormalizer | null } = {},
 ): Promise<Outputs> {
   model.eval();
-  // Batches go where the model is; the outputs come back to the CPU once, at the end.
-  const device = modelDevice(model);
+  // The loader's batches arrive where the model is; the outputs come back to the CPU once, at the end.
+  const device = loader.device;
   const logits: Tensor[] = [];
   const features: Tensor[] = [];
   const labels: Tensor[] = [];
   const indices: number[] = [];
   try {
-    for await (const b of data.prefetchTo(loader.epoch(0), device, o.normalizer ?? null)) {
+    for await (const b of loader.epoch(0)) {
       try {
         // The weights do not change between batches: their bf16 copies are made once.
         const [f, z, y] = tidy(() =>
@@ -84,37 +82,24 @@ export async function collectOutputs(
 }
 
 /**
- * How a loader feeds `device`: on a CUDA device, uint8 pixels (a quarter of the bytes) in pinned
- * memory, normalised on the device (data.prefetchTo); elsewhere, normalised float32 (o.uint8: the
- * device's way on the CPU too). `normalizer` is the one to pass on to collectOutputs / prefetchTo
- * (null: nothing to normalise there).
+ * An evaluation loader feeding `device` (data.DeviceLoader): in a data-parallel run, this rank's
+ * unpadded share. `uint8`: the GPU's feed on the CPU too (tests).
  */
-export function feedFor(
-  device: Device,
-  pipeline: data.Pipeline,
-  o: { uint8?: boolean } = {},
-): { pixels: 'normalized' | 'uint8'; pinMemory: boolean; normalizer: data.DeviceNormalizer | null } {
-  // A grey pipeline's colour-to-grey conversion is arithmetic the workers do: its batches stay float32.
-  const uint8 = (o.uint8 ?? isCuda(device)) && pipeline.channels === 3;
-  return { pixels: uint8 ? 'uint8' : 'normalized', pinMemory: isCuda(device), normalizer: uint8 ? new data.DeviceNormalizer(pipeline) : null };
-}
-
-/** An evaluation loader: in a data-parallel run, this rank's unpadded share; `feed` as feedFor gives it. */
 export function evalLoader(
   dataset: data.SampleList,
-  config: TrainConfig,
+  config: Pick<TrainConfig, 'batchSize' | 'workers' | 'skipBadImages'>,
   pipeline: data.Pipeline,
-  ctx: DistContext | null = null,
-  feed: { pixels: 'normalized' | 'uint8'; pinMemory: boolean } = { pixels: 'normalized', pinMemory: false },
-): data.DataLoader {
-  return new data.DataLoader(dataset, {
+  o: { ctx?: DistContext | null; device?: Device; uint8?: boolean } = {},
+): data.DeviceLoader {
+  const ctx = o.ctx ?? null;
+  return new data.DeviceLoader(dataset, {
+    device: o.device ?? 'cpu',
+    uint8: o.uint8,
     batchSize: config.batchSize,
     pipeline,
     workers: config.workers,
     skipBadImages: config.skipBadImages,
     shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
-    pixels: feed.pixels,
-    pinMemory: feed.pinMemory,
   });
 }
 
@@ -169,22 +154,20 @@ export async function predictLogits(
 ): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const ctx = o.ctx ?? null;
   // Data-parallel: each rank takes its share of the images.
-  const { normalizer, ...feed } = feedFor(run.device, run.recipe.eval);
-  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, ctx, feed);
+  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, { ctx, device: run.device });
   if (!o.tta) {
     try {
-      const out = await collectOutputs(run.model, loader, run.precision, ctx, { normalizer });
+      const out = await collectOutputs(run.model, loader, run.precision, ctx);
       out.features.dispose();
       return { logits: out.logits, labels: out.labels, indices: out.indices };
     } finally {
       await loader.close();
-      normalizer?.dispose();
     }
   }
   const logits: Tensor[] = [];
   const labels: Tensor[] = [];
   const indices: number[] = [];
-  for await (const b of data.prefetchTo(loader.epoch(0), run.device, normalizer)) {
+  for await (const b of loader.epoch(0)) {
     try {
       const probs = inferenceMode(() => data.flipAveragedProbabilities((x) => logitsIn(run.precision, run.model, x, { keepCache: true }), b.x));
       logits.push(tidy(() => probs.log()));
@@ -196,7 +179,6 @@ export async function predictLogits(
     }
   }
   await loader.close();
-  normalizer?.dispose();
   clearAutocastCache();
   const out = tidy(() => ({ logits: cat(logits).to('cpu'), labels: cat(labels).to('cpu') }));
   for (const t of [...logits, ...labels]) t.dispose();

@@ -5,13 +5,25 @@
 // recipe.json; evaluation reads it back.
 import * as data from '../data/index.js';
 import { BadInputError, tidy } from '../engine/index.js';
-import type { TrainConfig } from './config.js';
+import { type Augmentation, type DatasetStatistics, type Normalization, registeredDataset } from './datasets.js';
 import { MODELS } from './registry.js';
 
-export const AUGMENTATIONS = ['auto', 'none', 'flip', 'crop-flip', 'imagenet', 'randaugment', 'trivialaugment'] as const;
-export const NORMALIZATIONS = ['auto', 'imagenet', 'dataset', 'none'] as const;
-export type Augmentation = Exclude<(typeof AUGMENTATIONS)[number], 'auto'>;
-export type Normalization = Exclude<(typeof NORMALIZATIONS)[number], 'auto'>;
+export { AUGMENTATIONS, NORMALIZATIONS } from './datasets.js';
+export type { Augmentation, DatasetStatistics, Normalization } from './datasets.js';
+
+/** The options a recipe is made from: a TrainConfig's, and only those it reads. */
+export interface RecipeOptions {
+  /** A registered data set's name, or a folder or CSV. */
+  data: string;
+  model: string;
+  imageSize: number;
+  augment: string;
+  normalize: string;
+  weights: string | null;
+  cropPadding: number;
+  rrcScale: number;
+  skipBadImages: boolean;
+}
 
 export interface Recipe {
   train: data.Pipeline;
@@ -20,32 +32,20 @@ export interface Recipe {
   description: string;
 }
 
-/** Per-channel mean and std of a training set's pixels in [0, 1], and whether every image is grey. */
-export interface DatasetStatistics {
-  mean: number[];
-  std: number[];
-  grey: boolean;
-  images: number;
-}
-
-// Fashion-MNIST's own statistics (its 60,000 training images), and the demo's recipe.
-const FASHION_MEAN = 0.286;
-const FASHION_STD = 0.353;
-
-const isSmall = (c: TrainConfig) => MODELS.get(c.model).smallImages === true || (c.imageSize > 0 && c.imageSize <= 64);
+const isSmall = (c: RecipeOptions) => MODELS.get(c.model).smallImages === true || (c.imageSize > 0 && c.imageSize <= 64);
 
 /** The images a small-image model trains on at their own side, up to this many pixels (CIFAR's 32, STL's 64). */
 const SMALL_SIDE_LIMIT = 64;
 
 /**
- * --image-size 0 (auto) without reading images, where that is possible: 28 for Fashion-MNIST on a
- * CIFAR-style model, 224 for other models; null when the images' own size decides (a CIFAR-style
- * model on a user's images: resolveImageSize reads them).
+ * --image-size 0 (auto) without reading images, where that is possible: a registered data set's
+ * own side (Fashion-MNIST's 28) on a CIFAR-style model, 224 for other models; null when the
+ * images' own size decides (a CIFAR-style model on a user's images: resolveImageSize reads them).
  */
-export function imageSizeWithoutImages(c: TrainConfig): number | null {
+export function imageSizeWithoutImages(c: RecipeOptions): number | null {
   if (c.imageSize > 0) return c.imageSize;
   if (!MODELS.get(c.model).smallImages) return 224;
-  return c.data === 'fashion-mnist' ? 28 : null;
+  return registeredDataset(c.data)?.side ?? null;
 }
 
 /**
@@ -53,7 +53,7 @@ export function imageSizeWithoutImages(c: TrainConfig): number | null {
  * largest among the first 64 read) when that is at most 64 px, and at 32 otherwise; other models
  * see 224, torchvision's. A plain PyTorch script for small images does not resize them.
  */
-export async function resolveImageSize(c: TrainConfig, train: data.SampleList): Promise<number> {
+export async function resolveImageSize(c: RecipeOptions, train: data.SampleList): Promise<number> {
   const known = imageSizeWithoutImages(c);
   if (known !== null) return known;
   let side = 0;
@@ -68,28 +68,28 @@ export async function resolveImageSize(c: TrainConfig, train: data.SampleList): 
   return side > 0 && side <= SMALL_SIDE_LIMIT ? side : 32;
 }
 
-export function resolveAugmentation(c: TrainConfig): Augmentation {
+export function resolveAugmentation(c: RecipeOptions): Augmentation {
   if (c.augment !== 'auto') return c.augment as Augmentation;
-  // Fashion-MNIST upscaled for an ImageNet model: its recipe since lsr's first demo.
-  if (c.data === 'fashion-mnist') return MODELS.get(c.model).smallImages ? 'crop-flip' : 'flip';
+  const registered = registeredDataset(c.data)?.recipe.augment;
+  if (registered) return MODELS.get(c.model).smallImages ? registered.smallModel : registered.otherModels;
   return isSmall(c) ? 'crop-flip' : 'imagenet';
 }
 
-export function resolveNormalization(c: TrainConfig): Normalization {
+export function resolveNormalization(c: RecipeOptions): Normalization {
   if (c.normalize !== 'auto') return c.normalize as Normalization;
   if (c.weights) return 'imagenet';
-  return c.data === 'fashion-mnist' || isSmall(c) ? 'dataset' : 'imagenet';
+  return registeredDataset(c.data)?.recipe.normalize ?? (isSmall(c) ? 'dataset' : 'imagenet');
 }
 
-/** Whether the recipe needs the training set's statistics (read once, before training). */
-export function needsStatistics(c: TrainConfig): boolean {
-  return c.data !== 'fashion-mnist' && resolveNormalization(c) === 'dataset';
+/** Whether the recipe needs the training set's statistics (read once, before training; a registered data set's are known). */
+export function needsStatistics(c: RecipeOptions): boolean {
+  return registeredDataset(c.data) === null && resolveNormalization(c) === 'dataset';
 }
 
-/** The padding of crop-flip: --crop-padding, or an eighth of the side (4 px at 32, CIFAR's); 2 px for Fashion-MNIST's 28 (the demo's). */
-function cropPadding(c: TrainConfig, side: number): number {
+/** The padding of crop-flip: --crop-padding, a registered data set's (Fashion-MNIST's 2 px at 28, the demo's), or an eighth of the side (4 px at 32, CIFAR's). */
+function cropPadding(c: RecipeOptions, side: number): number {
   if (c.cropPadding > 0) return c.cropPadding;
-  return c.data === 'fashion-mnist' ? 2 : Math.max(1, Math.round(side / 8));
+  return registeredDataset(c.data)?.recipe.cropPadding ?? Math.max(1, Math.round(side / 8));
 }
 
 /**
@@ -97,7 +97,7 @@ function cropPadding(c: TrainConfig, side: number): number {
  * or more, some crops miss the image entirely and training sees blanks. `side`: the resolved
  * --image-size (prepareRun checks before reading the data's statistics, recipeFor always).
  */
-export function checkCropPadding(c: TrainConfig, side: number): void {
+export function checkCropPadding(c: RecipeOptions, side: number): void {
   if (c.cropPadding < side) return;
   throw new BadInputError(
     `--crop-padding ${c.cropPadding} must be less than the side of the images the model sees, ${side} px: a crop of the padded image would often hold no image at all`,
@@ -106,12 +106,12 @@ export function checkCropPadding(c: TrainConfig, side: number): void {
 
 /**
  * The recipe of a config. `stats`: the training set's statistics, needed when the normalisation
- * is the data's own (needsStatistics); Fashion-MNIST's are built in.
+ * is the data's own (needsStatistics); a registered data set's are known.
  */
-export function recipeFor(c: TrainConfig, stats: DatasetStatistics | null = null): Recipe {
+export function recipeFor(c: RecipeOptions, stats: DatasetStatistics | null = null): Recipe {
   const small = MODELS.get(c.model).smallImages === true;
-  const fashion = c.data === 'fashion-mnist';
-  if (fashion && stats === null) stats = { mean: [FASHION_MEAN], std: [FASHION_STD], grey: true, images: 60000 };
+  const registered = registeredDataset(c.data);
+  if (registered && stats === null) stats = registered.statistics;
   const augment = resolveAugmentation(c);
   const normalize = resolveNormalization(c);
   if (normalize === 'dataset' && !stats)
@@ -125,11 +125,12 @@ export function recipeFor(c: TrainConfig, stats: DatasetStatistics | null = null
       : normalize === 'dataset'
         ? { mean: fit(stats!.mean), std: fit(stats!.std) }
         : { mean: fit([0]), std: fit([1]) };
-  // Fashion-MNIST's 28 px images go to a small model as they are.
-  const side = fashion && small ? 28 : imageSizeWithoutImages(c);
+  // A registered data set's images (Fashion-MNIST's 28 px) go to a small model as they are.
+  const asTheyAre = registered !== null && small;
+  const side = asTheyAre ? registered.side : imageSizeWithoutImages(c);
   if (side === null)
     throw new BadInputError(`--image-size 0 (auto) with --model ${c.model} takes the images' own side: resolve it first (resolveImageSize; prepareRun does)`);
-  const resize: data.Transform[] = fashion && small ? [] : [{ op: 'resize', size: [side, side] }];
+  const resize: data.Transform[] = asTheyAre ? [] : [{ op: 'resize', size: [side, side] }];
   const pad = cropPadding(c, side);
   // RandAugment and TrivialAugmentWide come after the crop and flip the images would get anyway
   // (crop-flip for small images, RandomResizedCrop for large), as timm's and torchvision's

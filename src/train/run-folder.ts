@@ -10,6 +10,7 @@ import { BadInputError, type Tensor } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 import { type LoadedCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { DEFAULTS, type TrainConfig, configFile, validate } from './config.js';
+import { registeredDataset } from './datasets.js';
 import { type Recipe, needsStatistics, recipeFor } from './recipe.js';
 
 export interface RunFolder {
@@ -128,7 +129,7 @@ function readJson(path: string): unknown {
 function readRecipe(dir: string, config: TrainConfig, written: Record<string, unknown>): Recipe {
   const path = join(dir, 'recipe.json');
   if (!existsSync(path) && !('augment' in written)) {
-    const legacy = config.data === 'fashion-mnist' ? {} : { augment: 'imagenet', normalize: 'imagenet' };
+    const legacy = registeredDataset(config.data) ? {} : { augment: 'imagenet', normalize: 'imagenet' };
     return recipeFor({ ...config, ...legacy });
   }
   const json = readJson(path);

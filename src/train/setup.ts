@@ -7,6 +7,7 @@ import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
+import { registeredDataset } from './datasets.js';
 import {
   type DatasetStatistics,
   type Recipe,
@@ -43,12 +44,13 @@ export interface SplitData {
   missing: string[];
 }
 
-/** The full labeled dataset a --data value names: 'fashion-mnist', a CSV (or a folder with train.csv), or a folder per class. */
+/** The full labeled dataset a --data value names: a registered data set (DATASETS), a CSV (or a folder with train.csv), or a folder per class. */
 export function loadDataset(
   source: string,
   o: { skipBadImages?: boolean; vocab?: data.ClassVocabulary; allowOutside?: boolean } = {},
 ): { dataset: SampleList; missing: string[] } {
-  if (source === 'fashion-mnist') return { dataset: data.fashionMnist('train'), missing: [] };
+  const registered = registeredDataset(source);
+  if (registered) return { dataset: registered.train(), missing: [] };
   const csv = source.endsWith('.csv') ? source : join(source, 'train.csv');
   if (existsSync(csv)) return data.readImageCsv(csv, { labeled: true, vocab: o.vocab, skipMissing: o.skipBadImages, allowOutside: o.allowOutside });
   return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };

@@ -9,6 +9,7 @@ import * as data from '../data/index.js';
 import { type DistContext, DistributedDataParallel, collective } from '../distributed/index.js';
 import {
   BadInputError,
+  cat,
   type Device,
   ErrorCode,
   type ResolvedPrecision,
@@ -18,6 +19,7 @@ import {
   cuda,
   hasErrorCode,
   isCuda,
+  keep,
   manualSeed,
   resolvePrecision,
   setNumThreads,
@@ -40,17 +42,19 @@ import {
 } from '../io/index.js';
 import { crossEntropy } from '../losses/index.js';
 import type { Classifier } from '../models/index.js';
-import type { LRScheduler, Optimizer } from '../optim/index.js';
+import type { Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
 import { likelyCauses } from './divergence.js';
 import { ModelEma } from './ema.js';
-import { collectOutputs, evalLoader, feedFor } from './inference.js';
+import { collectOutputs, evalLoader } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
 import { logitsIn, placeFor } from './precision.js';
 import { ProgressBar } from './progress.js';
-import { LOSSES, OPTIMIZERS, SCHEDULERS } from './registry.js';
+import { LOSSES, OPTIMIZERS } from './registry.js';
+import { registeredDataset } from './datasets.js';
 import { type RunPlan, planRun } from './plan.js';
+import { RunSchedule } from './schedule.js';
 import { checkClasses, readRunFolder } from './run-folder.js';
 import { type RunData, buildModel, checkBatchFits, prepareData, prepareRun } from './setup.js';
 
@@ -108,7 +112,7 @@ export interface TrainOptions {
   dist?: DistContext | null;
   /** More watchers of the run, after the progress bar. */
   callbacks?: TrainerCallbacks[];
-  /** uint8 pixels normalised where the model is (feedFor): by default on a CUDA device only; true on the CPU tests the GPU's feed. */
+  /** uint8 pixels normalised where the model is (data.DeviceLoader): by default on a CUDA device only; true on the CPU tests the GPU's feed. */
   uint8Batches?: boolean;
   /**
    * Read the loss and accuracy every N steps (default: 20 on a CUDA device, where each read waits
@@ -131,14 +135,22 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-/** One optimizer step's sums: Σ loss, correct predictions and images (over every rank), and whether a stop was asked. */
-export interface StepStats {
-  lossSum: number;
+/** The loss and accuracy sums of the steps read at once: Σ loss·images, correct predictions and images (over every rank). */
+export interface StepSums {
+  loss: number;
   correct: number;
   count: number;
+}
+
+/** What one optimizer step did. */
+export interface StepResult {
+  /** A stop was asked (Ctrl-C; on any rank): the run saves where it stands. */
   stop: boolean;
-  /** lossSum and correct are not read yet (0 here): they are on the device until readStats(). */
-  deferred?: boolean;
+  /**
+   * The sums read at this step, those of every step since the last read (this one included), or
+   * null when they stay on the device until a later read (every plan.readEvery steps on a GPU).
+   */
+  read: StepSums | null;
 }
 
 /** The progress bar and the epoch's summary line, as a callback. */
@@ -179,18 +191,15 @@ export class Trainer {
   readonly data: RunData & { missing: string[] };
   readonly model: Classifier;
   readonly optimizer: Optimizer<{ lr: number }>;
-  readonly scheduler: LRScheduler | null;
-  /** The scheduler steps after every batch (true) or every epoch. */
-  readonly schedulerPerBatch: boolean;
+  /** The learning-rate schedule, with an entry after each update and one after each epoch. */
+  readonly schedule: RunSchedule;
   readonly objective: Objective;
   readonly ema: ModelEma | null;
-  readonly trainLoader: data.DataLoader;
-  /** null without validation (--val-fraction 0). */
-  readonly valLoader: data.DataLoader | null;
+  /** This rank's training batches, on the device. */
+  readonly trainLoader: data.DeviceLoader;
+  /** The validation batches, on the device; null without validation (--val-fraction 0). */
+  readonly valLoader: data.DeviceLoader | null;
   readonly ddp: DistributedDataParallel | null;
-  /** Normalises the uint8 batches the loaders give for a CUDA device, there (null: the loaders normalise). */
-  readonly trainNormalizer: data.DeviceNormalizer | null;
-  readonly valNormalizer: data.DeviceNormalizer | null;
   /** --mixup/--cutmix: mixes each training batch (null: off). */
   readonly mixup: data.Mixup | null;
   readonly callbacks: TrainerCallbacks[];
@@ -200,8 +209,8 @@ export class Trainer {
   readonly readEvery: number;
   /** Optimizer steps taken by this process (a loss that is not finite before any is not the rate's doing). */
   #updates = 0;
-  /** [Σ loss·images, correct] of the steps not read yet, on the device; with the first such step. */
-  #unread: { sums: Tensor; from: number } | null = null;
+  /** [Σ loss·images, correct] of the steps not read yet, where the model is; their images, and the first such step. */
+  #unread: { sums: Tensor; count: number; from: number } | null = null;
   history: EpochMetrics[] = [];
   /** --out's lock (rank 0), held from set-up to the end of fit(). */
   #lock: FolderLock | null = null;
@@ -247,14 +256,10 @@ export class Trainer {
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
     this.model = placeFor(precision, buildModel(config, vocab.size, this.data.trainPipeline.channels), this.device);
     this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
-    // A CUDA device is fed uint8 pixels from pinned memory, normalised there.
-    const { normalizer: trainNormalizer, ...trainFeed } = feedFor(this.device, this.data.trainPipeline, { uint8: o.uint8Batches });
-    const { normalizer: valNormalizer, ...valFeed } = feedFor(this.device, this.data.evalPipeline, { uint8: o.uint8Batches });
-    this.trainNormalizer = trainNormalizer;
-    this.valNormalizer = valNormalizer;
-    // Built before the scheduler, which counts its batches (its workers start with the first epoch).
-    this.trainLoader = new data.DataLoader(trainSet, {
-      ...trainFeed,
+    // Built before the schedule, which counts its batches (its workers start with the first epoch).
+    this.trainLoader = new data.DeviceLoader(trainSet, {
+      device: this.device,
+      uint8: o.uint8Batches,
       batchSize: plan.batch.perRank,
       pipeline: this.data.trainPipeline,
       shuffle: true,
@@ -264,9 +269,7 @@ export class Trainer {
       skipBadImages: config.skipBadImages,
       shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
     });
-    const schedule = SCHEDULERS.get(config.scheduler);
-    this.scheduler = schedule.build(this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
-    this.schedulerPerBatch = schedule.perBatch;
+    this.schedule = RunSchedule.build(config.scheduler, this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
     this.objective = o.teacher
       ? new Distillation(placeFor(precision, o.teacher.model, this.device), {
           temperature: o.teacher.temperature,
@@ -289,7 +292,7 @@ export class Trainer {
       this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
       this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
       resumed?.dispose();
-      this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, ctx, valFeed) : null;
+      this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, { ctx, device: this.device, uint8: o.uint8Batches }) : null;
     } catch (e) {
       this.#lock?.release();
       throw e;
@@ -322,7 +325,7 @@ export class Trainer {
     const { data: source, weights } = this.config;
     const inputs = [
       ...(weights ? [{ what: `--weights ${weights}`, path: weights }] : []),
-      ...(source === 'fashion-mnist' ? [] : [{ what: `--data ${source}`, path: source.endsWith('.csv') ? source : join(source, 'train.csv') }]),
+      ...(registeredDataset(source) ? [] : [{ what: `--data ${source}`, path: source.endsWith('.csv') ? source : join(source, 'train.csv') }]),
     ];
     try {
       for (const name of RUN_FILES)
@@ -356,7 +359,7 @@ export class Trainer {
       checkClasses(`--data ${config.data}`, this.data.vocab.classes, paths.last, folder.vocab.classes);
       // Checked before anything is restored: a checkpoint that does not fit this run is refused.
       progress = checkProgress(paths.last, ckpt.meta.progress, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length });
-      ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.scheduler, generators: generatorDevices(this.device) });
+      ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.schedule.scheduler, generators: generatorDevices(this.device) });
       if (this.objective.loadStateDict) {
         if (Object.keys(ckpt.loss).length === 0)
           throw new Error(`${paths.last}: the checkpoint has no loss state, but the run's loss (${config.loss}) keeps one`);
@@ -417,59 +420,66 @@ export class Trainer {
 
   /**
    * One optimizer step on a batch (this rank's share of the global batch), in --accumulate
-   * micro-batches: forward, loss, backward (gradients averaged over ranks), the optimizer and a
-   * per-batch schedule, the average of the weights. A loss that is not finite stops the run.
+   * micro-batches: forward, loss, backward (gradients averaged over ranks), the optimizer, the
+   * schedule's per-update entry, the average of the weights. The loss and accuracy are summed where
+   * the model is and read every plan.readEvery steps (every step on the CPU and in a data-parallel
+   * run), on a stop and at the epoch's `last` step, always before the update: a loss that is not
+   * finite stops the run there, the weights as they were.
    */
-  step(batch: { x: Tensor; y: Tensor }, where: { epoch: number; step: number }): StepStats {
-    const at = `at epoch ${where.epoch + 1}, batch ${where.step}`;
+  step(batch: { x: Tensor; y: Tensor }, where: { epoch: number; step: number; last?: boolean }): StepResult {
     // --mixup/--cutmix: the batch mixed with its reverse, drawn from (seed, epoch, step) alone, so a resumed run mixes alike.
     const mixed = this.mixup ? this.mixup.apply(batch.x, batch.y, where.epoch, where.step) : null;
     try {
-      return this.#step(mixed ? { ...batch, x: mixed.x, target: mixed.target } : batch, at, where.step);
+      return this.#step(mixed ? { ...batch, x: mixed.x, target: mixed.target } : batch, where);
     } finally {
       mixed?.x.dispose();
       mixed?.target.dispose();
     }
   }
 
-  #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step = 0): StepStats {
-    if (this.readEvery > 1) return this.#deferredStep(batch, at, step);
+  #step(batch: { x: Tensor; y: Tensor; target?: Tensor }, where: { epoch: number; step: number; last?: boolean }): StepResult {
     const { ctx, ddp } = this;
+    const at = `at epoch ${where.epoch + 1}, batch ${where.step}`;
     const n = batch.x.shape[0]!;
     const parts = this.#microBatches(n);
-    const total: StepStats = { lossSum: 0, correct: 0, count: 0, stop: false };
+    let stop = this.o.signal?.aborted ?? false;
     this.optimizer.zeroGrad();
     for (const [k, { start, size }] of parts.entries()) {
       const last = k === parts.length - 1;
       // DDP's no_sync: gradients are reduced once, in the last micro-batch's backward.
       if (ddp) collective(ctx, at, () => ddp.beforeForward({ reduce: last }));
-      // [Σ loss, correct, images, stop requested]: this rank's, then (data-parallel) all ranks'.
-      const stats = tidy(() => {
-        const { micro, logits, loss: l } = this.#forward(batch, start, size);
-        const value = l ? l.item() : NaN;
-        const correct = Number.isFinite(value) ? logits.argmax(1).eq(micro.y).sum().item() : 0;
-        let s = [value * size, correct, size, this.o.signal?.aborted ? 1 : 0];
+      // The loss's value when it is not finite (the run has diverged), else null; the micro-batch's backward done.
+      const diverged = tidy((): number | null => {
+        const { micro, logits, loss } = this.#forward(batch, start, size);
+        // [Σ loss·images, correct] in float64 where the model is: nothing is read here.
+        let sums = loss
+          ? stack([loss.detach().to('float64').mul(size), logits.argmax(1).eq(micro.y).sum().to('float64')])
+          : tensor([Number.NaN, 0], { dtype: 'float64', device: this.device });
+        let count = size;
+        let value: number | null = loss ? null : Number.NaN;
         if (ctx) {
-          // Before backward, so that a rank whose loss is not finite stops together with the others.
-          const t = tensor(s, { dtype: 'float64' });
-          collective(ctx, at, () => dist.allReduce([t], 'sum'));
-          s = t.toFlatArray();
+          // Data-parallel (on the CPU): the ranks' sums, images and stops before backward, so that a
+          // rank whose loss is not finite stops together with the others.
+          const all = cat([sums, tensor([size, stop ? 1 : 0], { dtype: 'float64' })]);
+          collective(ctx, at, () => dist.allReduce([all], 'sum'));
+          const [lossSum, , images, stops] = all.toFlatArray() as [number, number, number, number];
+          sums = all.narrow(0, 0, 2);
+          count = images;
+          stop ||= stops > 0;
+          value = Number.isFinite(lossSum) ? null : lossSum / images;
         }
-        if (!Number.isFinite(s[0]!)) return s;
-        this.#backward(l!, size, n);
+        this.#addUnread(sums, count, where.step);
+        if (value !== null) return value;
+        this.#backward(loss!, size, n);
         if (ddp && last) collective(ctx, at, () => ddp.averageGradients());
-        return s;
-      }) as [number, number, number, number];
-      total.lossSum += stats[0];
-      total.correct += stats[1];
-      total.count += stats[2];
-      total.stop ||= stats[3] > 0;
-      if (!Number.isFinite(stats[0])) break;
+        return null;
+      });
+      if (diverged !== null) this.#stopOnLoss(diverged, at);
     }
-    const loss = total.lossSum / total.count;
-    if (!Number.isFinite(loss)) this.#stopOnLoss(loss, at);
+    const due = stop || where.last === true || where.step % this.readEvery === 0;
+    const read = due ? this.readStats(where.epoch, where.step) : null;
     this.#update();
-    return total;
+    return { stop, read };
   }
 
   /** Micro-batch bounds (--accumulate): as even as the batch allows, a short last batch included. */
@@ -503,46 +513,41 @@ export class Trainer {
   #update(): void {
     this.#updates++;
     this.optimizer.step();
-    if (this.schedulerPerBatch) this.scheduler?.step();
+    this.schedule.afterUpdate();
     this.ema?.update();
   }
 
-  /**
-   * The step of #step without reading a value from the device: the batch's loss and accuracy are
-   * added to #unread, read every readEvery steps (readStats). One process, no collectives.
-   */
-  #deferredStep(batch: { x: Tensor; y: Tensor; target?: Tensor }, at: string, step: number): StepStats {
-    const n = batch.x.shape[0]!;
-    this.optimizer.zeroGrad();
-    for (const { start, size } of this.#microBatches(n)) {
-      const sums = tidy(() => {
-        const { micro, logits, loss: l } = this.#forward(batch, start, size);
-        if (!l) return null;
-        const s = stack([l.detach().to('float64').mul(size), logits.argmax(1).eq(micro.y).sum().to('float64')]);
-        this.#backward(l, size, n);
-        return s;
-      });
-      if (!sums) this.#stopOnLoss(NaN, at);
-      if (!this.#unread) this.#unread = { sums, from: step };
-      else {
-        this.#unread.sums.add_(sums);
-        sums.dispose();
-      }
+  /** Adds a micro-batch's sums to those not read yet (kept beyond the step's scope). */
+  #addUnread(sums: Tensor, count: number, step: number): void {
+    if (!this.#unread) this.#unread = { sums: keep(sums.clone()), count, from: step };
+    else {
+      this.#unread.sums.add_(sums);
+      this.#unread.count += count;
     }
-    this.#update();
-    return { lossSum: 0, correct: 0, count: n, stop: this.o.signal?.aborted ?? false, deferred: true };
   }
 
-  /** Reads the loss and accuracy of the steps not read yet into the epoch's sums (waiting for the device); stops on a loss that is not finite. */
-  readStats(epoch: number, step: number): void {
+  /**
+   * Reads the sums of the steps not read yet into the epoch's (waiting for the device), and returns
+   * them; stops on a loss that is not finite. null when nothing was left to read.
+   */
+  readStats(epoch: number, step: number): StepSums | null {
     const unread = this.#unread;
-    if (!unread) return;
+    if (!unread) return null;
     this.#unread = null;
-    const [lossSum, correct] = unread.sums.toFlatArray() as [number, number];
+    const [loss, correct] = unread.sums.toFlatArray() as [number, number];
     unread.sums.dispose();
-    if (!Number.isFinite(lossSum)) this.#stopOnLoss(lossSum, `at epoch ${epoch + 1}, in batches ${unread.from}–${step} (read every ${this.readEvery} batches)`);
-    this.progress.sums.loss += lossSum;
-    this.progress.sums.correct += correct;
+    if (!Number.isFinite(loss))
+      this.#stopOnLoss(
+        loss / unread.count,
+        unread.from === step
+          ? `at epoch ${epoch + 1}, batch ${step}`
+          : `at epoch ${epoch + 1}, in batches ${unread.from}–${step} (read every ${this.readEvery} batches)`,
+      );
+    const s = this.progress.sums;
+    s.loss += loss;
+    s.correct += correct;
+    s.count += unread.count;
+    return { loss, correct, count: unread.count };
   }
 
   #stopOnLoss(loss: number, at: string): never {
@@ -564,7 +569,7 @@ export class Trainer {
     if (!this.valLoader) return null;
     if (this.ddp) collective(this.ctx, `before validating epoch ${this.progress.epoch + 1}`, () => this.ddp!.syncBuffers());
     const measure = async (model: Classifier) => {
-      const val = await collectOutputs(model, this.valLoader!, this.precision, this.ctx, { normalizer: this.valNormalizer });
+      const val = await collectOutputs(model, this.valLoader!, this.precision, this.ctx);
       const m = classificationMetrics(val.logits, val.labels);
       const loss = tidy(() => crossEntropy(val.logits, val.labels, { labelSmoothing: this.config.smoothing }).item());
       for (const t of [val.logits, val.features, val.labels]) t.dispose();
@@ -583,7 +588,7 @@ export class Trainer {
         saveCheckpoint(path, {
           model: this.model,
           optimizer: this.optimizer,
-          scheduler: this.scheduler,
+          scheduler: this.schedule.scheduler,
           progress: this.progress,
           config: this.config,
           vocab: this.data.vocab.toJSON(),
@@ -613,31 +618,25 @@ export class Trainer {
         this.model.train();
         for (const c of cbs) c.onEpochStart?.(this, epoch);
         const epochStart = performance.now();
-        // Batches done before an interrupt are skipped (#epochBatches); the count goes on from them.
+        // Batches done before an interrupt are skipped, undecoded-to-device; the count goes on from them.
         let step = this.progress.step;
-        // On the device, each batch's copy is queued while the step before runs.
-        for await (const batch of data.prefetchTo(this.#epochBatches(epoch), this.device, this.trainNormalizer)) {
+        const steps = this.trainLoader.length;
+        for await (const batch of this.trainLoader.epoch(epoch, { skip: step })) {
           step += 1;
           const t0 = performance.now();
-          let stats: StepStats;
+          let r: StepResult;
           try {
-            stats = this.step(batch, { epoch, step });
+            r = this.step(batch, { epoch, step, last: step >= steps });
           } finally {
             batch.dispose();
           }
-          const s = this.progress.sums;
-          s.loss += stats.lossSum;
-          s.correct += stats.correct;
-          s.count += stats.count;
           this.progress.step = step;
-          const steps = this.trainLoader.length;
-          const read = !stats.deferred || stats.stop || step % this.readEvery === 0 || step >= steps;
-          if (stats.deferred && read) this.readStats(epoch, step);
+          const s = this.progress.sums;
           s.seconds += (performance.now() - t0) / 1000;
-          if (read) for (const c of cbs) c.onStep?.(this, { epoch, step, steps, sums: s });
+          if (r.read) for (const c of cbs) c.onStep?.(this, { epoch, step, steps, sums: s });
           // Let the event loop run (a Ctrl-C handler) even when batches are decoded on this thread.
           await new Promise((resolve) => setImmediate(resolve));
-          if (stats.stop) {
+          if (r.stop) {
             this.saveCheckpoint(paths.last);
             for (const c of cbs) c.onInterrupt?.(this, paths.last);
             return result('interrupted');
@@ -661,19 +660,8 @@ export class Trainer {
     }
   }
 
-  /** An epoch's batches from where it stands: those done before an interrupt are dropped undecoded-to-device. */
-  async *#epochBatches(epoch: number): AsyncGenerator<data.Batch> {
-    let k = 0;
-    for await (const batch of this.trainLoader.epoch(epoch)) {
-      if (k++ < this.progress.step) batch.dispose();
-      else yield batch;
-    }
-  }
-
   async #endEpoch(epoch: number, wallSeconds: number): Promise<void> {
-    const { scheduler } = this;
-    // The rate of the epoch's last batch (a per-batch schedule has already stepped past it).
-    const lr = this.schedulerPerBatch && scheduler ? scheduler.lrAt(scheduler.lastEpoch - 1, 0) : this.optimizer.paramGroups[0]!.lr;
+    const lr = this.schedule.lastBatchRate();
     const val = await this.validate();
     const s = this.progress.sums;
     const metrics: EpochMetrics = {
@@ -688,7 +676,7 @@ export class Trainer {
     };
     this.history.push(metrics);
     if (this.lead) this.#writeMetrics();
-    if (!this.schedulerPerBatch) scheduler?.step();
+    this.schedule.afterEpoch();
     this.objective.endEpoch?.(this.ctx);
     const accuracy = val?.valAccuracy ?? null;
     this.progress = {
@@ -717,8 +705,6 @@ export class Trainer {
     await this.valLoader?.close();
     this.objective.dispose?.();
     this.ddp?.dispose();
-    this.trainNormalizer?.dispose();
-    this.valNormalizer?.dispose();
     this.#unread?.sums.dispose();
     this.#unread = null;
     // The optimizer's state (momentum, Adam's moments: a model's size again, or twice) on its device now, not when the GC gets to it.
