@@ -95,6 +95,8 @@ describe('options and environment', () => {
     assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '2' }), /RANK must be below WORLD_SIZE/);
     assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: 'two', RANK: '0' }), /WORLD_SIZE must be an integer/);
     assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '0', LSR_DIST_TIMEOUT: '0' }), /LSR_DIST_TIMEOUT/);
+    // An empty host is refused at once, not waited for until the rendezvous times out.
+    assert.throws(() => distributed.contextFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_ADDR: ' ' }), /MASTER_ADDR must name a host .*got ' '/);
   });
 
   test('launcher options are taken out of the command; bad ones are errors naming the option', () => {
@@ -105,6 +107,8 @@ describe('options and environment', () => {
     assert.throws(() => distributed.splitLaunchArgs(['--nproc', '0']), /--nproc must be an integer in \[1, \d+\] \(at most 4 per core\), got 0/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--master-addr', 'h']), /--master-port is needed/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--node-rank', '2', '--master-port', '1']), /--node-rank must be below --nnodes/);
+    for (const empty of [['--master-addr='], ['--master-addr', '']])
+      assert.throws(() => distributed.splitLaunchArgs(['--nproc', '2', ...empty]), /--master-addr must name a host \(an address or a name\), got ''/);
   });
 
   test('the global batch must split evenly', () => {

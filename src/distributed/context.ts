@@ -37,6 +37,8 @@ export function contextFromEnv(env: NodeJS.ProcessEnv = process.env): DistContex
   const localWorldSize = int('LOCAL_WORLD_SIZE', 1, worldSize);
   const localRank = int('LOCAL_RANK', 0, rank % localWorldSize);
   if (localRank >= localWorldSize) throw new Error(`environment variable LOCAL_RANK must be below LOCAL_WORLD_SIZE (${localWorldSize}), got ${localRank}`);
+  if (env.MASTER_ADDR !== undefined && !/\S/.test(env.MASTER_ADDR))
+    throw new Error(`environment variable MASTER_ADDR must name a host (an address or a name), got '${env.MASTER_ADDR}'`);
   const timeoutS =
     env.LSR_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : parseNumber(env.LSR_DIST_TIMEOUT, 'environment variable LSR_DIST_TIMEOUT', TIMEOUT_RANGE);
   return {

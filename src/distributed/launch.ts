@@ -52,6 +52,8 @@ export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null;
     masterPort: number('masterPort', 'master-port', { integer: true, min: 1, max: 65535 }, 0),
     timeoutS: number('timeoutS', 'dist-timeout', TIMEOUT_RANGE, DEFAULT_TIMEOUT_S),
   };
+  // An empty host is no address: the rendezvous would wait its whole timeout for it.
+  if (!/\S/.test(o.masterAddr)) throw new Error(`--master-addr must name a host (an address or a name), got '${o.masterAddr}'`);
   if (o.nodeRank >= o.nnodes) throw new Error(`--node-rank must be below --nnodes (${o.nnodes}), got ${o.nodeRank}`);
   if (o.nnodes > 1 && o.masterPort === 0) throw new Error('--master-port is needed when --nnodes > 1 (every machine must name the same one)');
   if (o.nnodes > 1 && raw.masterAddr === undefined) throw new Error('--master-addr is needed when --nnodes > 1: the address of the machine with --node-rank 0');
