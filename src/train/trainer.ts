@@ -183,11 +183,6 @@ export class Trainer {
   /** The decisions made once for the run (device, precision, ranks, batch shapes, LR, read cadence). */
   readonly plan: RunPlan;
   readonly ctx: DistContext | null;
-  /** Rank 0 (or the only process): it alone logs and writes files. */
-  readonly lead: boolean;
-  /** Where the model, its optimizer state and each batch live (--device resolved). */
-  readonly device: Device;
-  readonly precision: ResolvedPrecision;
   readonly data: RunData & { missing: string[] };
   readonly model: Classifier;
   readonly optimizer: Optimizer<{ lr: number }>;
@@ -205,8 +200,6 @@ export class Trainer {
   readonly callbacks: TrainerCallbacks[];
   readonly log: ((line: string) => void) | null;
   progress: Progress = { epoch: 0, step: 0, sums: emptySums(), bestAccuracy: -1 };
-  /** Steps between reads of the loss (1: every step; more on a GPU, whose reads wait for it). */
-  readonly readEvery: number;
   /** Optimizer steps taken by this process (a loss that is not finite before any is not the rate's doing). */
   #updates = 0;
   /** [Σ loss·images, correct] of the steps not read yet, where the model is; their images, and the first such step. */
@@ -215,6 +208,23 @@ export class Trainer {
   /** --out's lock (rank 0), held from set-up to the end of fit(). */
   #lock: FolderLock | null = null;
   readonly paths: { last: string; best: string; metrics: string };
+
+  // What the plan decided, under the names the rest of the Trainer (and its callers) read.
+  /** Rank 0 (or the only process): it alone logs and writes files. */
+  get lead(): boolean {
+    return this.plan.lead;
+  }
+  /** Where the model, its optimizer state and each batch live (--device resolved). */
+  get device(): Device {
+    return this.plan.device;
+  }
+  get precision(): ResolvedPrecision {
+    return this.plan.precision;
+  }
+  /** Steps between reads of the loss (1: every step; more on a GPU, whose reads wait for it). */
+  get readEvery(): number {
+    return this.plan.readEvery;
+  }
 
   /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
   constructor(
@@ -227,10 +237,6 @@ export class Trainer {
     this.ctx = o.dist && dist.processGroup() ? o.dist : null;
     const ctx = this.ctx;
     const { world, precision } = plan;
-    this.lead = plan.lead;
-    this.device = plan.device;
-    this.precision = plan.precision;
-    this.readEvery = plan.readEvery;
     // config.json records what the run used: the rate of --lr 0 and the device of 'auto'.
     if (config.lr !== plan.lr || config.device !== plan.device) this.config = config = { ...config, lr: plan.lr, device: plan.device };
     this.log = !this.lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
@@ -519,7 +525,7 @@ export class Trainer {
 
   /** Adds a micro-batch's sums to those not read yet (kept beyond the step's scope). */
   #addUnread(sums: Tensor, count: number, step: number): void {
-    if (!this.#unread) this.#unread = { sums: keep(sums.clone()), count, from: step };
+    if (!this.#unread) this.#unread = { sums: keep(sums), count, from: step };
     else {
       this.#unread.sums.add_(sums);
       this.#unread.count += count;
