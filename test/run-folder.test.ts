@@ -71,6 +71,14 @@ describe('a run folder is checked as a whole when read back', () => {
       () => training.loadRun(resized),
       /resized\/recipe\.json: 'eval\.transforms\[0\]\.size\[0\]' is 64, but config\.json's options give 32: recipe\.json was edited or belongs to another run/,
     );
+    // A key that is not there says so, not 'undefined'.
+    const noChannels = variant('no-channels', (d) =>
+      editJson(join(d, 'recipe.json'), (r) => {
+        const { channels: _, ...rest } = r.eval as Record<string, unknown>;
+        return { ...r, eval: rest };
+      }),
+    );
+    assert.throws(() => training.loadRun(noChannels), /no-channels\/recipe\.json: 'eval\.channels' must be 1 or 3, got nothing \(the key is missing\)/);
     const deleted = variant('no-recipe', (d) => unlinkSync(join(d, 'recipe.json')));
     assert.throws(() => training.loadRun(deleted), /no-recipe\/recipe\.json is missing \(every run folder lsr writes has one\)/);
   });

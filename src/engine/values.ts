@@ -60,4 +60,7 @@ export function parseNumber(raw: unknown, what: string, r: NumberRange = {}): nu
   return checkRange(n, what, r);
 }
 
+/** A value from a JSON file in a message: as JSON, and a key that is not there as such (not 'undefined'). */
+export const shownJson = (v: unknown): string => (v === undefined ? 'nothing (the key is missing)' : JSON.stringify(v));
+
 const shown = (v: unknown) => (typeof v === 'string' ? `'${v}'` : typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)));

@@ -1,7 +1,7 @@
 // Checkpoints: one safetensors file holding the model, the optimizer's state tensors and the
 // random generator's state, with everything else (epoch, step, scheduler, optimizer options,
 // running sums, config, vocabulary) as JSON metadata. Written atomically.
-import { type Device, type Tensor, getRngState, setRngState, tidy } from '../engine/index.js';
+import { type Device, type Tensor, getRngState, setRngState, shownJson, tidy } from '../engine/index.js';
 import { loadSafetensors, saveSafetensors } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import type { LRScheduler, Optimizer, ParamState } from '../optim/index.js';
@@ -101,7 +101,7 @@ export interface LoadedCheckpoint {
  */
 export function checkProgress(path: string, progress: unknown, run: { epochs: number; batchesPerEpoch: number }): Progress {
   const fail = (field: string, what: string, v: unknown): never => {
-    throw new Error(`${path}: ${field} ${what}, got ${JSON.stringify(v)}`);
+    throw new Error(`${path}: ${field} ${what}, got ${shownJson(v)}`);
   };
   if (typeof progress !== 'object' || progress === null || Array.isArray(progress)) return fail('progress', 'must be an object', progress);
   const p = progress as Record<string, unknown>;

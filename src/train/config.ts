@@ -10,6 +10,7 @@ import {
   inRange,
   maxThreads,
   parseNumber,
+  shownJson,
   THREADS_PER_CORE,
 } from '../engine/index.js';
 import { AUGMENTATIONS, DATASETS, DEFAULT_DATASET, NORMALIZATIONS } from './datasets.js';
@@ -315,7 +316,7 @@ function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
 export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) => string; inputs?: boolean } = {}): void {
   const name = o.name ?? ((key: keyof TrainConfig) => `--${kebab(key)}`);
   const fail = (key: keyof TrainConfig, what: string): never => {
-    throw new BadInputError(`${name(key)} ${what}, got ${JSON.stringify(c[key])}`);
+    throw new BadInputError(`${name(key)} ${what}, got ${shownJson(c[key])}`);
   };
   // Every number against its range in CONFIG_HELP, the one place ranges are declared.
   for (const [key, { range }] of Object.entries(CONFIG_HELP) as Array<[keyof TrainConfig, { range?: NumberRange }]>)

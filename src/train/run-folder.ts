@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import * as data from '../data/index.js';
-import { BadInputError, type Tensor } from '../engine/index.js';
+import { BadInputError, type Tensor, shownJson } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 import { type LoadedCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { DEFAULTS, type TrainConfig, configFile, validate } from './config.js';
@@ -134,7 +134,7 @@ function readRecipe(dir: string, config: TrainConfig, written: Record<string, un
   }
   const json = readJson(path);
   const fail = (field: string, what: string, v: unknown): never => {
-    throw new BadInputError(`${path}: '${field}' ${what}, got ${JSON.stringify(v)}`);
+    throw new BadInputError(`${path}: '${field}' ${what}, got ${shownJson(v)}`);
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadInputError(`${path} must hold a JSON object (the run's recipe)`);
   const file = json as Record<string, Record<string, unknown>>;
@@ -161,7 +161,7 @@ function readRecipe(dir: string, config: TrainConfig, written: Record<string, un
     const diff = firstDifference(file[part], expected[part], part);
     if (diff)
       throw new BadInputError(
-        `${path}: '${diff.at}' is ${JSON.stringify(diff.found)}, but config.json's options give ${JSON.stringify(diff.expected)}: recipe.json was edited or belongs to another run`,
+        `${path}: '${diff.at}' is ${shownJson(diff.found)}, but config.json's options give ${shownJson(diff.expected)}: recipe.json was edited or belongs to another run`,
       );
   }
   return expected;
