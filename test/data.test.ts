@@ -301,6 +301,8 @@ describe('bad data: clear errors naming the file and the CSV row', () => {
 
   test('empty CSV, wrong header, header only, test CSV with labels, train CSV without', () => {
     assert.throws(() => read(csv('empty', '')), /train\.csv: the CSV is empty \(expected a header 'image,label'\)/);
+    // A folder named where a CSV is expected (predict --data DIR) says so, not EISDIR.
+    assert.throws(() => read(join(root, 'bad'), false), /bad is a folder, not a CSV file \(a header 'image', then a row per image\)/);
     assert.throws(() => read(csv('header', 'file,class\na.jpg,x\n')), /row 1 is not the expected header 'image,label' \(found 'file,class'\)/);
     assert.throws(() => read(csv('only', 'image,label\n')), /the CSV has a header but no rows/);
     assert.throws(() => read(csv('testlabels', 'image,label\na.jpg,x\n'), false), /has a 'label' column: this looks like the training CSV/);

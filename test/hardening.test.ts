@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { compareCommand } from '../src/cli/commands.js';
-import { parseTrainArgs } from '../src/cli/specs.js';
+import { parseCommandLine } from '../src/cli/options.js';
+import { COMMANDS, parseTrainArgs } from '../src/cli/specs.js';
 import * as L from '../src/index.js';
 import { data, experiments, training } from '../src/index.js';
 import { likelyCauses } from '../src/train/divergence.js';
@@ -59,6 +60,13 @@ describe('every numeric option goes through one parser (items 2, 6, 12)', () => 
     assert.throws(() => L.distributed.splitLaunchArgs(['--node-rank', '']), /--node-rank must be an integer ≥ 0, got ''/);
     assert.throws(() => L.distributed.splitLaunchArgs(['--dist-timeout=']), /--dist-timeout must be a number in \(0, 2592000\] \(seconds\), got ''/);
     assert.throws(() => parseTrainArgs('distill', ['--beta=']), /--beta must be a number in \[0, 1\], got ''/);
+  });
+
+  test("an empty path, name or list is refused by name, never read as a file called ''", () => {
+    assert.throws(() => train('--data='), /^BadInputError: --data needs a value, got ''$/);
+    assert.throws(() => parseCommandLine(COMMANDS.train, ['--out', ' ']), /^BadInputError: --out needs a value, got ' '$/);
+    for (const option of ['--data', '--out', '--run'])
+      assert.throws(() => parseCommandLine(COMMANDS.predict, [`${option}=`]), new RegExp(`^BadInputError: ${option} needs a value, got ''$`));
   });
 
   test('out-of-range values that failed far away are refused up front, naming the option', () => {

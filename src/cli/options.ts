@@ -83,6 +83,8 @@ export function parseCommandLine(cmd: CommandSpec, argv: string[]): Parsed {
   for (const [k, v] of Object.entries(values)) {
     const range = table[k]?.range;
     if (range && typeof v === 'string') parseNumber(v, `--${k}`, range);
+    // An empty path, name or list is no value (`--data=` would otherwise read '' as a file name).
+    else if (typeof v === 'string' && v.trim() === '') throw new BadInputError(`--${k} needs a value, got '${v}'`);
   }
   const expected = cmd.positionals?.length ?? 0;
   if (!parsed.values.help && parsed.positionals.length !== expected && expected > 0)

@@ -102,6 +102,8 @@ export interface CsvOptions {
 export function readImageCsv(csvPath: string, o: CsvOptions): { dataset: SampleList; missing: string[] } {
   const source = csvPath;
   if (!existsSync(csvPath)) throw new Error(`${source}: no such file`);
+  if (statSync(csvPath).isDirectory())
+    throw new Error(`${source} is a folder, not a CSV file (a header 'image${o.labeled ? ',label' : ''}', then a row per image)`);
   const rows = parseCsv(readFileSync(csvPath, 'utf8').replace(/^\uFEFF/, ''), source);
   if (rows.length === 0) throw new Error(`${source}: the CSV is empty (expected a header '${o.labeled ? 'image,label' : 'image'}')`);
   const header = rows[0]!.map((h) => h.trim());
