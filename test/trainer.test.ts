@@ -521,6 +521,8 @@ describe('devices (issue 16)', () => {
     assert.equal(result.status, 'finished');
     assert.equal(t.optimizer.stateDict().state.size, 0, 'momentum buffers are freed by close(), not left to the GC');
     assert.equal(result.plan.device, 'cpu');
+    // The run folder records the plan it trained with.
+    assert.deepEqual(JSON.parse(readFileSync(join(root, 'close-frees', 'plan.json'), 'utf8')), result.plan);
     result.model.dispose();
   });
 });

@@ -177,7 +177,17 @@ export function progressLogger(log: ((line: string) => void) | null, tty?: boole
 const emptySums = (): Progress['sums'] => ({ loss: 0, correct: 0, count: 0, seconds: 0 });
 
 /** The files a run writes in --out. */
-const RUN_FILES = ['config.json', 'vocab.json', 'recipe.json', 'metrics.jsonl', 'last.safetensors', 'best.safetensors', 'bad-images.txt', 'resumes.jsonl'];
+const RUN_FILES = [
+  'config.json',
+  'plan.json',
+  'vocab.json',
+  'recipe.json',
+  'metrics.jsonl',
+  'last.safetensors',
+  'best.safetensors',
+  'bad-images.txt',
+  'resumes.jsonl',
+];
 
 export class Trainer {
   /** The decisions made once for the run (device, precision, ranks, batch shapes, LR, read cadence). */
@@ -294,6 +304,8 @@ export class Trainer {
     try {
       const resumed = o.resume ? this.#resume() : null;
       if (!o.resume && this.lead) this.#writeRunFiles();
+      // The decisions this process trains with (a resume may be planned otherwise: other ranks, another device).
+      if (this.lead) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
       // Every rank starts from rank 0's weights: broadcast after any resume.
       this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
       this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
