@@ -107,8 +107,15 @@ describe('options and environment', () => {
     assert.throws(() => distributed.splitLaunchArgs(['--nproc', '0']), /--nproc must be an integer in \[1, \d+\] \(at most 4 per core\), got 0/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--master-addr', 'h']), /--master-port is needed/);
     assert.throws(() => distributed.splitLaunchArgs(['--nnodes', '2', '--node-rank', '2', '--master-port', '1']), /--node-rank must be below --nnodes/);
+    // A launcher option given no value does not swallow the next option.
+    assert.throws(() => distributed.splitLaunchArgs(['--nproc', '2', '--master-addr', '--epochs=1']), /option --master-addr needs a value/);
     for (const empty of [['--master-addr='], ['--master-addr', '']])
       assert.throws(() => distributed.splitLaunchArgs(['--nproc', '2', ...empty]), /--master-addr must name a host \(an address or a name\), got ''/);
+  });
+
+  test('a --master-addr this machine cannot resolve is refused before any rank waits for it', async () => {
+    await distributed.checkHost('127.0.0.1');
+    await assert.rejects(distributed.checkHost('no-such-host.invalid'), /--master-addr no-such-host\.invalid: this machine cannot resolve it \(ENOTFOUND\)/);
   });
 
   test('the global batch must split evenly', () => {

@@ -65,6 +65,12 @@ describe('every numeric option goes through one parser (items 2, 6, 12)', () => 
   test("an empty path, name or list is refused by name, never read as a file called ''", () => {
     assert.throws(() => train('--data='), /^BadInputError: --data needs a value, got ''$/);
     assert.throws(() => parseCommandLine(COMMANDS.train, ['--out', ' ']), /^BadInputError: --out needs a value, got ' '$/);
+    // A launcher option given no value does not take the next option as its value (a host '--device=cpu' would be waited for).
+    assert.throws(() => L.distributed.splitLaunchArgs(['--master-addr', '--device=cpu']), /^Error: option --master-addr needs a value$/);
+    // --data naming nothing there says which option and what it takes.
+    assert.throws(() => training.loadDataset(join(root, 'nowhere')), /^BadInputError: --data .*nowhere: no such file or folder \(a folder with train\.csv/);
+    // A folder where a weights file is expected is named as such, not read (EISDIR).
+    assert.throws(() => train('--weights', root), /^BadInputError: --weights must be an existing \.pth or \.safetensors file, got ".*"$/);
     for (const option of ['--data', '--out', '--run'])
       assert.throws(() => parseCommandLine(COMMANDS.predict, [`${option}=`]), new RegExp(`^BadInputError: ${option} needs a value, got ''$`));
   });

@@ -2,7 +2,7 @@
 // input, the output folder's lock, and JSON-lines logs with a torn tail (issue 26, part A).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -89,6 +89,13 @@ describe('a run folder is checked as a whole when read back', () => {
       ['truncated', (p) => writeFileSync(p, readFileSync(p, 'utf8').slice(0, 100)), /truncated\/config\.json is not valid JSON \(/],
       ['smoothing', (p) => editJson(p, (c) => ({ ...c, smoothing: 5 })), /smoothing\/config\.json: 'smoothing' must be in \[0, 1\], got 5/],
       ['unknown', (p) => editJson(p, (c) => ({ ...c, colour: 1 })), /unknown\/config\.json has an unknown key 'colour'/],
+      // Values of the wrong kind are shown as JSON, never as '[object Object]'.
+      ['syncbn', (p) => editJson(p, (c) => ({ ...c, syncBn: { x: 1 } })), /syncbn\/config\.json: 'syncBn' must be true or false, got \{"x":1\}/],
+      [
+        'object',
+        (p) => editJson(p, (c) => ({ ...c, optimizer: ['sgd'] })),
+        /object\/config\.json: 'optimizer' must be text \(a name or a path\), got \["sgd"\]/,
+      ],
       [
         'model',
         (p) => editJson(p, (c) => ({ ...c, model: 'resnet34' })),
@@ -224,5 +231,18 @@ describe('append-only logs tolerate a torn tail', () => {
     io.appendJsonLine(log, { epoch: 2 }, (l) => warnings.push(l));
     assert.equal(readFileSync(log, 'utf8'), '{"epoch":1}\n{"epoch":2}\n');
     assert.equal(warnings.length, 1);
+    // A folder where the log should be is named, not read (EISDIR).
+    const folder = join(root, 'a-folder.jsonl');
+    mkdirSync(folder);
+    assert.throws(() => io.appendJsonLine(folder, { epoch: 1 }), /a-folder\.jsonl is a folder, not a JSON-lines file/);
+    assert.throws(() => training.readMetrics(folder), /a-folder\.jsonl is a folder, not a JSON-lines file/);
+  });
+
+  test('--resume with another --model is refused naming both models, before any weight is loaded', async () => {
+    const dir = variant('other-model', () => {});
+    await assert.rejects(
+      training.train({ ...config(dir), model: 'resnet20' }, { log: null, resume: true }),
+      /--model resnet20: the run in --out .*other-model was trained with --model resnet18; --resume continues a run as it was/,
+    );
   });
 });

@@ -2,8 +2,9 @@
 // torchrun's agent for its machine. It starts N workers of the same command with torchrun's
 // environment variables, stops them all when one fails (naming it), and forwards Ctrl-C.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { createServer } from 'node:net';
-import { type NumberRange, THREADS_PER_CORE, maxThreads, parseNumber } from '../engine/index.js';
+import { BadInputError, type NumberRange, THREADS_PER_CORE, maxThreads, parseNumber } from '../engine/index.js';
 import { DEFAULT_TIMEOUT_S, TIMEOUT_RANGE } from './context.js';
 
 export interface LaunchOptions {
@@ -37,7 +38,8 @@ export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null;
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new Error(`option --${name} needs a value`);
+    // No launcher value starts with '--': that is the next option, and this one was given none.
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new Error(`option --${name} needs a value`);
     raw[FLAGS[name as keyof typeof FLAGS]] = value;
   }
   if (Object.keys(raw).length === 0) return { launch: null, rest };
@@ -58,6 +60,20 @@ export function splitLaunchArgs(argv: string[]): { launch: LaunchOptions | null;
   if (o.nnodes > 1 && o.masterPort === 0) throw new Error('--master-port is needed when --nnodes > 1 (every machine must name the same one)');
   if (o.nnodes > 1 && raw.masterAddr === undefined) throw new Error('--master-addr is needed when --nnodes > 1: the address of the machine with --node-rank 0');
   return { launch: o, rest };
+}
+
+/**
+ * --master-addr names a host this machine can resolve: a name that resolves nowhere would have
+ * every rank wait its whole --dist-timeout at the rendezvous, then fail saying only that.
+ */
+export async function checkHost(host: string): Promise<void> {
+  try {
+    await lookup(host);
+  } catch (e) {
+    throw new BadInputError(
+      `--master-addr ${host}: this machine cannot resolve it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the address or name of the machine with --node-rank 0`,
+    );
+  }
 }
 
 /** A TCP port free on this machine now (the kernel's pick). */
@@ -83,6 +99,7 @@ export async function launch(
   o: LaunchOptions,
   log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<number> {
+  await checkHost(o.masterAddr);
   const port = o.masterPort || (await freePort());
   const world = o.nproc * o.nnodes;
   const children: Array<{ rank: number; localRank: number; proc: ChildProcess; exited: boolean }> = [];

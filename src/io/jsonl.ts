@@ -1,7 +1,7 @@
 // Append-only JSON-lines logs (metrics.jsonl, resumes.jsonl): a crash during an append leaves the
 // last line cut short, with no newline after it; that line is dropped with a warning. Anything
 // unreadable before it no crash leaves: an error naming the file and line.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { BadInputError } from '../engine/index.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -16,6 +16,7 @@ export interface JsonLines<T> {
  * entry it refuses). Blank lines are skipped.
  */
 export function readJsonLines<T>(path: string, check: (value: unknown, where: string) => T): JsonLines<T> {
+  refuseFolder(path);
   const lines = readFileSync(path, 'utf8').split('\n');
   // What follows the last newline: '' when the file ends whole.
   const tail = lines.pop()!;
@@ -42,6 +43,11 @@ export function readJsonLines<T>(path: string, check: (value: unknown, where: st
   }
 }
 
+/** A folder where a log is read or appended to is an error naming it (not EISDIR). */
+function refuseFolder(path: string): void {
+  if (statSync(path).isDirectory()) throw new BadInputError(`${path} is a folder, not a JSON-lines file: remove it (a run rewrites its log)`);
+}
+
 /** What a warning about a dropped torn line says. */
 export function tornTailWarning(path: string, tail: string): string {
   const shown = tail.length > 60 ? `${tail.slice(0, 60)}…` : tail;
@@ -53,6 +59,7 @@ export function tornTailWarning(path: string, tail: string): string {
  * atomically, `warn` told), so that the new line does not join it into garbage.
  */
 export function appendJsonLine(path: string, value: unknown, warn: ((line: string) => void) | null = null): void {
+  if (existsSync(path)) refuseFolder(path);
   let text = existsSync(path) ? readFileSync(path, 'utf8') : '';
   if (text !== '' && !text.endsWith('\n')) {
     const cut = text.lastIndexOf('\n') + 1;

@@ -1,6 +1,6 @@
 // A training run's configuration: defaults, what each option means, building one from option values
 // and a JSON file (values win), and validation that names the option at fault before any work starts.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
   BadInputError,
   type NumberRange,
@@ -298,13 +298,17 @@ export function withDefaultLearningRate(c: TrainConfig): TrainConfig {
 
 function coerce(key: keyof TrainConfig, v: unknown, what: string): unknown {
   const kind = typeof DEFAULTS[key];
-  if (key === 'weights') return v === null || v === '' ? null : String(v);
+  // As a message shows it: text as written, anything else from a JSON file as JSON (never '[object Object]').
+  const got = typeof v === 'string' ? `'${v}'` : shownJson(v);
   if (kind === 'number') return parseNumber(v, what, CONFIG_HELP[key].range);
   if (kind === 'boolean') {
     if (typeof v === 'boolean') return v;
     if (v === 'true' || v === 'false') return v === 'true';
-    throw new BadInputError(`${what} must be true or false, got '${String(v)}'`);
+    throw new BadInputError(`${what} must be true or false, got ${got}`);
   }
+  if (key === 'weights' && (v === null || v === '')) return null;
+  // A name or a path: text (a number from a JSON file reads as its digits); an object or a list is no name.
+  if (typeof v === 'object' || typeof v === 'boolean') throw new BadInputError(`${what} must be text (a name or a path), got ${got}`);
   return String(v);
 }
 
@@ -336,5 +340,6 @@ export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) =>
   if (o.inputs === false) return;
   if (!DATASETS.has(c.data) && !existsSync(c.data))
     fail('data', `must be a folder (with train.csv, or one folder per class), a CSV, or one of ${DATASETS.names.join(', ')}`);
-  if (c.weights !== null && !existsSync(c.weights)) fail('weights', 'must be an existing .pth or .safetensors file');
+  // A folder is not a weights file (reading it would fail as EISDIR, naming nothing).
+  if (c.weights !== null && !(existsSync(c.weights) && statSync(c.weights).isFile())) fail('weights', 'must be an existing .pth or .safetensors file');
 }

@@ -7,7 +7,7 @@ import { BadInputError } from '../engine/index.js';
 import { loadWeights } from '../io/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
-import { registeredDataset } from './datasets.js';
+import { DATASETS, registeredDataset } from './datasets.js';
 import {
   type DatasetStatistics,
   type Recipe,
@@ -51,6 +51,10 @@ export function loadDataset(
 ): { dataset: SampleList; missing: string[] } {
   const registered = registeredDataset(source);
   if (registered) return { dataset: registered.train(), missing: [] };
+  if (!existsSync(source))
+    throw new BadInputError(
+      `--data ${source}: no such file or folder (a folder with train.csv or a folder per class, a CSV, or one of ${DATASETS.names.join(', ')})`,
+    );
   const csv = source.endsWith('.csv') ? source : join(source, 'train.csv');
   if (existsSync(csv)) return data.readImageCsv(csv, { labeled: true, vocab: o.vocab, skipMissing: o.skipBadImages, allowOutside: o.allowOutside });
   return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };

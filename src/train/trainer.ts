@@ -375,6 +375,11 @@ export class Trainer {
     let progress: Progress;
     try {
       checkClasses(`--data ${config.data}`, this.data.vocab.classes, paths.last, folder.vocab.classes);
+      // The weights fit the model they were trained as: another --model cannot continue them.
+      if (config.model !== folder.config.model)
+        throw new BadInputError(
+          `--model ${config.model}: the run in --out ${config.out} was trained with --model ${folder.config.model}; --resume continues a run as it was (--overwrite starts it afresh)`,
+        );
       // Checked before anything is restored: a checkpoint that does not fit this run is refused.
       progress = checkProgress(paths.last, ckpt.meta.progress, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length });
       ckpt.restore({ model: this.model, optimizer: this.optimizer, scheduler: this.schedule.scheduler, generators: generatorDevices(this.device) });
