@@ -18,7 +18,7 @@ import {
   spread,
   templateProjection,
 } from '../eval/index.js';
-import { type Classifier, type EpochMetrics, type RunPlan, type TrainConfig, type TrainResult, collectOutputs, evalLoader } from '../train/index.js';
+import { type Classifier, type EpochMetrics, type RunPlan, type TrainConfig, type TrainResult, Placement, collectOutputs } from '../train/index.js';
 
 /** A model measured on the validation split, as a comparison's tables and figures read it. */
 export interface RunAnalysis {
@@ -62,7 +62,7 @@ export async function analyseRun(
   classes: [number, number, number] | null,
   ctx: DistContext | null,
 ): Promise<RunAnalysis> {
-  const loader = evalLoader(val, config, pipeline, { ctx, device: plan.device });
+  const loader = new Placement(plan, ctx).evalLoader(val, config, pipeline);
   const out = await collectOutputs(model, loader, plan.precision, ctx);
   await loader.close();
   try {

@@ -16,7 +16,8 @@ import {
 } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 import type { TrainConfig } from './config.js';
-import { forwardIn, logitsIn, placeFor } from './precision.js';
+import { Placement } from './placement.js';
+import { forwardIn, logitsIn } from './precision.js';
 import type { Recipe } from './recipe.js';
 import { loadWeightsInto, readRunFolder } from './run-folder.js';
 import { buildModel } from './setup.js';
@@ -81,28 +82,6 @@ export async function collectOutputs(
   return { logits: l, features: f, labels: y, indices: gathered.positions };
 }
 
-/**
- * An evaluation loader feeding `device` (data.DeviceLoader): in a data-parallel run, this rank's
- * unpadded share. `uint8`: the GPU's feed on the CPU too (tests).
- */
-export function evalLoader(
-  dataset: data.SampleList,
-  config: Pick<TrainConfig, 'batchSize' | 'workers' | 'skipBadImages'>,
-  pipeline: data.Pipeline,
-  o: { ctx?: DistContext | null; device?: Device; uint8?: boolean } = {},
-): data.DeviceLoader {
-  const ctx = o.ctx ?? null;
-  return new data.DeviceLoader(dataset, {
-    device: o.device ?? 'cpu',
-    uint8: o.uint8,
-    batchSize: config.batchSize,
-    pipeline,
-    workers: config.workers,
-    skipBadImages: config.skipBadImages,
-    shard: ctx && ctx.worldSize > 1 ? { rank: ctx.rank, count: ctx.worldSize, pad: false } : null,
-  });
-}
-
 export interface LoadedRun {
   config: TrainConfig;
   vocab: data.ClassVocabulary;
@@ -142,7 +121,7 @@ export function loadRun(dir: string, which?: string, o: { device?: string } = {}
     run.checkpoint.dispose();
   }
   model.eval();
-  placeFor(precision, model, device);
+  new Placement({ device, precision }).model(model);
   return { config: { ...config, device }, vocab, model, checkpoint, precision, device, recipe };
 }
 
@@ -154,7 +133,7 @@ export async function predictLogits(
 ): Promise<{ logits: Tensor; labels: Tensor; indices: number[] }> {
   const ctx = o.ctx ?? null;
   // Data-parallel: each rank takes its share of the images.
-  const loader = evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval, { ctx, device: run.device });
+  const loader = new Placement(run, ctx).evalLoader(dataset, { ...run.config, skipBadImages: false }, run.recipe.eval);
   if (!o.tta) {
     try {
       const out = await collectOutputs(run.model, loader, run.precision, ctx);

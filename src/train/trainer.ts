@@ -6,10 +6,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as data from '../data/index.js';
-import { type DistContext, DistributedDataParallel, collective } from '../distributed/index.js';
+import { type DistContext, type DistributedDataParallel, collective } from '../distributed/index.js';
 import {
   BadInputError,
-  cat,
   type Device,
   ErrorCode,
   type ResolvedPrecision,
@@ -47,9 +46,10 @@ import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from '
 import { type TrainConfig, kebab } from './config.js';
 import { likelyCauses } from './divergence.js';
 import { ModelEma } from './ema.js';
-import { collectOutputs, evalLoader } from './inference.js';
+import { collectOutputs } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
-import { logitsIn, placeFor } from './precision.js';
+import { Placement } from './placement.js';
+import { logitsIn } from './precision.js';
 import { ProgressBar } from './progress.js';
 import { LOSSES, OPTIMIZERS } from './registry.js';
 import { registeredDataset } from './datasets.js';
@@ -192,6 +192,8 @@ const RUN_FILES = [
 export class Trainer {
   /** The decisions made once for the run (device, precision, ranks, batch shapes, LR, read cadence). */
   readonly plan: RunPlan;
+  /** Where the model, its batches and the ranks' sums are (Lightning's strategy), from the plan. */
+  readonly placement: Placement;
   readonly ctx: DistContext | null;
   readonly data: RunData & { missing: string[] };
   readonly model: Classifier;
@@ -244,9 +246,10 @@ export class Trainer {
     // Every decision made once (device, precision, ranks, batch shapes, LR, read cadence): the rest reads the plan.
     this.plan = planRun(config, { dist: o.dist, readEvery: o.readEvery });
     const plan = this.plan;
-    this.ctx = o.dist && dist.processGroup() ? o.dist : null;
-    const ctx = this.ctx;
-    const { world, precision } = plan;
+    // Where the work happens, as the plan decided: the model, the loaders, the ranks' sums, the reads.
+    const place = (this.placement = new Placement(plan, o.dist ?? null, { uint8: o.uint8Batches }));
+    const ctx = (this.ctx = place.ctx);
+    const { world } = plan;
     // config.json records what the run used: the rate of --lr 0 and the device of 'auto'.
     if (config.lr !== plan.lr || config.device !== plan.device) this.config = config = { ...config, lr: plan.lr, device: plan.device };
     this.log = !this.lead ? null : o.log === undefined ? (line: string) => process.stderr.write(`${line}\n`) : o.log;
@@ -270,28 +273,21 @@ export class Trainer {
     this.log?.(`recipe: ${this.data.recipe.description}`);
     const { vocab, train: trainSet, val: valSet } = this.data;
     if (valSet.length === 0) this.log?.('no validation (--val-fraction 0): every labelled image trains; each epoch writes last.safetensors, and no best');
-    this.model = placeFor(precision, buildModel(config, vocab.size, this.data.trainPipeline.channels), this.device);
+    this.model = place.model(buildModel(config, vocab.size, this.data.trainPipeline.channels));
     this.optimizer = OPTIMIZERS.get(config.optimizer)(this.model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
     // Built before the schedule, which counts its batches (its workers start with the first epoch).
-    this.trainLoader = new data.DeviceLoader(trainSet, {
-      device: this.device,
-      uint8: o.uint8Batches,
-      batchSize: plan.batch.perRank,
+    this.trainLoader = place.trainLoader(trainSet, config, {
       pipeline: this.data.trainPipeline,
-      shuffle: true,
+      batchSize: plan.batch.perRank,
       dropLast: trainSet.length > config.batchSize,
-      seed: config.seed,
-      workers: config.workers,
-      skipBadImages: config.skipBadImages,
-      shard: ctx && world > 1 ? { rank: ctx.rank, count: world, pad: true } : null,
     });
     this.schedule = RunSchedule.build(config.scheduler, this.optimizer, { epochs: config.epochs, batchesPerEpoch: this.trainLoader.length, lr: config.lr });
     this.objective = o.teacher
-      ? new Distillation(placeFor(precision, o.teacher.model, this.device), {
+      ? new Distillation(place.model(o.teacher.model), {
           temperature: o.teacher.temperature,
           beta: o.teacher.beta,
           smoothing: config.smoothing,
-          precision,
+          precision: plan.precision,
         })
       : LOSSES.get(config.loss)({ numClasses: vocab.size, smoothing: config.smoothing, olsAlpha: config.olsAlpha });
     if (o.teacher && (config.mixup > 0 || config.cutmix > 0))
@@ -307,10 +303,10 @@ export class Trainer {
       // The decisions this process trains with (a resume may be planned otherwise: other ranks, another device).
       if (this.lead) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
       // Every rank starts from rank 0's weights: broadcast after any resume.
-      this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
+      this.ddp = place.wrap(this.model, { syncBatchNorm: config.syncBn });
       this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
       resumed?.dispose();
-      this.valLoader = valSet.length ? evalLoader(valSet, config, this.data.evalPipeline, { ctx, device: this.device, uint8: o.uint8Batches }) : null;
+      this.valLoader = valSet.length ? place.evalLoader(valSet, config, this.data.evalPipeline) : null;
     } catch (e) {
       this.#lock?.release();
       throw e;
@@ -434,7 +430,7 @@ export class Trainer {
   #makeEma(saved: Map<string, Tensor> | null): ModelEma {
     // Building a model draws initial weights: the generator is put back, so that --ema changes no other number.
     const rng = getRngState();
-    const copy = placeFor(this.precision, buildModel({ ...this.config, weights: null }, this.data.vocab.size, this.data.trainPipeline.channels), this.device);
+    const copy = this.placement.model(buildModel({ ...this.config, weights: null }, this.data.vocab.size, this.data.trainPipeline.channels));
     setRngState(rng);
     rng.dispose();
     copy.loadStateDict(saved ?? this.model.stateDict());
@@ -475,23 +471,14 @@ export class Trainer {
       const diverged = tidy((): number | null => {
         const { micro, logits, loss } = this.#forward(batch, start, size);
         // [Σ loss·images, correct] in float64 where the model is: nothing is read here.
-        let sums = loss
+        const own = loss
           ? stack([loss.detach().to('float64').mul(size), logits.argmax(1).eq(micro.y).sum().to('float64')])
           : tensor([Number.NaN, 0], { dtype: 'float64', device: this.device });
-        let count = size;
-        let value: number | null = loss ? null : Number.NaN;
-        if (ctx) {
-          // Data-parallel (on the CPU): the ranks' sums, images and stops before backward, so that a
-          // rank whose loss is not finite stops together with the others.
-          const all = cat([sums, tensor([size, stop ? 1 : 0], { dtype: 'float64' })]);
-          collective(ctx, at, () => dist.allReduce([all], 'sum'));
-          const [lossSum, , images, stops] = all.toFlatArray() as [number, number, number, number];
-          sums = all.narrow(0, 0, 2);
-          count = images;
-          stop ||= stops > 0;
-          value = Number.isFinite(lossSum) ? null : lossSum / images;
-        }
-        this.#addUnread(sums, count, where.step);
+        // Over the ranks in a data-parallel run (before backward, so that they stop together).
+        const r = this.placement.reduceSums(own, size, stop, at);
+        stop = r.stop;
+        this.#addUnread(r.sums, r.count, where.step);
+        const value = loss ? r.nonFinite : Number.NaN;
         if (value !== null) return value;
         this.#backward(loss!, size, n);
         if (ddp && last) collective(ctx, at, () => ddp.averageGradients());
@@ -499,8 +486,7 @@ export class Trainer {
       });
       if (diverged !== null) this.#stopOnLoss(diverged, at);
     }
-    const due = stop || where.last === true || where.step % this.readEvery === 0;
-    const read = due ? this.readStats(where.epoch, where.step) : null;
+    const read = this.placement.readsAt(where.step, { stop, last: where.last === true }) ? this.readStats(where.epoch, where.step) : null;
     this.#update();
     return { stop, read };
   }
