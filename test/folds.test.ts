@@ -1,0 +1,136 @@
+// K-fold cross-validation (--folds K): the folds (no image trains the run that holds it out, each
+// image held out once, the same folds for every ε, deterministic for a seed), label noise keyed on
+// the full set, the refusals; then crossValidate's out-of-fold files against the runs themselves,
+// its --resume, and compare --folds.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import * as L from '../src/index.js';
+import { training } from '../src/index.js';
+import { parseTrainArgs } from '../src/cli/specs.js';
+import { TinyMlp } from './helpers.js';
+
+let root = '';
+let leaves = '';
+const CLASSES = ['acer', 'betula', 'quercus'];
+const IMAGES = 36; // 12 per class
+
+before(async () => {
+  training.MODELS.register('folds-mlp', { build: ({ numClasses }) => new TinyMlp(numClasses) });
+  root = mkdtempSync(join(tmpdir(), 'lsr-folds-'));
+  leaves = join(root, 'leaves');
+  mkdirSync(join(leaves, 'images'), { recursive: true });
+  let csv = 'image,label\n';
+  for (let i = 0; i < IMAGES; i++) {
+    const px = Buffer.alloc(16 * 16 * 3);
+    for (let k = 0; k < px.length; k++) px[k] = (k % 3 === i % 3 ? 190 : 50) + ((k * 7 + i * 13) % 50);
+    await sharp(px, { raw: { width: 16, height: 16, channels: 3 } })
+      .png()
+      .toFile(join(leaves, 'images', `${i}.png`));
+    csv += `images/${i}.png,${CLASSES[i % 3]}\n`;
+  }
+  writeFileSync(join(leaves, 'train.csv'), csv);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const args = (out: string, ...more: string[]) => [
+  '--data',
+  leaves,
+  '--model',
+  'folds-mlp',
+  '--image-size',
+  '8',
+  '--batch-size',
+  '6',
+  '--epochs',
+  '2',
+  '--lr',
+  '0.1',
+  '--precision',
+  'fp64',
+  '--workers',
+  '0',
+  '--threads',
+  '1',
+  '--out',
+  out,
+  ...more,
+];
+const config = (out: string, ...more: string[]) => parseTrainArgs('train', args(out, ...more)).config;
+const names = (set: L.data.SampleList) => set.samples.map((s) => s.name);
+
+describe('the folds', () => {
+  test('no image trains the run that holds it out; every image is held out exactly once', () => {
+    const c = config(join(root, 'x'), '--folds', '4');
+    const heldOutBy = new Map<string, number>();
+    for (let k = 0; k < 4; k++) {
+      const { train, val } = training.splitData({ ...c, fold: k });
+      const held = new Set(names(val));
+      for (const n of names(train)) assert.ok(!held.has(n), `${n} is held out by fold ${k} and trains it`);
+      assert.equal(train.length + val.length, IMAGES, `fold ${k}: training and held-out images make the whole set`);
+      // Stratified: 12 images a class over 4 folds, 3 of each class held out.
+      assert.deepEqual(
+        CLASSES.map((_, c) => val.labels().filter((l) => l === c).length),
+        [3, 3, 3],
+      );
+      for (const n of held) {
+        assert.ok(!heldOutBy.has(n), `${n} is held out by folds ${heldOutBy.get(n)} and ${k}`);
+        heldOutBy.set(n, k);
+      }
+    }
+    assert.equal(heldOutBy.size, IMAGES);
+    // The plan's record agrees with the runs' data.
+    const plan = training.foldPlan(c);
+    for (const [j, i] of plan.pool.entries()) assert.equal(heldOutBy.get(plan.dataset.sample(i).name), plan.fold[j]);
+  });
+
+  test('the same folds for every ε and every option that is not the data or the seed; deterministic for a seed', () => {
+    const folds = (...more: string[]) => training.foldPlan(config(join(root, 'x'), '--folds', '3', ...more)).fold;
+    const base = folds('--smoothing', '0');
+    assert.deepEqual(folds('--smoothing', '0.1'), base);
+    assert.deepEqual(folds('--smoothing', '0.3', '--lr', '0.05', '--epochs', '7'), base);
+    assert.deepEqual(folds('--smoothing', '0'), base, 'twice the same');
+    assert.notDeepEqual(folds('--seed', '1'), base, 'another seed deals other folds');
+  });
+
+  test('--label-noise is applied once to the whole set, keyed by the image: the same given labels in every fold, training and held out', () => {
+    const c = config(join(root, 'x'), '--folds', '3', '--label-noise', '0.4');
+    const plan = training.foldPlan(c);
+    const { dataset: full } = training.loadDataset(leaves);
+    const expected = training.withLabelNoise(full, 0.4, c.seed);
+    const flipped = expected.samples.flatMap((s, i) => (s.label !== full.sample(i).label ? [s.name] : []));
+    assert.ok(flipped.length > 5 && flipped.length < 25, `about 40% of ${IMAGES} flipped, got ${flipped.length}`);
+    assert.deepEqual(plan.original, full.labels());
+    const givenOf = new Map(expected.samples.map((s) => [s.name, s.label]));
+    for (let k = 0; k < 3; k++) {
+      const { train, val } = training.splitData({ ...c, fold: k });
+      for (const s of [...train.samples, ...val.samples]) assert.equal(s.label, givenOf.get(s.name), `fold ${k}: ${s.name}`);
+    }
+    // Keyed by the image's index in the full set: a pool capped by --limit-per-class gives its images the same labels.
+    const capped = training.foldPlan({ ...c, limitPerClass: 6 });
+    assert.equal(capped.pool.length, 18);
+    for (const i of capped.pool) assert.equal(capped.dataset.sample(i).label, givenOf.get(full.sample(i).name));
+  });
+
+  test('refusals name the option: --folds 1, --folds above the smallest class, with --val-fraction, --fold without --folds or beyond K', () => {
+    assert.throws(() => config(join(root, 'x'), '--folds', '1'), /--folds must be 0 \(off\) or at least 2/);
+    assert.throws(
+      () => training.splitData(config(join(root, 'x'), '--folds', '13')),
+      /--folds 13 is more than the 12 images of class "acer".*give --folds 12 or less/,
+    );
+    assert.throws(
+      () => training.splitData(config(join(root, 'x'), '--folds', '5', '--limit-per-class', '4')),
+      /--folds 5 is more than the 4 images of class "acer" \(with --limit-per-class 4\)/,
+    );
+    assert.throws(() => config(join(root, 'x'), '--folds', '3', '--val-fraction', '0.2'), /--val-fraction and --folds 3 both choose the validation images/);
+    const file = join(root, 'cv.json');
+    writeFileSync(file, JSON.stringify({ folds: 3, valFraction: 0.2 }));
+    assert.throws(() => config(join(root, 'x'), '--config', file), /--val-fraction and --folds 3/);
+    assert.throws(() => config(join(root, 'x'), '--fold', '1'), /--fold is the fold a run of --folds K holds out: give --folds too/);
+    assert.throws(() => config(join(root, 'x'), '--folds', '3', '--fold', '3'), /--fold must be below --folds 3/);
+    assert.throws(() => config(join(root, 'x'), '--folds', '3', '--val-limit-per-class', '2'), /--val-limit-per-class cannot cap the held-out fold/);
+  });
+});
