@@ -3,15 +3,15 @@
 // the full set, the refusals; then crossValidate's out-of-fold files against the runs themselves,
 // its --resume, and compare --folds.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import * as L from '../src/index.js';
-import { training } from '../src/index.js';
+import { io, training } from '../src/index.js';
 import { parseTrainArgs } from '../src/cli/specs.js';
-import { TinyMlp } from './helpers.js';
+import { TinyMlp, assertClose } from './helpers.js';
 
 let root = '';
 let leaves = '';
@@ -132,5 +132,113 @@ describe('the folds', () => {
     assert.throws(() => config(join(root, 'x'), '--fold', '1'), /--fold is the fold a run of --folds K holds out: give --folds too/);
     assert.throws(() => config(join(root, 'x'), '--folds', '3', '--fold', '3'), /--fold must be below --folds 3/);
     assert.throws(() => config(join(root, 'x'), '--folds', '3', '--val-limit-per-class', '2'), /--val-limit-per-class cannot cap the held-out fold/);
+  });
+});
+
+/** A checkpoint's model weights, by name. */
+const weightsOf = (path: string) => {
+  const file = io.loadSafetensors(path);
+  const out = new Map<string, number[]>();
+  for (const [k, t] of file.tensors) if (k.startsWith('model.')) out.set(k, t.toFlatArray());
+  for (const t of file.tensors.values()) t.dispose();
+  return out;
+};
+
+/** oof.csv's rows as objects: image, label, fold and the class probabilities. */
+function readOof(path: string): Array<{ image: string; label: string; fold: number; probs: number[] }> {
+  const [header, ...rows] = readFileSync(path, 'utf8').trim().split('\n');
+  assert.equal(header, `image,label,fold,${CLASSES.join(',')}`);
+  return rows.map((line) => {
+    const [image, label, fold, ...probs] = line.split(',');
+    return { image: image!, label: label!, fold: Number(fold), probs: probs.map(Number) };
+  });
+}
+
+describe('crossValidate', () => {
+  const cv = () => join(root, 'cv');
+  const options = () => config(cv(), '--folds', '3', '--label-noise', '0.3');
+
+  test('oof.csv holds every image once, with the probabilities of the run that held it out; folds.json, disputed.csv and noise.json agree with them', async () => {
+    const r = await L.experiments.crossValidate(options(), { log: () => {} });
+    const plan = training.foldPlan(options());
+    const rows = readOof(join(cv(), 'oof.csv'));
+    assert.deepEqual(rows.map((x) => x.image).sort(), plan.dataset.samples.map((s) => s.name).sort(), 'every labelled image once');
+    const byName = new Map(plan.dataset.samples.map((s, i) => [s.name, i]));
+    for (const x of rows) {
+      const i = byName.get(x.image)!;
+      assert.equal(x.fold, plan.fold[plan.pool.indexOf(i)], `${x.image}: its fold`);
+      assert.equal(x.label, CLASSES[plan.dataset.sample(i).label], `${x.image}: its given (noised) label`);
+    }
+    // Each fold's run folder is an ordinary run that records its fold, and validates on exactly that fold.
+    for (let k = 0; k < 3; k++) {
+      const run = training.loadRun(join(cv(), `fold-${k}`));
+      assert.equal(run.config.folds, 3);
+      assert.equal(run.config.fold, k);
+      const val = training.splitData(run.config).val;
+      assert.deepEqual(
+        val.samples.map((s) => s.name).sort(),
+        rows
+          .filter((x) => x.fold === k)
+          .map((x) => x.image)
+          .sort(),
+      );
+      // A row against a direct prediction by the run that held it out.
+      const { logits, indices } = await training.predictLogits(run, val);
+      const probs = L.tidy(() => logits.softmax(1).toFlatArray());
+      const first = val.sample(indices[0]!).name;
+      assertClose(rows.find((x) => x.image === first)!.probs, probs.slice(0, 3), 1e-7, `fold ${k}, ${first}`);
+      logits.dispose();
+      run.model.dispose();
+    }
+    // Out-of-fold accuracy over the concatenated rows; the folds' mean.
+    const folds = JSON.parse(readFileSync(join(cv(), 'folds.json'), 'utf8'));
+    const correct = rows.filter((x) => CLASSES[x.probs.indexOf(Math.max(...x.probs))] === x.label).length;
+    assertClose(folds.outOfFold.accuracy, correct / rows.length, 1e-12);
+    assertClose(folds.meanOverFolds.accuracy.mean, folds.perFold.reduce((a: number, f: { accuracy: number }) => a + f.accuracy, 0) / 3, 1e-12);
+    assert.equal(folds.outOfFold.count, IMAGES);
+    // noise.json: the flips of the whole set; the disputed set scored against them.
+    const noise = JSON.parse(readFileSync(join(cv(), 'noise.json'), 'utf8'));
+    const { dataset: full } = training.loadDataset(leaves);
+    const noised = training.withLabelNoise(full, 0.3, 0);
+    assert.deepEqual(
+      noise.flipped.map((f: { image: string }) => f.image),
+      noised.samples.flatMap((s, i) => (s.label !== full.sample(i).label ? [s.name] : [])),
+    );
+    const disputed = readFileSync(join(cv(), 'disputed.csv'), 'utf8').trim().split('\n');
+    assert.equal(disputed[0], 'image,given,suggested,confidence');
+    const flagged = disputed.slice(1).map((l) => l.split(',')[0]!);
+    const flips = new Set(noise.flipped.map((f: { image: string }) => f.image));
+    const both = flagged.filter((f) => flips.has(f)).length;
+    assert.equal(folds.labelNoise.both, both);
+    assertClose(folds.labelNoise.recall, both / flips.size, 1e-12);
+    if (flagged.length) assertClose(folds.labelNoise.precision, both / flagged.length, 1e-12);
+    assert.equal(r.disputed.length, flagged.length);
+    const confidences = disputed.slice(1).map((l) => Number(l.split(',')[3]));
+    assert.deepEqual(
+      confidences,
+      [...confidences].sort((a, b) => b - a),
+      'most confident first',
+    );
+  });
+
+  test('--resume of an interrupted cross-validation (fold 0 finished, fold 1 stopped after an epoch, fold 2 not started) ends as the straight one', async () => {
+    const resumed = join(root, 'cv-resumed');
+    const c = { ...options(), out: resumed };
+    (await training.train({ ...c, fold: 0, out: join(resumed, 'fold-0') }, { log: null })).model.dispose();
+    (await training.train({ ...c, fold: 1, out: join(resumed, 'fold-1') }, { log: null, stopAfterEpochs: 1 })).model.dispose();
+    const finished = statSync(join(resumed, 'fold-0', 'last.safetensors')).mtimeMs;
+    const lines: string[] = [];
+    await L.experiments.crossValidate(c, { log: (l) => lines.push(l), resume: true });
+    assert.equal(statSync(join(resumed, 'fold-0', 'last.safetensors')).mtimeMs, finished, 'the finished fold is kept as it is');
+    assert.match(lines.join('\n'), /resuming .*fold-1 at epoch 2/);
+    assert.equal(readFileSync(join(resumed, 'oof.csv'), 'utf8'), readFileSync(join(cv(), 'oof.csv'), 'utf8'));
+    for (let k = 0; k < 3; k++)
+      for (const file of ['best.safetensors', 'last.safetensors'])
+        assert.deepEqual(weightsOf(join(resumed, `fold-${k}`, file)), weightsOf(join(cv(), `fold-${k}`, file)), `fold ${k}, ${file}`);
+    const folds = (dir: string) =>
+      JSON.parse(readFileSync(join(dir, 'folds.json'), 'utf8')).perFold.map((f: { accuracy: number; nll: number }) => [f.accuracy, f.nll]);
+    assert.deepEqual(folds(resumed), folds(cv()));
+    // Without --resume, a fold folder that holds a run is refused, naming it.
+    await assert.rejects(L.experiments.crossValidate(c, { log: () => {} }), /--out .*fold-0 already holds a run: --resume continues it/);
   });
 });

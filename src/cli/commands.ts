@@ -6,7 +6,7 @@ import { BadInputError, parseNumber, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { CONFIG_HELP, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
+import { CONFIG_HELP, type TrainConfig, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
 import * as experiments from '../experiments/index.js';
 import { reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { numberOption, parseCommandLine, parseList, usage } from './options.js';
@@ -38,11 +38,41 @@ export async function trainCommand(argv: string[], ctx: DistContext | null = nul
   if (helped('train', help)) return 0;
   const registered = registeredDataset(config.data);
   if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && registered && isLead(ctx)) log(`no --data: training on ${registered.description}`);
+  // --folds K: the K runs and the out-of-fold files; --folds K --fold k: that fold's run alone, in --out.
+  if (config.folds >= 2 && !argv.some((a) => a === '--fold' || a.startsWith('--fold='))) return crossValidateCommand(config, extra, ctx);
   const result = await train(config, { resume: extra.resume === true, overwrite: extra.overwrite === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
   if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
   return result.status === 'finished' ? 0 : 130;
 }
+
+async function crossValidateCommand(config: TrainConfig, extra: Record<string, string | boolean>, ctx: DistContext | null): Promise<number> {
+  const r = await experiments.crossValidate(config, {
+    resume: extra.resume === true,
+    overwrite: extra.overwrite === true,
+    signal: interruptSignal(),
+    dist: ctx,
+  });
+  if (isLead(ctx)) printOutOfFold(`${config.folds} folds, label smoothing ${config.smoothing}`, r);
+  return 0;
+}
+
+/** A cross-validation's lines: out-of-fold metrics, the folds' mean ± sd, the disputed labels and, with --label-noise, how many of the flips they find. */
+function printOutOfFold(what: string, r: experiments.OutOfFold): void {
+  const { formatSpread: ms, formatMetric: f } = experiments;
+  console.log(
+    `\n${what}: out of fold (${r.metrics.count} images, each predicted by the run that held it out, best checkpoint): accuracy ${f('accuracy', r.metrics.accuracy)}  NLL ${f('nll', r.metrics.nll)}  ECE ${f('ece', r.metrics.ece)}`,
+  );
+  console.log(`  per fold, mean ± sd: accuracy ${ms('accuracy', r.perFold.accuracy)}  NLL ${ms('nll', r.perFold.nll)}  ECE ${ms('ece', r.perFold.ece)}`);
+  console.log(`  disputed labels (confident learning): ${r.disputed.length}, in ${r.files.disputed}`);
+  if (r.noise)
+    console.log(
+      `  against the ${r.noise.flipped} labels --label-noise ${r.noise.labelNoise} flipped: precision ${pct(r.noise.precision)} (${r.noise.both} of ${r.noise.flagged} disputed were flipped), recall ${pct(r.noise.recall)} (${r.noise.both} of ${r.noise.flipped} flips disputed)`,
+    );
+  console.log(`  ${r.files.oof}, ${r.files.folds}`);
+}
+
+const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`);
 
 /** --smoothing takes a list in compare and demo ("0,0.1"), each value once (one run each). */
 function smoothingList(value: string | boolean | undefined): number[] {

@@ -21,3 +21,14 @@ export { type MetricName, claimVerdict, describeDifference, distillationReading,
 export { COMPARISON_TITLE, type ComparisonReportInput, writeComparisonReport } from './compare-report.js';
 export { DISTILLATION_TITLE, type DistillationReportInput, writeDistillationReport } from './distill-report.js';
 export { type WrittenFigure, writeFigure } from './figures.js';
+export {
+  type CrossValidateOptions,
+  type CrossValidationResult,
+  type FoldRun,
+  type HeldOutPrediction,
+  type OutOfFold,
+  crossValidate,
+  predictHeldOut,
+  trainFold,
+  writeOutOfFold,
+} from './crossval.js';
