@@ -242,3 +242,30 @@ describe('crossValidate', () => {
     await assert.rejects(L.experiments.crossValidate(c, { log: () => {} }), /--out .*fold-0 already holds a run: --resume continues it/);
   });
 });
+
+test('compare --folds: every ε on the same folds and given labels, differences paired by fold, each ε a cross-validation folder', async () => {
+  const out = join(root, 'compare-folds');
+  const c = config(out, '--folds', '3', '--label-noise', '0.3', '--epochs', '1');
+  const r = await L.experiments.compare(c, { smoothings: [0, 0.2], log: () => {} });
+  assert.equal(r.runs.length, 6);
+  const oof = (eps: number) => readOof(join(out, `smoothing-${eps}`, 'oof.csv'));
+  const cols = (rows: ReturnType<typeof readOof>) => rows.map((x) => [x.image, x.label, x.fold]);
+  assert.deepEqual(cols(oof(0.2)), cols(oof(0)), 'the same images, given labels and folds for both ε');
+  assert.equal(oof(0).length, IMAGES);
+  // Paired by fold: the mean of the per-fold differences.
+  const acc = (eps: number) => [0, 1, 2].map((k) => r.runs.find((x) => x.smoothing === eps && x.fold === k)!.metrics.accuracy);
+  const diff = r.differences.find((d) => d.metric === 'accuracy')!.difference;
+  assert.equal(diff.n, 3);
+  assertClose(diff.mean, acc(0.2).reduce((a, v, k) => a + v - acc(0)[k]!, 0) / 3, 1e-12);
+  assert.deepEqual(
+    r.outOfFold.map((o) => [o.smoothing, o.metrics.count, o.noise !== null]),
+    [
+      [0, IMAGES, true],
+      [0.2, IMAGES, true],
+    ],
+  );
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.equal(summary.folds, 3);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /Over 3 folds/);
+  assert.match(r.readings.join(' '), /over 3 folds/);
+});

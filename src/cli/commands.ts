@@ -97,17 +97,18 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
 }
 
 /** The comparison's table (one seed: each run; several: mean ± sd and the paired differences), its readings and the report's path. */
-function printComparison({ seeds, runs, aggregate, differences, readings, report }: experiments.ComparisonResult, t0: number): void {
+function printComparison({ seeds, folds, runs, aggregate, differences, readings, report, outOfFold }: experiments.ComparisonResult, t0: number): void {
   const { formatSpread: ms } = experiments;
-  if (seeds.length > 1) {
-    console.log(`\nover ${seeds.length} seeds (${seeds.join(', ')}), mean ± sd:`);
+  if (seeds.length > 1 || folds) {
+    const over = experiments.replicatesText(seeds.length, folds);
+    console.log(`\nover ${folds ? `${over} (seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')})` : `${over} (${seeds.join(', ')})`}, mean ± sd:`);
     console.log('label smoothing | val accuracy     | NLL               | ECE             | ECE after T     | feature norm');
     for (const a of aggregate)
       console.log(
         `${String(a.smoothing).padEnd(15)} | ${ms('accuracy', a.accuracy).padEnd(16)} | ${ms('nll', a.nll).padEnd(17)} | ${ms('ece', a.ece).padEnd(15)} | ${ms('calibratedEce', a.calibratedEce).padEnd(15)} | ${ms('featureNorm', a.featureNorm)}`,
       );
-    console.log('\npaired by seed:');
-    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${experiments.describeDifference(d)}`);
+    console.log(`\npaired by ${folds ? 'seed and fold' : 'seed'}:`);
+    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${experiments.describeDifference(d, over)}`);
   } else {
     console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
     for (const r of runs)
@@ -115,6 +116,7 @@ function printComparison({ seeds, runs, aggregate, differences, readings, report
         `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
       );
   }
+  for (const o of outOfFold) printOutOfFold(`ε = ${o.smoothing}${seeds.length > 1 ? `, seed ${o.seed}` : ''}`, o);
   console.log(`\n${readings.join(' ')}`);
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }

@@ -17,7 +17,7 @@ export {
   summariseSeeds,
 } from './analysis.js';
 export { type ExperimentOptions, type GridCell, experimentLog, refuseRepeats, runGrid, withExperimentLock } from './grid.js';
-export { type MetricName, claimVerdict, describeDifference, distillationReading, formatMetric, formatSpread, readings } from './prose.js';
+export { type MetricName, claimVerdict, describeDifference, distillationReading, formatMetric, formatSpread, readings, replicatesText } from './prose.js';
 export { COMPARISON_TITLE, type ComparisonReportInput, writeComparisonReport } from './compare-report.js';
 export { DISTILLATION_TITLE, type DistillationReportInput, writeDistillationReport } from './distill-report.js';
 export { type WrittenFigure, writeFigure } from './figures.js';
