@@ -166,7 +166,7 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
     range: { min: 0, max: 1, maxOpen: true },
   },
   folds: {
-    help: 'K-fold cross-validation (stratified, seeded; replaces --val-fraction): K runs in --out/fold-0 … fold-{K−1}, each validated on the fold it holds out, then the out-of-fold predictions (oof.csv), folds.json and the disputed labels (disputed.csv); 0: off',
+    help: 'K-fold cross-validation (stratified, seeded; replaces --val-fraction; --limit-per-class caps the images cross-validated): K runs in --out/fold-0 … fold-{K−1} (compare: in --out/smoothing-ε/ for each ε, paired by fold), each validated on the fold it holds out, then the out-of-fold probabilities of the best checkpoints (oof.csv), folds.json and the disputed labels (disputed.csv; with --label-noise, noise.json and their precision and recall); 0: off',
     value: 'K',
     range: { integer: true, min: 0, note: '0: off' },
   },
