@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Tensor, fromTypedArray, tidy } from '../src/index.js';
+import { type Tensor, fromTypedArray, nn, tidy, type training } from '../src/index.js';
 
 export const distRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const indexUrl = new URL('../src/index.js', import.meta.url).href;
@@ -143,4 +143,24 @@ export async function writeTinyLeaves(dir: string, classes: readonly string[], c
   }
   writeFileSync(join(dir, 'train.csv'), train);
   writeFileSync(join(dir, 'test.csv'), test);
+}
+
+/** A classifier without BatchNorm (so that micro-batches change nothing): 8×8×3 pixels → 16 → classes. */
+export class TinyMlp extends nn.Module implements training.Classifier {
+  readonly hidden: nn.Linear;
+  fc: nn.Linear;
+  constructor(numClasses: number) {
+    super();
+    this.hidden = this.registerModule('hidden', new nn.Linear(8 * 8 * 3, 16));
+    this.fc = this.registerModule('fc', new nn.Linear(16, numClasses));
+  }
+  features(x: Tensor): Tensor {
+    return tidy(() => this.hidden.forward(x.flatten(1)).relu());
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => this.fc.forward(this.features(x)));
+  }
+  resetClassifier(numClasses: number): nn.Linear {
+    return this.replaceModule('fc', new nn.Linear(16, numClasses));
+  }
 }

@@ -11,27 +11,7 @@ import sharp from 'sharp';
 import * as L from '../src/index.js';
 import { io, nn, training } from '../src/index.js';
 import { parseTrainArgs } from '../src/cli/specs.js';
-import { distRoot } from './helpers.js';
-
-/** A classifier without BatchNorm (so that micro-batches change nothing): 8×8×3 pixels → 16 → classes. */
-class TinyMlp extends nn.Module implements training.Classifier {
-  readonly hidden: nn.Linear;
-  fc: nn.Linear;
-  constructor(numClasses: number) {
-    super();
-    this.hidden = this.registerModule('hidden', new nn.Linear(8 * 8 * 3, 16));
-    this.fc = this.registerModule('fc', new nn.Linear(16, numClasses));
-  }
-  features(x: L.Tensor): L.Tensor {
-    return L.tidy(() => this.hidden.forward(x.flatten(1)).relu());
-  }
-  forward(x: L.Tensor): L.Tensor {
-    return L.tidy(() => this.fc.forward(this.features(x)));
-  }
-  resetClassifier(numClasses: number): nn.Linear {
-    return this.replaceModule('fc', new nn.Linear(16, numClasses));
-  }
-}
+import { TinyMlp, distRoot } from './helpers.js';
 
 let root = '';
 let leaves = '';

@@ -6,7 +6,7 @@ import { BadInputError, parseNumber, tidy } from '../engine/index.js';
 import { classificationMetrics, confusion } from '../eval/index.js';
 import { refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { CONFIG_HELP, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
+import { CONFIG_HELP, type TrainConfig, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
 import * as experiments from '../experiments/index.js';
 import { reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { numberOption, parseCommandLine, parseList, usage } from './options.js';
@@ -38,11 +38,41 @@ export async function trainCommand(argv: string[], ctx: DistContext | null = nul
   if (helped('train', help)) return 0;
   const registered = registeredDataset(config.data);
   if (!argv.some((a) => a === '--data' || a.startsWith('--data=')) && registered && isLead(ctx)) log(`no --data: training on ${registered.description}`);
+  // --folds K: the K runs and the out-of-fold files; --folds K --fold k: that fold's run alone, in --out.
+  if (config.folds >= 2 && !argv.some((a) => a === '--fold' || a.startsWith('--fold='))) return crossValidateCommand(config, extra, ctx);
   const result = await train(config, { resume: extra.resume === true, overwrite: extra.overwrite === true, signal: interruptSignal(), dist: ctx });
   result.model.dispose();
   if (isLead(ctx)) console.log(`${result.status === 'finished' ? 'finished' : 'stopped'}: ${config.out} (metrics.jsonl, best.safetensors, last.safetensors)`);
   return result.status === 'finished' ? 0 : 130;
 }
+
+async function crossValidateCommand(config: TrainConfig, extra: Record<string, string | boolean>, ctx: DistContext | null): Promise<number> {
+  const r = await experiments.crossValidate(config, {
+    resume: extra.resume === true,
+    overwrite: extra.overwrite === true,
+    signal: interruptSignal(),
+    dist: ctx,
+  });
+  if (isLead(ctx)) printOutOfFold(`${config.folds} folds, label smoothing ${config.smoothing}`, r);
+  return 0;
+}
+
+/** A cross-validation's lines: out-of-fold metrics, the folds' mean ± sd, the disputed labels and, with --label-noise, how many of the flips they find. */
+function printOutOfFold(what: string, r: experiments.OutOfFold): void {
+  const { formatSpread: ms, formatMetric: f } = experiments;
+  console.log(
+    `\n${what}: out of fold (${r.metrics.count} images, each predicted by the run that held it out, best checkpoint): accuracy ${f('accuracy', r.metrics.accuracy)}  NLL ${f('nll', r.metrics.nll)}  ECE ${f('ece', r.metrics.ece)}`,
+  );
+  console.log(`  per fold, mean ± sd: accuracy ${ms('accuracy', r.perFold.accuracy)}  NLL ${ms('nll', r.perFold.nll)}  ECE ${ms('ece', r.perFold.ece)}`);
+  console.log(`  disputed labels (confident learning): ${r.disputed.length}, in ${r.files.disputed}`);
+  if (r.noise)
+    console.log(
+      `  against the ${r.noise.flipped} labels --label-noise ${r.noise.labelNoise} flipped: precision ${pct(r.noise.precision)} (${r.noise.both} of ${r.noise.flagged} disputed were flipped), recall ${pct(r.noise.recall)} (${r.noise.both} of ${r.noise.flipped} flips disputed)`,
+    );
+  console.log(`  ${r.files.oof}, ${r.files.folds}`);
+}
+
+const pct = (x: number) => (Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)}%`);
 
 /** --smoothing takes a list in compare and demo ("0,0.1"), each value once (one run each). */
 function smoothingList(value: string | boolean | undefined): number[] {
@@ -67,17 +97,18 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
 }
 
 /** The comparison's table (one seed: each run; several: mean ± sd and the paired differences), its readings and the report's path. */
-function printComparison({ seeds, runs, aggregate, differences, readings, report }: experiments.ComparisonResult, t0: number): void {
+function printComparison({ seeds, folds, runs, aggregate, differences, readings, report, outOfFold }: experiments.ComparisonResult, t0: number): void {
   const { formatSpread: ms } = experiments;
-  if (seeds.length > 1) {
-    console.log(`\nover ${seeds.length} seeds (${seeds.join(', ')}), mean ± sd:`);
+  if (seeds.length > 1 || folds) {
+    const over = experiments.replicatesText(seeds.length, folds);
+    console.log(`\nover ${folds ? `${over} (seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')})` : `${over} (${seeds.join(', ')})`}, mean ± sd:`);
     console.log('label smoothing | val accuracy     | NLL               | ECE             | ECE after T     | feature norm');
     for (const a of aggregate)
       console.log(
         `${String(a.smoothing).padEnd(15)} | ${ms('accuracy', a.accuracy).padEnd(16)} | ${ms('nll', a.nll).padEnd(17)} | ${ms('ece', a.ece).padEnd(15)} | ${ms('calibratedEce', a.calibratedEce).padEnd(15)} | ${ms('featureNorm', a.featureNorm)}`,
       );
-    console.log('\npaired by seed:');
-    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${experiments.describeDifference(d)}`);
+    console.log(`\npaired by ${folds ? 'seed and fold' : 'seed'}:`);
+    for (const d of differences) console.log(`  ε = ${d.smoothing} − ε = ${d.baseline}, ${d.metric.padEnd(11)} ${experiments.describeDifference(d, over)}`);
   } else {
     console.log(`\nlabel smoothing | val accuracy | NLL    | ECE    | ECE after T | feature norm`);
     for (const r of runs)
@@ -85,6 +116,7 @@ function printComparison({ seeds, runs, aggregate, differences, readings, report
         `${String(r.smoothing).padEnd(15)} | ${(r.metrics.accuracy * 100).toFixed(2).padStart(11)}% | ${r.metrics.nll.toFixed(4)} | ${(r.metrics.ece * 100).toFixed(2).padStart(5)}% | ${(r.calibrated.ece * 100).toFixed(2).padStart(10)}% | ${r.featureNorm.toFixed(3)}`,
       );
   }
+  for (const o of outOfFold) printOutOfFold(`ε = ${o.smoothing}${seeds.length > 1 ? `, seed ${o.seed}` : ''}`, o);
   console.log(`\n${readings.join(' ')}`);
   console.log(`\nreport: ${report} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }

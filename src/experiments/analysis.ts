@@ -39,6 +39,8 @@ export interface RunAnalysis {
 export interface ComparisonRun extends RunAnalysis {
   smoothing: number;
   seed: number;
+  /** The fold the run held out (compare --folds), or null. */
+  fold: number | null;
   status: TrainResult['status'];
   /** The run's folder. */
   out: string;
@@ -97,7 +99,7 @@ export interface SeedDifference {
   difference: PairedDifference;
 }
 
-type Measured = Pick<ComparisonRun, 'smoothing' | 'seed' | 'metrics' | 'calibrated' | 'featureNorm'>;
+type Measured = Pick<ComparisonRun, 'smoothing' | 'seed' | 'metrics' | 'calibrated' | 'featureNorm'> & { fold?: number | null };
 
 const METRICS = {
   accuracy: (r: Measured) => r.metrics.accuracy,
@@ -106,13 +108,19 @@ const METRICS = {
   featureNorm: (r: Measured) => r.featureNorm,
 } as const;
 
-/** Mean ± sd of each setting over the seeds, and each setting's paired difference from the first. */
+/**
+ * Mean ± sd of each setting over the seeds (× the folds, with --folds K: a fold is a replicate like
+ * a seed), and each setting's paired difference from the first, paired by seed and fold.
+ */
 export function summariseSeeds(
   results: readonly Measured[],
   smoothings: readonly number[],
   seeds: readonly number[],
+  folds = 0,
 ): { aggregate: SeedSummary[]; differences: SeedDifference[] } {
-  const runsOf = (eps: number) => seeds.map((s) => results.find((r) => r.smoothing === eps && r.seed === s)!);
+  const foldList = folds >= 2 ? Array.from({ length: folds }, (_, k) => k) : [null];
+  const runsOf = (eps: number) =>
+    seeds.flatMap((s) => foldList.map((k) => results.find((r) => r.smoothing === eps && r.seed === s && (r.fold ?? null) === k)!));
   const aggregate = smoothings.map((eps) => {
     const runs = runsOf(eps);
     return {

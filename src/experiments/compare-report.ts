@@ -8,7 +8,7 @@ import { type Section, accuracyCurves, barChart, projectionScatter, reliabilityD
 import { type TrainConfig, describePrecision } from '../train/index.js';
 import type { ComparisonRun, SeedDifference, SeedSummary } from './analysis.js';
 import { type WrittenFigure, writeFigure } from './figures.js';
-import { formatMetric, formatSpread, readings } from './prose.js';
+import { formatMetric, formatSpread, readings, replicatesText } from './prose.js';
 
 /** The report's default title. */
 export const COMPARISON_TITLE = 'lsr: hard labels against label smoothing';
@@ -24,6 +24,8 @@ export interface ComparisonReportInput {
   config: TrainConfig;
   smoothings: readonly number[];
   seeds: readonly number[];
+  /** --folds K (0 or absent: none): each seed's runs are K folds; the first seed's fold 0 gives the per-run table and figures. */
+  folds?: number;
   /** Every run, seed by seed; the first seed's runs give the per-run table and figures. */
   runs: readonly ComparisonRun[];
   aggregate: readonly SeedSummary[];
@@ -44,6 +46,7 @@ export async function writeComparisonReport(dir: string, o: ComparisonReportInpu
   const runs = o.runs.map((r) => ({
     smoothing: r.smoothing,
     seed: r.seed,
+    ...(r.fold === null ? {} : { fold: r.fold }),
     status: r.status,
     epochs: r.epochs,
     metrics: r.metrics,
@@ -55,7 +58,7 @@ export async function writeComparisonReport(dir: string, o: ComparisonReportInpu
   // One seed: the runs, as before; several: the runs, and the statistics over the seeds.
   writeFileAtomic(
     join(dir, 'summary.json'),
-    `${JSON.stringify(o.seeds.length > 1 ? { seeds: o.seeds, runs, aggregate: o.aggregate, differences: o.differences } : runs, null, 2)}\n`,
+    `${JSON.stringify(several(o) ? { seeds: o.seeds, ...(o.folds ? { folds: o.folds } : {}), runs, aggregate: o.aggregate, differences: o.differences } : runs, null, 2)}\n`,
   );
   return report;
 }
@@ -69,14 +72,23 @@ interface ComparisonFigures {
   projectionNotes: string[];
 }
 
-/** The first seed's runs: the per-run table and figures are theirs. */
-const firstSeed = (o: ComparisonReportInput) => o.runs.filter((r) => r.seed === o.seeds[0]);
+/** The first seed's runs (its fold 0 with --folds): the per-run table and figures are theirs. */
+const firstSeed = (o: ComparisonReportInput) => o.runs.filter((r) => r.seed === o.seeds[0] && (r.fold ?? 0) === 0);
+/** Several runs per setting: over seeds, or folds, or both. */
+const several = (o: ComparisonReportInput) => o.seeds.length > 1 || (o.folds ?? 0) >= 2;
+/** "3 seeds (0, 1, 2)", "5 folds", "2 seeds (0, 1) × 5 folds". */
+const over = (o: ComparisonReportInput) =>
+  (o.folds ?? 0) >= 2
+    ? replicatesText(o.seeds.length, o.folds).replace(/seeds/, `seeds (${o.seeds.join(', ')})`)
+    : `${o.seeds.length} seeds (${o.seeds.join(', ')})`;
+/** ", seed 0" or ", seed 0, fold 0": whose figures the per-run ones are. */
+const firstRun = (o: ComparisonReportInput) => `, seed ${o.seeds[0]}${(o.folds ?? 0) >= 2 ? ', fold 0' : ''}`;
 
 /** Draws and writes the figures: accuracy curves, a reliability diagram per setting, the feature norms, the projections. */
 async function writeComparisonFigures(dir: string, o: ComparisonReportInput): Promise<ComparisonFigures> {
-  const { smoothings, seeds, aggregate, classNames } = o;
+  const { smoothings, aggregate, classNames } = o;
   const all = o.runs;
-  const multi = seeds.length > 1;
+  const multi = several(o);
   const results = firstSeed(o);
   // One colour per ε in every chart.
   const colors = settingColors(smoothings.map(String));
@@ -107,7 +119,7 @@ async function writeComparisonFigures(dir: string, o: ComparisonReportInput): Pr
     'accuracy',
     accuracyCurves(curveRows, colors),
     multi
-      ? `Train (dashed) and validation accuracy per epoch: the mean over ${seeds.length} seeds (${seeds.join(', ')}), the band ± one standard deviation`
+      ? `Train (dashed) and validation accuracy per epoch: the mean over ${over(o)}, the band ± one standard deviation`
       : 'Train (dashed) and validation accuracy per epoch',
   );
   const reliability = [];
@@ -117,7 +129,7 @@ async function writeComparisonFigures(dir: string, o: ComparisonReportInput): Pr
         dir,
         `reliability-${r.smoothing}`,
         reliabilityDiagram(`ε = ${r.smoothing}: ECE ${pct(r.metrics.ece)}`, r.metrics.bins, colorOf(r.smoothing)),
-        `Reliability, label smoothing ${r.smoothing}${multi ? `, seed ${seeds[0]}` : ''}: accuracy per confidence bin (15 bins), the gap to the bin's mean confidence in red, the number of images per bin above`,
+        `Reliability, label smoothing ${r.smoothing}${multi ? firstRun(o) : ''}: accuracy per confidence bin (15 bins), the gap to the bin's mean confidence in red, the number of images per bin above`,
       ),
     );
   const norms = await writeFigure(
@@ -130,7 +142,7 @@ async function writeComparisonFigures(dir: string, o: ComparisonReportInput): Pr
       colors,
     ),
     multi
-      ? `Mean L2 norm of the penultimate activations (validation), mean over ${seeds.length} seeds, the bar ± one standard deviation`
+      ? `Mean L2 norm of the penultimate activations (validation), mean over ${over(o)}, the bar ± one standard deviation`
       : 'Mean L2 norm of the penultimate activations (validation)',
   );
   // The projection needs enough points of each class to show a cluster; too few gives a warning, not a picture.
@@ -170,7 +182,7 @@ async function writeComparisonFigures(dir: string, o: ComparisonReportInput): Pr
 /** The report's sections: the setting, the statistics over seeds, the results, the readings, calibration and the penultimate layer. */
 function comparisonSections(o: ComparisonReportInput, { curves, reliability, norms, projections, projectionNotes }: ComparisonFigures): Section[] {
   const { config, smoothings, seeds, aggregate, differences } = o;
-  const multi = seeds.length > 1;
+  const multi = several(o);
   const results = firstSeed(o);
   // What the runs were trained with, as their plan decided it (a data-parallel run's auto is the CPU).
   const precision = describePrecision(o.runs[0]!.plan, config.precision);
@@ -185,7 +197,7 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
           `${config.labelNoise ? `, label noise ${config.labelNoise}` : ''}${config.limitPerClass ? `, at most ${config.limitPerClass} training images per class` : ''}. ` +
           'Every setting starts from the same weights and sees the same batches in the same order; only the label smoothing differs.',
         `Images: ${o.recipe}. Weight decay ${config.weightDecay}${config.optimizer === 'sgd' ? `, momentum ${config.momentum}` : ''}, precision ${precision}` +
-          `${config.ema > 0 ? `, EMA of the weights (decay ${config.ema})` : ''}${config.labelNoise ? `; ${(config.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes, the validation labels clean` : ''}.`,
+          `${config.ema > 0 ? `, EMA of the weights (decay ${config.ema})` : ''}${config.labelNoise ? `; ${(config.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes, ${o.folds ? 'the held-out folds carrying the same replaced labels (applied once to the whole set, before the folds)' : 'the validation labels clean'}` : ''}.`,
         `Every table and figure measures each run's model at the end of training (epoch ${config.epochs}${config.ema > 0 ? ', its weight average' : ''}) on the validation split, ` +
           'not best.safetensors (the epoch of best validation accuracy, which lsr eval and lsr predict use): choosing the best epoch on the set that scores it would flatter it.',
         `The validation split has ${valCount} images: an accuracy measured on it is uncertain by about ±${(valHalfWidth * 100).toFixed(1)} points (95%)` +
@@ -195,10 +207,12 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
     ...(multi
       ? [
           {
-            heading: `Over ${seeds.length} seeds (${seeds.join(', ')})`,
+            heading: `Over ${over(o)}`,
             text: [
-              'Mean ± sample standard deviation over the seeds (each seed draws other initial weights, split and batch order; within a seed, the settings share them). ' +
-                `Differences are paired by seed, against ε = ${smoothings[0]}, with a 95% Student-t interval: a difference whose interval holds 0 is inside the noise.`,
+              (o.folds
+                ? 'Mean ± sample standard deviation over the folds (each fold holds out other images; within a fold, the settings share initial weights, data and batch order). '
+                : 'Mean ± sample standard deviation over the seeds (each seed draws other initial weights, split and batch order; within a seed, the settings share them). ') +
+                `Differences are paired by ${o.folds ? 'seed and fold' : 'seed'}, against ε = ${smoothings[0]}, with a 95% Student-t interval: a difference whose interval holds 0 is inside the noise.`,
             ],
             tables: [
               {
@@ -227,7 +241,7 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
         ]
       : []),
     {
-      heading: multi ? `Results, seed ${seeds[0]}` : 'Results',
+      heading: multi ? `Results${firstRun(o)}` : 'Results',
       tables: [
         {
           header: ['label smoothing', 'val accuracy', 'top-5', 'NLL', 'ECE', 'temperature', 'ECE after scaling*', 'NLL after scaling*', 'mean feature norm'],
@@ -249,11 +263,11 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
       ],
       figures: [curves],
     },
-    { heading: 'What these runs show', text: [readings({ labelNoise: config.labelNoise, seeds, aggregate, differences }).join(' ')] },
+    { heading: 'What these runs show', text: [readings({ labelNoise: config.labelNoise, seeds, folds: o.folds, aggregate, differences }).join(' ')] },
     {
       heading: 'Calibration',
       text: [
-        `Reliability diagrams of the validation set before temperature scaling (Guo et al. 2017)${multi ? `, seed ${seeds[0]}` : ''}: a bar per confidence bin rises to the accuracy of its images; ` +
+        `Reliability diagrams of the validation set before temperature scaling (Guo et al. 2017)${multi ? firstRun(o) : ''}: a bar per confidence bin rises to the accuracy of its images; ` +
           'the red part is the gap to their mean confidence (below the diagonal: over-confident; above: under-confident); ECE is the gap averaged over the images. The temperature is fitted on the same set by minimising NLL (in-sample).',
       ],
       figures: reliability,
@@ -262,8 +276,8 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
       heading: 'Penultimate layer',
       text: [
         'Müller, Kornblith & Hinton (2019) describe label smoothing pulling each class into a tight cluster equidistant from the other templates, and lowering the feature norm; ' +
-          `here the mean norm went ${aggregate.map((a) => `${formatMetric('featureNorm', a.featureNorm.mean)} (ε = ${a.smoothing})`).join(' → ')}${multi ? `, averaged over ${seeds.length} seeds` : ''}. ` +
-          `The projections${multi ? ` are of seed ${seeds[0]}: they` : ''} show the validation activations of three classes (the most confused triple unless --classes names them) on the plane through their three templates (the head's weight rows), with equal axes and one scale for every panel, so that spreads and distances compare.`,
+          `here the mean norm went ${aggregate.map((a) => `${formatMetric('featureNorm', a.featureNorm.mean)} (ε = ${a.smoothing})`).join(' → ')}${multi ? `, averaged over ${over(o)}` : ''}. ` +
+          `The projections${multi ? ` are of${firstRun(o).slice(1)}: they` : ''} show the validation activations of three classes (the most confused triple unless --classes names them) on the plane through their three templates (the head's weight rows), with equal axes and one scale for every panel, so that spreads and distances compare.`,
         ...projectionNotes,
       ],
       figures: [norms, ...projections],

@@ -52,6 +52,9 @@ export async function distill(config: TrainConfig, o: DistillOptions = {}): Prom
 }
 
 async function distillRuns(config: TrainConfig, o: DistillOptions): Promise<DistillationResult> {
+  // A student learns from its teacher's outputs on its own training set: per fold that is K teachers and K students, which distill does not run.
+  if (config.folds > 0)
+    throw new BadInputError(`--folds ${config.folds}: distill trains on a --val-fraction split; cross-validation is lsr train --folds and lsr compare --folds`);
   if (config.valFraction === 0)
     throw new BadInputError('--val-fraction 0: distill compares teachers and students on the validation split; give a fraction > 0');
   const smoothing = checkRange(o.smoothing ?? (config.smoothing > 0 ? config.smoothing : 0.1), '--smoothing', { min: 0, minOpen: true, max: 1 });

@@ -41,13 +41,15 @@ export async function withExperimentLock<T>(out: string, o: ExperimentOptions, f
   return withFolderLock(out, `--out ${out}`, o.log ?? stderrLine, fn);
 }
 
-/** One run of the grid: which seed and setting, and where the seed's runs go. */
+/** One run of the grid: which seed, fold and setting, and where the seed's runs go. */
 export interface GridCell<S> {
   seed: number;
+  /** The fold the run holds out (--folds K), or null without cross-validation. */
+  fold: number | null;
   setting: S;
   /** The seed's folder: `out` with one seed, `out/seed-S` with several. */
   dir: string;
-  /** ", seed S" with several seeds, "" with one: for log lines and messages. */
+  /** ", seed S" with several seeds, "" with one, then ", fold k" with folds: for log lines and messages. */
   seedNote: string;
 }
 
@@ -60,15 +62,33 @@ export function refuseRepeats(values: readonly number[], option: string, noun: s
 }
 
 /**
- * Runs `run` for each seed × setting, seeds outermost, one at a time, and returns what each
- * returned in that order. With several seeds each seed's runs go under `out/seed-S`.
+ * Runs `run` for each seed × fold × setting (folds: 0 … K−1 with `o.folds` K, else one cell with
+ * fold null), seeds outermost, one at a time, and returns what each returned in that order. A fold
+ * is a replicate like a seed: within it the settings share initial weights, data and batches, so
+ * their differences pair by (seed, fold). With several seeds each seed's runs go under `out/seed-S`.
  */
-export async function runGrid<S, R>(out: string, seeds: readonly number[], settings: readonly S[], run: (cell: GridCell<S>) => Promise<R>): Promise<R[]> {
+export async function runGrid<S, R>(
+  out: string,
+  seeds: readonly number[],
+  settings: readonly S[],
+  run: (cell: GridCell<S>) => Promise<R>,
+  o: { folds?: number } = {},
+): Promise<R[]> {
   refuseRepeats(seeds, '--seeds', 'seeds');
   const multi = seeds.length > 1;
+  const folds = o.folds && o.folds >= 2 ? Array.from({ length: o.folds }, (_, k) => k) : [null];
   const results: R[] = [];
   for (const seed of seeds)
-    for (const setting of settings)
-      results.push(await run({ seed, setting, dir: multi ? join(out, `seed-${seed}`) : out, seedNote: multi ? `, seed ${seed}` : '' }));
+    for (const fold of folds)
+      for (const setting of settings)
+        results.push(
+          await run({
+            seed,
+            fold,
+            setting,
+            dir: multi ? join(out, `seed-${seed}`) : out,
+            seedNote: `${multi ? `, seed ${seed}` : ''}${fold === null ? '' : `, fold ${fold}`}`,
+          }),
+        );
   return results;
 }

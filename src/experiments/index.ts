@@ -17,7 +17,18 @@ export {
   summariseSeeds,
 } from './analysis.js';
 export { type ExperimentOptions, type GridCell, experimentLog, refuseRepeats, runGrid, withExperimentLock } from './grid.js';
-export { type MetricName, claimVerdict, describeDifference, distillationReading, formatMetric, formatSpread, readings } from './prose.js';
+export { type MetricName, claimVerdict, describeDifference, distillationReading, formatMetric, formatSpread, readings, replicatesText } from './prose.js';
 export { COMPARISON_TITLE, type ComparisonReportInput, writeComparisonReport } from './compare-report.js';
 export { DISTILLATION_TITLE, type DistillationReportInput, writeDistillationReport } from './distill-report.js';
 export { type WrittenFigure, writeFigure } from './figures.js';
+export {
+  type CrossValidateOptions,
+  type CrossValidationResult,
+  type FoldRun,
+  type HeldOutPrediction,
+  type OutOfFold,
+  crossValidate,
+  predictHeldOut,
+  trainFold,
+  writeOutOfFold,
+} from './crossval.js';

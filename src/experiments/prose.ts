@@ -25,9 +25,17 @@ export function claimVerdict(d: PairedDifference, claimSign: 1 | -1, claim: stri
   return Math.sign(d.mean) === claimSign ? `beyond the noise: these runs support ${claim}` : `beyond the noise, the other way: these runs contradict ${claim}`;
 }
 
-/** "95% CI +0.10 pt to +0.30 pt over 3 seeds", or "one seed, no interval". */
-function interval(metric: MetricName, d: PairedDifference, seeds: number): string {
-  return d.ci ? `95% CI ${formatMetric(metric, d.ci[0], true)} to ${formatMetric(metric, d.ci[1], true)} over ${seeds} seeds` : 'one seed, no interval';
+/** "3 seeds", "5 folds", "2 seeds × 5 folds": what a comparison's runs of a setting are, and its differences paired over. */
+export function replicatesText(seeds: number, folds = 0): string {
+  const s = `${seeds} seed${seeds === 1 ? '' : 's'}`;
+  return folds >= 2 ? (seeds > 1 ? `${s} × ${folds} folds` : `${folds} folds`) : s;
+}
+
+/** "95% CI +0.10 pt to +0.30 pt over 3 seeds" (or "over 5 folds"), or "one seed, no interval". */
+function interval(metric: MetricName, d: PairedDifference, seeds: number, folds = 0): string {
+  return d.ci
+    ? `95% CI ${formatMetric(metric, d.ci[0], true)} to ${formatMetric(metric, d.ci[1], true)} over ${replicatesText(seeds, folds)}`
+    : 'one seed, no interval';
 }
 
 /**
@@ -38,15 +46,18 @@ function interval(metric: MetricName, d: PairedDifference, seeds: number): strin
 export function readings(o: {
   labelNoise: number;
   seeds: readonly number[];
+  /** --folds K: each seed's runs are K folds, the differences paired by (seed, fold). */
+  folds?: number;
   aggregate: readonly SeedSummary[];
   differences: readonly SeedDifference[];
 }): string[] {
   const out: string[] = [];
   const base = o.aggregate[0]!;
   const n = o.seeds.length;
+  const folds = o.folds ?? 0;
   const of = (eps: number, metric: SeedDifference['metric']) => o.differences.find((d) => d.smoothing === eps && d.metric === metric)!;
   const mean = (metric: MetricName, s: Spread) => formatMetric(metric, s.mean);
-  const within = (d: SeedDifference) => interval(d.metric, d.difference, n);
+  const within = (d: SeedDifference) => interval(d.metric, d.difference, n, folds);
   const verdict = (d: SeedDifference, claimSign: 1 | -1, claim: string) => claimVerdict(d.difference, claimSign, claim);
   for (const a of o.aggregate.slice(1)) {
     const eps = a.smoothing;
@@ -55,7 +66,7 @@ export function readings(o: {
     const norm = of(eps, 'featureNorm');
     const noisy = o.labelNoise > 0;
     out.push(
-      `${noisy ? `With ${(o.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes (the validation labels are clean), ` : ''}` +
+      `${noisy ? `With ${(o.labelNoise * 100).toFixed(0)}% of the training labels replaced by other classes (${folds >= 2 ? 'the held-out folds carry the same replaced labels' : 'the validation labels are clean'}), ` : ''}` +
         `ε = ${eps} ${acc.difference.mean >= 0 ? 'raised' : 'lowered'} validation accuracy from ${mean('accuracy', base.accuracy)} to ${mean('accuracy', a.accuracy)} ` +
         `(${formatMetric('accuracy', acc.difference.mean, true)}, ${within(acc)}): ` +
         `${verdict(acc, 1, noisy ? 'the claim that label smoothing makes training robust to label noise' : 'a gain in accuracy from label smoothing')}.`,
@@ -73,9 +84,9 @@ export function readings(o: {
 }
 
 /** A difference in words: its mean, 95% interval and whether it is inside the noise. */
-export function describeDifference(d: SeedDifference): string {
+export function describeDifference(d: SeedDifference, over = `${d.difference.n} seeds`): string {
   const f = (v: number) => formatMetric(d.metric, v, true);
-  const ci = d.difference.ci ? ` (95% CI ${f(d.difference.ci[0])} to ${f(d.difference.ci[1])}, ${d.difference.n} seeds)` : ' (one seed: no interval)';
+  const ci = d.difference.ci ? ` (95% CI ${f(d.difference.ci[0])} to ${f(d.difference.ci[1])}, ${over})` : ' (one seed: no interval)';
   return `${f(d.difference.mean)}${ci}: ${d.difference.insideNoise ? 'inside the noise' : 'beyond the noise'}`;
 }
 

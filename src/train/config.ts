@@ -38,6 +38,10 @@ export interface TrainConfig {
   /** The side of the square images the model sees; 0: auto (resolveImageSize in recipe.ts), recorded resolved in config.json. */
   imageSize: number;
   valFraction: number;
+  /** K-fold cross-validation (stratified, seeded; 0: off): the run holds out fold `fold` of K for validation instead of a --val-fraction split. */
+  folds: number;
+  /** With --folds K: the fold (0 … K−1) this run holds out; crossValidate and compare set it for each run they start. */
+  fold: number;
   workers: number;
   out: string;
   /** Use at most this many training images per class (0: all), for quick runs. */
@@ -98,6 +102,8 @@ export const DEFAULTS: TrainConfig = {
   seed: 0,
   imageSize: 0,
   valFraction: 0.1,
+  folds: 0,
+  fold: 0,
   // The machine's cores (a GPU machine's 16 keep its GPU fed), at most 16: decoding scales no further than the data's reads.
   workers: Math.min(16, availableCores()),
   out: 'runs/train',
@@ -158,6 +164,16 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
     help: 'the fraction of the labelled images held out for validation (stratified); 0 trains on all of them, without validation',
     value: 'F',
     range: { min: 0, max: 1, maxOpen: true },
+  },
+  folds: {
+    help: 'K-fold cross-validation (stratified, seeded; replaces --val-fraction; --limit-per-class caps the images cross-validated): K runs in --out/fold-0 … fold-{K−1} (compare: in --out/smoothing-ε/ for each ε, paired by fold), each validated on the fold it holds out, then the out-of-fold probabilities of the best checkpoints (oof.csv), folds.json and the disputed labels (disputed.csv; with --label-noise, noise.json and their precision and recall); 0: off',
+    value: 'K',
+    range: { integer: true, min: 0, note: '0: off' },
+  },
+  fold: {
+    help: 'with --folds K: the fold (0 … K−1) a run holds out; train --folds and compare --folds set it for each run (recorded in its config.json), and given, train trains that fold alone into --out',
+    value: 'N',
+    range: { integer: true, min: 0 },
   },
   workers: {
     help: 'image-decoding worker threads (0: decode on the training thread)',
@@ -236,9 +252,23 @@ export function configFrom(values: Record<string, string | boolean>, base: Train
     if (!Object.hasOwn(base, key)) throw new BadInputError(`unknown option --${name}`);
     config = { ...config, [key]: coerce(key as keyof TrainConfig, v, `--${name}`) };
   }
+  refuseFoldsWithValFraction(config, values);
   validate(config);
   checkMachine(config);
   return withDefaultLearningRate(config);
+}
+
+/**
+ * --folds decides the validation set (each run holds out its fold): a --val-fraction given too, on
+ * the command line or in the --config file, would be silently ignored, so the two are refused together.
+ */
+function refuseFoldsWithValFraction(c: TrainConfig, values: Record<string, string | boolean>): void {
+  if (c.folds < 2) return;
+  const inFile = typeof values.config === 'string' && Object.keys(configFile(values.config).written).some((k) => camel(k) === 'valFraction');
+  if ('val-fraction' in values || inFile)
+    throw new BadInputError(
+      `--val-fraction and --folds ${c.folds} both choose the validation images: with --folds each run holds out its fold (1/${c.folds} of the images); give one of them`,
+    );
 }
 
 /**
@@ -337,6 +367,11 @@ export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) =>
   if (!['auto', 'fp32', 'bf16', 'fp64'].includes(c.precision)) fail('precision', 'must be auto, fp32, bf16 or fp64');
   if (!/^(auto|cpu|cuda(:\d+)?)$/.test(c.device)) fail('device', 'must be auto, cpu, cuda or cuda:N');
   if (c.out === '') fail('out', 'must name a folder');
+  if (c.folds === 1) fail('folds', 'must be 0 (off) or at least 2 (one fold holds every image out, leaving none to train on)');
+  if (c.folds >= 2 && c.fold >= c.folds) fail('fold', `must be below --folds ${c.folds} (folds 0 … ${c.folds - 1})`);
+  if (c.folds === 0 && c.fold !== 0) fail('fold', 'is the fold a run of --folds K holds out: give --folds too');
+  // The held-out fold is the validation set, whole: a cap on it would leave images out of the out-of-fold predictions.
+  if (c.folds >= 2 && c.valLimitPerClass > 0) fail('valLimitPerClass', `cannot cap the held-out fold of --folds ${c.folds}: every image is held out once`);
   if (o.inputs === false) return;
   if (!DATASETS.has(c.data) && !existsSync(c.data))
     fail('data', `must be a folder (with train.csv, or one folder per class), a CSV, or one of ${DATASETS.names.join(', ')}`);

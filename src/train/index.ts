@@ -2,8 +2,8 @@
 // inference over a dataset and trained runs loaded back.
 export * from './config.js';
 export * from './checkpoint.js';
-export { buildModel, loadDataset, prepareData, prepareRun, splitData, withLabelNoise } from './setup.js';
-export type { RunData, SplitData } from './setup.js';
+export { buildModel, foldData, foldPlan, heldOut, loadDataset, prepareData, prepareRun, splitData, withLabelNoise } from './setup.js';
+export type { FoldPlan, RunData, SplitData } from './setup.js';
 export * from './recipe.js';
 export type { Classifier } from '../models/index.js';
 export * from './registry.js';

@@ -60,8 +60,12 @@ export function loadDataset(
   return { dataset: data.readImageFolder(source, { vocab: o.vocab }), missing: [] };
 }
 
-/** Split (stratified, seeded), limited per class, labels noised: the data of a run, before its recipe. */
+/**
+ * Split (stratified, seeded), limited per class, labels noised: the data of a run, before its
+ * recipe. A run of --folds K trains on every fold but its own (foldData).
+ */
 export function splitData(c: TrainConfig): SplitData {
+  if (c.folds >= 2) return foldData(foldPlan(c), c.fold);
   const { dataset, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages, allowOutside: c.allowOutsidePaths });
   const split = data.stratifiedSplit(dataset.labels(), c.valFraction, c.seed);
   // A class with labelled images must keep some for training.
@@ -97,6 +101,67 @@ export function splitData(c: TrainConfig): SplitData {
     valIdx = data.perClassSubset(labels, valLimit, c.seed).map((k) => valIdx[k]!);
   }
   return { vocab: dataset.vocab, train, val: dataset.subset(valIdx), missing };
+}
+
+// ---- K-fold cross-validation (--folds K): the labelled pool, its given labels and its folds, decided
+// once from the data and the seed alone, so that every fold's run and every ε of a comparison see
+// the same folds and the same given labels. A fold's run is an ordinary run whose validation set is
+// its fold: splitData(config) gives it, so eval and predict read it back unchanged.
+/** The images a K-fold cross-validation deals into folds, and the labels they carry. */
+export interface FoldPlan {
+  /** The full labelled set with the labels as given to training: --label-noise applied once, keyed by each image's index in this set. */
+  dataset: data.SampleList;
+  /** Each image's label before --label-noise, by its index in `dataset`. */
+  original: number[];
+  /** The dataset indices cross-validated, ascending: every labelled image, or --limit-per-class of each class. */
+  pool: number[];
+  /** The fold (0 … K−1) of each pool image, by its position in `pool`. */
+  fold: number[];
+  folds: number;
+  /** Images the CSV lists that are not there (--skip-bad-images). */
+  missing: string[];
+}
+
+/**
+ * The folds of `c` (c.folds ≥ 2). The noise comes first and is keyed by the image's index in the
+ * full set: every fold's training and held-out images carry the same given labels, and which images
+ * were flipped does not depend on the fold, the pool or ε. The pool (--limit-per-class caps it) and
+ * the folds are stratified by the given labels, the only ones a user with noisy data has.
+ */
+export function foldPlan(c: TrainConfig): FoldPlan {
+  if (c.folds < 2) throw new BadInputError(`--folds ${c.folds}: cross-validation needs at least 2 folds`);
+  const { dataset: clean, missing } = loadDataset(c.data, { skipBadImages: c.skipBadImages, allowOutside: c.allowOutsidePaths });
+  const original = clean.labels();
+  const dataset = c.labelNoise > 0 ? withLabelNoise(clean, c.labelNoise, c.seed) : clean;
+  const given = dataset.labels();
+  const pool = c.limitPerClass > 0 ? data.perClassSubset(given, c.limitPerClass, c.seed) : given.map((_, i) => i);
+  const poolLabels = pool.map((i) => given[i]!);
+  refuseSmallClasses(c, dataset.vocab, poolLabels);
+  return { dataset, original, pool, fold: data.kFold(poolLabels, c.folds, c.seed), folds: c.folds, missing };
+}
+
+/** Every class must have an image in every fold, so that each fold's validation measures every class the run trains. */
+function refuseSmallClasses(c: TrainConfig, vocab: data.ClassVocabulary, labels: readonly number[]): void {
+  const counts = new Map<number, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  const [smallest, n] = [...counts].reduce((a, b) => (b[1] < a[1] ? b : a));
+  if (n < c.folds)
+    throw new BadInputError(
+      `--folds ${c.folds} is more than the ${n} image${n === 1 ? '' : 's'} of class ${JSON.stringify(vocab.label(smallest))}${c.limitPerClass > 0 ? ` (with --limit-per-class ${c.limitPerClass})` : ''} in ${c.data}: every fold must hold out an image of each class; give --folds ${Math.max(2, n)} or less${n < 2 ? ', or more images of it' : ''}`,
+    );
+}
+
+/** Run `k`'s data: training on every pool image outside fold k, validating on fold k, both with the given labels. */
+export function foldData(plan: FoldPlan, k: number): SplitData {
+  if (!(Number.isInteger(k) && k >= 0 && k < plan.folds)) throw new BadInputError(`--fold ${k} must be one of 0 … ${plan.folds - 1} (--folds ${plan.folds})`);
+  const train = plan.pool.filter((_, j) => plan.fold[j] !== k);
+  const val = plan.pool.filter((_, j) => plan.fold[j] === k);
+  return { vocab: plan.dataset.vocab, train: plan.dataset.subset(train), val: plan.dataset.subset(val), missing: plan.missing };
+}
+
+/** The dataset indices fold k holds out, ascending (the rows of its validation set, in order). */
+export function heldOut(plan: FoldPlan, k: number): number[] {
+  return plan.pool.filter((_, j) => plan.fold[j] === k);
 }
 
 /** A run's data with a recipe that needs no statistics of the data (prepareRun reads them when it does). */
