@@ -45,7 +45,7 @@ import type { Classifier } from '../models/index.js';
 import type { Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
-import { likelyCauses } from './divergence.js';
+import { LossNotFiniteError, likelyCauses } from './divergence.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs, evalLoader } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
@@ -121,6 +121,8 @@ export interface TrainOptions {
   readEvery?: number;
   /** The run's data and recipe, prepared (prepareRun); by default the constructor prepares them, and Trainer.create when the recipe needs the data's statistics. */
   data?: RunData & { missing: string[] };
+  /** false: no run folder: `out` is neither locked, read nor written (lrFind's sweep, which keeps nothing). Default true. */
+  runFolder?: boolean;
 }
 
 export interface TrainResult {
@@ -243,6 +245,10 @@ export class Trainer {
   get frozen(): boolean {
     return this.#frozen;
   }
+  /** Rank 0 of a run with a run folder: it alone locks, reads and writes `out`. */
+  get #writesOut(): boolean {
+    return this.lead && this.o.runFolder !== false;
+  }
 
   /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
   constructor(
@@ -261,7 +267,7 @@ export class Trainer {
     this.callbacks = this.lead ? [progressLogger(this.log, o.tty), ...(o.callbacks ?? [])] : [];
     this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
     // Rank 0 alone: the others may already see the config.json it writes.
-    if (this.lead) Trainer.#refuseHeldOut(config, o);
+    if (this.#writesOut) Trainer.#refuseHeldOut(config, o);
     setNumThreads(plan.threads);
     manualSeed(config.seed);
     // Fixed shapes batch after batch: cuDNN times its algorithms once and keeps the fastest (PyTorch's cudnn.benchmark).
@@ -308,12 +314,12 @@ export class Trainer {
       config.mixup > 0 || config.cutmix > 0
         ? new data.Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, labelSmoothing: config.smoothing, numClasses: vocab.size, seed: config.seed })
         : null;
-    if (this.lead) this.#prepareOut();
+    if (this.#writesOut) this.#prepareOut();
     try {
       const resumed = o.resume ? this.#resume() : null;
-      if (!o.resume && this.lead) this.#writeRunFiles();
+      if (!o.resume && this.#writesOut) this.#writeRunFiles();
       // The decisions this process trains with (a resume may be planned otherwise: other ranks, another device).
-      if (this.lead) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
+      if (this.#writesOut) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
       // Every rank starts from rank 0's weights: broadcast after any resume.
       this.ddp = ctx && collective(ctx, 'broadcasting the initial weights', () => new DistributedDataParallel(this.model, { syncBatchNorm: config.syncBn }));
       this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
@@ -329,7 +335,7 @@ export class Trainer {
   static async create(config: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
     // Before reading the data (a statistics pass, --skip-bad-images' decoding of every image): a refusal costs nothing.
     const ctx = o.dist && dist.processGroup() ? o.dist : null;
-    if (!ctx || ctx.rank === 0) Trainer.#refuseHeldOut(config, o);
+    if ((!ctx || ctx.rank === 0) && o.runFolder !== false) Trainer.#refuseHeldOut(config, o);
     return new Trainer(config, { ...o, data: o.data ?? (await prepareRun(config)) });
   }
 
@@ -603,7 +609,7 @@ export class Trainer {
       beforeAnyUpdate: this.#updates === 0 && this.o.resume !== true,
     });
     const why = causes.length === 1 ? `Likely cause: ${causes[0]}` : `Likely causes: ${causes.map((c, i) => `(${i + 1}) ${c}`).join('; ')}`;
-    throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept}. ${why}`);
+    throw new LossNotFiniteError(`the loss became ${loss} ${at}: training stopped; ${kept}. ${why}`, loss);
   }
 
   /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
