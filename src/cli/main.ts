@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type DistContext, contextFromEnv, joinGroup, launch, leaveGroup, splitLaunchArgs } from '../distributed/index.js';
 import { compareCommand, demoCommand, distillCommand, evalCommand, predictCommand, trainCommand } from './commands.js';
+import { lrFindCommand } from './lr-find.js';
 import { BadInputError, buildInfo, configureRuntime } from '../engine/index.js';
 import { type CommandSpec, closest, parseCommandLine, reference, synopsis, usage } from './options.js';
 import { COMMANDS, type CommandName, parseTrainArgs } from './specs.js';
@@ -17,8 +18,9 @@ function overview(): string {
   lines.push(`  ${'--version'.padEnd(26)}lsr's version and the libtorch it runs on`);
   lines.push(
     '',
-    'train, compare, demo, distill, eval and predict take --nproc N (and --nnodes, --node-rank, --master-addr,',
-    "--master-port, --dist-timeout) for data-parallel runs; a process started with torchrun's variables joins that run.",
+    'train, lr-find, compare, demo, distill, eval and predict take --nproc N (and --nnodes, --node-rank,',
+    "--master-addr, --master-port, --dist-timeout) for data-parallel runs; a process started with torchrun's variables",
+    'joins that run.',
   );
   return lines.join('\n');
 }
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   configureRuntime();
   const parallel: Record<string, (args: string[], ctx: DistContext | null) => Promise<number>> = {
     train: trainCommand,
+    'lr-find': lrFindCommand,
     compare: compareCommand,
     eval: evalCommand,
     predict: predictCommand,
@@ -49,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     const { launch: options, rest: args } = splitLaunchArgs(argv.slice(1));
     if (options && !args.some(asHelp)) {
       if (contextFromEnv()) throw new BadInputError('--nproc / --nnodes: this process is already a rank of a data-parallel run (WORLD_SIZE is set)');
-      if (command === 'train' || command === 'compare' || command === 'demo' || command === 'distill') {
+      if (command === 'train' || command === 'lr-find' || command === 'compare' || command === 'demo' || command === 'distill') {
         // The options are checked here, before any worker starts: a bad one is one message, not one per rank.
         const { config } = parseTrainArgs(command, args);
         const world = options.nproc * options.nnodes;

@@ -82,6 +82,10 @@ export const DEMO: TrainConfig = {
   weightDecay: 5e-4,
 };
 
+/** lr-find's run: the training options, its files in their own folder. */
+const LR_FIND_BASE: TrainConfig = { ...DEFAULTS, out: 'runs/lr-find' };
+const RATE = { min: 0, minOpen: true } as const;
+
 export const COMMANDS = {
   demo: {
     name: 'demo',
@@ -104,6 +108,35 @@ export const COMMANDS = {
         options: {
           resume: { kind: 'boolean', help: 'continue from --out/last.safetensors (options changed since are warned of and recorded in resumes.jsonl)' },
           overwrite: OVERWRITE,
+        },
+      },
+      launchGroup,
+    ],
+  },
+  'lr-find': {
+    name: 'lr-find',
+    summary:
+      "The learning-rate range test (Smith 2017; fastai's lr_find): the run's recipe at rates rising exponentially from --start-lr to --end-lr, the loss curve and a suggested --lr.",
+    groups: [
+      {
+        heading: 'training (the run whose rate is sought; --freeze-epochs: the rate of the frozen phase)',
+        options: {
+          ...configOptions(LR_FIND_BASE),
+          out: { kind: 'string', help: 'the folder lr-find.json, lr-find.svg and lr-find.png go to', value: 'DIR', default: LR_FIND_BASE.out },
+        },
+      },
+      {
+        heading: 'the sweep',
+        options: {
+          'start-lr': { kind: 'string', help: 'the first rate', value: 'LR', default: '1e-7', range: RATE },
+          'end-lr': { kind: 'string', help: 'the last rate (above --start-lr)', value: 'LR', default: '10', range: RATE },
+          steps: {
+            kind: 'string',
+            help: 'batches from --start-lr to --end-lr, each rate the previous one times the same factor; fewer when the smoothed loss passes 4× its best',
+            value: 'N',
+            default: '100',
+            range: { integer: true, min: 2, max: 100000 },
+          },
         },
       },
       launchGroup,
@@ -203,15 +236,16 @@ function splitConfig(
  * `help: true` when -h/--help was given. Launch options must have been taken out first.
  */
 export function parseTrainArgs(
-  command: 'train' | 'compare' | 'demo' | 'distill',
+  command: 'train' | 'lr-find' | 'compare' | 'demo' | 'distill',
   argv: string[],
-  base: TrainConfig = command === 'demo' ? DEMO : DEFAULTS,
+  base: TrainConfig = command === 'demo' ? DEMO : command === 'lr-find' ? LR_FIND_BASE : DEFAULTS,
 ): { config: TrainConfig; extra: Record<string, string | boolean>; help: boolean } {
   const spec: CommandSpec = COMMANDS[command];
   const parsed = parseCommandLine(spec, withNegativeValues(spec, argv));
   if (parsed.help) return { config: base, extra: {}, help: true };
   const own = {
     train: ['resume', 'overwrite'],
+    'lr-find': ['start-lr', 'end-lr', 'steps'],
     compare: ['smoothing', 'classes', 'seeds', 'resume', 'overwrite'],
     demo: ['smoothing', 'classes', 'seeds', 'resume'],
     distill: ['temperature', 'beta', 'seeds', 'overwrite'],

@@ -250,3 +250,37 @@ export function barChart(title: string, rows: Array<{ setting: string; value: nu
     ],
   } as Spec;
 }
+
+/**
+ * The LR range test's curve: the smoothed loss (and, faint, each step's own) against the rate on a
+ * log axis, each suggested rate a dashed rule with its name. The y axis spans the smoothed curve's
+ * descent (the divergence's last losses would flatten the rest); points beyond it are clipped.
+ */
+export function lrFindCurve(rows: Array<{ lr: number; loss: number; smoothed: number }>, marks: Array<{ lr: number; label: string }>): Spec {
+  const smoothed = rows.map((r) => r.smoothed);
+  // Up to the highest point before the minimum and a quarter more: the descent at full height, the divergence clipped.
+  const lowest = smoothed.indexOf(Math.min(...smoothed));
+  const lo = smoothed[lowest]!;
+  const top = Math.max(...(lowest > 0 ? smoothed.slice(0, lowest) : smoothed));
+  const hi = top + (top - lo) * 0.25 || lo + 1;
+  const y = { type: 'quantitative', scale: { zero: false, domain: [lo, hi] }, title: 'training loss' };
+  // Each name a line below the previous one: two suggestions close together stay readable.
+  const labels = marks.map((m, k) => ({ ...m, at: hi - ((hi - lo) * k) / 12 }));
+  const x = { field: 'lr', type: 'quantitative', scale: { type: 'log' }, axis: { format: '.0e' }, title: 'learning rate (log scale)' };
+  return {
+    ...base,
+    title: 'Learning-rate range test',
+    width: 420,
+    height: 260,
+    layer: [
+      { data: { values: rows }, mark: { type: 'line', color: '#bbb', strokeWidth: 1, clip: true }, encoding: { x, y: { ...y, field: 'loss' } } },
+      { data: { values: rows }, mark: { type: 'line', color: PALETTE[0], strokeWidth: 2, clip: true }, encoding: { x, y: { ...y, field: 'smoothed' } } },
+      { data: { values: marks }, mark: { type: 'rule', color: PALETTE[3], strokeDash: [4, 3] }, encoding: { x } },
+      {
+        data: { values: labels },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: PALETTE[3], fontSize: 10 },
+        encoding: { x, y: { ...y, field: 'at' }, text: { field: 'label' } },
+      },
+    ],
+  } as Spec;
+}

@@ -21,7 +21,8 @@ export interface CheckpointMeta {
   format: 'lsr-checkpoint-1';
   progress: Progress;
   scheduler: { lastEpoch: number } | null;
-  optimizer: { paramGroups: unknown[]; scalars: Record<string, Record<string, number>> };
+  /** stateless: the parameters that have no state yet, never updated (a body frozen by --freeze-epochs); absent when none. */
+  optimizer: { paramGroups: unknown[]; scalars: Record<string, Record<string, number>>; stateless?: number[] };
   config: unknown;
   vocab: { classes: string[] };
 }
@@ -65,11 +66,14 @@ export function saveCheckpoint(
         else tensors.set(`optimizer.${i}.${k}`, v);
       }
     for (const device of parts.generators ?? ['cpu']) tensors.set(rngKey(device), getRngState(device));
+    // Named, so that a parameter never updated is not taken for one whose state went missing.
+    const count = sd.paramGroups.reduce((n, g) => n + g.params.length, 0);
+    const stateless = sd.state.size > 0 ? Array.from({ length: count }, (_, i) => i).filter((i) => !sd.state.has(i)) : [];
     const meta: CheckpointMeta = {
       format: 'lsr-checkpoint-1',
       progress: parts.progress,
       scheduler: parts.scheduler?.stateDict() ?? null,
-      optimizer: { paramGroups: sd.paramGroups, scalars },
+      optimizer: { paramGroups: sd.paramGroups, scalars, ...(stateless.length ? { stateless } : {}) },
       config: parts.config,
       vocab: parts.vocab,
     };
@@ -149,12 +153,14 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
           if (m) slot(Number(m[1]))[m[2]!] = t;
         }
         for (const [i, s] of Object.entries(meta.optimizer.scalars ?? {})) Object.assign(slot(Number(i)), s);
-        // Every parameter's state has the same buffers (momentum, Adam's moments): one missing would restart silently.
+        // Every parameter's state has the same buffers (momentum, Adam's moments): one missing would
+        // restart silently. Only a parameter the checkpoint names as never updated has none.
         const keys = new Set([...state.values()].flatMap((s) => Object.keys(s)));
         const count = parts.optimizer.paramGroups.reduce((n, g) => n + g.params.length, 0);
+        const stateless = new Set(Array.isArray(meta.optimizer.stateless) ? meta.optimizer.stateless : []);
         if (keys.size)
           for (let i = 0; i < count; i++)
-            for (const k of keys)
+            for (const k of stateless.has(i) && !state.has(i) ? [] : keys)
               if (!(k in (state.get(i) ?? {})))
                 throw new Error(
                   `${path}: the optimizer state of parameter ${i} lacks '${k}' (optimizer.${i}.${k}), which the others have: the checkpoint is incomplete`,

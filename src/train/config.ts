@@ -23,6 +23,8 @@ export interface TrainConfig {
   model: string;
   /** Pretrained weights (.pth or .safetensors); a head of another class count is replaced. */
   weights: string | null;
+  /** fastai's fine_tune: the first N epochs train the classifier head alone (the pretrained body frozen, its BatchNorm statistics kept); 0: none. */
+  freezeEpochs: number;
   smoothing: number;
   epochs: number;
   /** The global batch: a data-parallel run splits it evenly over its processes. */
@@ -91,6 +93,7 @@ export const DEFAULTS: TrainConfig = {
   data: DEFAULT_DATASET,
   model: 'resnet20',
   weights: null,
+  freezeEpochs: 0,
   smoothing: 0.1,
   epochs: 10,
   batchSize: 256,
@@ -142,6 +145,11 @@ export const CONFIG_HELP: Record<keyof TrainConfig, { help: string; value?: stri
   data: { help: "a folder with train.csv (classify-leaves layout) or a folder per class, a CSV, or 'fashion-mnist'", value: 'DIR' },
   model: { help: `the architecture: ${MODELS.names.join(', ')}`, value: 'NAME' },
   weights: { help: 'pretrained weights (.pth or .safetensors); a head of another class count is replaced', value: 'FILE' },
+  freezeEpochs: {
+    help: "with --weights, the first N epochs train the head alone: the body frozen (no update, its BatchNorm statistics kept, no backward through it), then every layer (fastai's fine_tune)",
+    value: 'N',
+    range: { integer: true, min: 0, note: '0: none' },
+  },
   smoothing: { help: 'label smoothing ε in [0, 1]', value: 'EPS', range: { min: 0, max: 1 } },
   epochs: { help: 'training epochs', value: 'N', range: { integer: true, min: 1 } },
   batchSize: { help: 'the global batch (split evenly among the processes of a data-parallel run)', value: 'N', range: { integer: true, min: 1 } },
@@ -359,6 +367,9 @@ export function validate(c: TrainConfig, o: { name?: (key: keyof TrainConfig) =>
   if (!OPTIMIZERS.has(c.optimizer)) fail('optimizer', `must be one of ${OPTIMIZERS.names.join(', ')}`);
   if (!SCHEDULERS.has(c.scheduler)) fail('scheduler', `must be one of ${SCHEDULERS.names.join(', ')}`);
   if (!LOSSES.has(c.loss)) fail('loss', `must be one of ${LOSSES.names.join(', ')}`);
+  // A frozen body keeps what --weights learnt: without them it would stay at its random initialisation.
+  if (c.freezeEpochs > 0 && c.weights === null) fail('freezeEpochs', 'keeps pretrained --weights while the head learns: it needs --weights');
+  if (c.freezeEpochs > 0 && c.freezeEpochs >= c.epochs) fail('freezeEpochs', `must be below --epochs ${c.epochs}: the epochs after it train every layer`);
   if (c.batchSize % c.accumulate !== 0) fail('accumulate', `must divide --batch-size ${c.batchSize}`);
   if (!(AUGMENTATIONS as readonly string[]).includes(c.augment)) fail('augment', `must be one of ${AUGMENTATIONS.join(', ')}`);
   if (!(NORMALIZATIONS as readonly string[]).includes(c.normalize)) fail('normalize', `must be one of ${NORMALIZATIONS.join(', ')}`);

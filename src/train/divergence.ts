@@ -5,6 +5,18 @@
 import type * as data from '../data/index.js';
 import { type TrainConfig, defaultLearningRate } from './config.js';
 
+/** The loss stopped being finite: the run stopped there, its weights as before that step (the message says where, and why it likely happened). */
+export class LossNotFiniteError extends Error {
+  constructor(
+    message: string,
+    /** The loss that was read (NaN or ±Infinity). */
+    readonly loss: number,
+  ) {
+    super(message);
+    this.name = 'LossNotFiniteError';
+  }
+}
+
 export interface DivergenceFacts {
   /** The run's configuration, its --lr resolved. */
   config: TrainConfig;

@@ -23,4 +23,7 @@ export { collectOutputs, loadRun, predictLogits } from './inference.js';
 export { Placement } from './placement.js';
 export type { LoadedRun, Outputs } from './inference.js';
 export { Trainer, progressLogger, readMetrics, train } from './trainer.js';
+export { LR_FIND_DEFAULTS, checkSweep, lrFind, lrSweep, runSweep, smoothLosses, suggestLr } from './lr-find.js';
+export type { LrFindOptions, LrFindResult, LrSuggestions } from './lr-find.js';
+export { LossNotFiniteError } from './divergence.js';
 export type { EpochMetrics, StepResult, StepSums, TrainOptions, TrainResult, TrainerCallbacks } from './trainer.js';

@@ -1,6 +1,6 @@
 // A run's precision policy: bf16 autocast with channels_last input where it pays, the classifier
 // head and everything after it in float32; fp64 for exactness checks.
-import { type Device, type ResolvedPrecision, type Tensor, autocast, deviceType, tidy } from '../engine/index.js';
+import { type Device, type ResolvedPrecision, type Tensor, autocast, deviceType, noGrad, tidy } from '../engine/index.js';
 import type { Classifier } from '../models/index.js';
 
 /**
@@ -22,7 +22,10 @@ export function forwardIn(precision: ResolvedPrecision, fn: (x: Tensor) => Tenso
  * autocast: the head (fc) runs in float32 on float32 features, since bf16 logits carry an
  * absolute error of ~0.03 at magnitude 8, which is what the (smoothed) loss reads.
  */
-export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Tensor, o: { keepCache?: boolean } = {}): Tensor {
+export function logitsIn(precision: ResolvedPrecision, model: Classifier, x: Tensor, o: { keepCache?: boolean; frozenBody?: boolean } = {}): Tensor {
+  // A frozen body (--freeze-epochs) runs without autograd: backward stops at the head, and the
+  // body's parameters get no gradient (their optimizer skips them: no decay, no momentum).
+  if (o.frozenBody) return tidy(() => model.fc.forward(noGrad(() => forwardIn(precision, (v) => model.features(v), x, o))));
   if (precision !== 'bf16') return forwardIn(precision, (v) => model.forward(v), x, o);
   return tidy(() => model.fc.forward(forwardIn(precision, (v) => model.features(v), x, o)));
 }

@@ -44,7 +44,7 @@ import type { Classifier } from '../models/index.js';
 import type { Optimizer } from '../optim/index.js';
 import { type Progress, checkProgress, generatorDevices, saveCheckpoint } from './checkpoint.js';
 import { type TrainConfig, kebab } from './config.js';
-import { likelyCauses } from './divergence.js';
+import { LossNotFiniteError, likelyCauses } from './divergence.js';
 import { ModelEma } from './ema.js';
 import { collectOutputs } from './inference.js';
 import { Distillation, type Objective } from './objectives.js';
@@ -121,6 +121,8 @@ export interface TrainOptions {
   readEvery?: number;
   /** The run's data and recipe, prepared (prepareRun); by default the constructor prepares them, and Trainer.create when the recipe needs the data's statistics. */
   data?: RunData & { missing: string[] };
+  /** false: no run folder: `out` is neither locked, read nor written (lrFind's sweep, which keeps nothing). Default true. */
+  runFolder?: boolean;
 }
 
 export interface TrainResult {
@@ -220,6 +222,10 @@ export class Trainer {
   /** --out's lock (rank 0), held from set-up to the end of fit(). */
   #lock: FolderLock | null = null;
   readonly paths: { last: string; best: string; metrics: string };
+  /** --freeze-epochs: whether this epoch trains the head alone (enterEpoch). */
+  #frozen = false;
+  /** The steps, seconds and images of the current phase's epochs (frozen, then whole; the epochs' sums, a resumed one's included), for its speed at the phase's end. */
+  #phase = { steps: 0, seconds: 0, images: 0 };
 
   // What the plan decided, under the names the rest of the Trainer (and its callers) read.
   /** Rank 0 (or the only process): it alone logs and writes files. */
@@ -236,6 +242,14 @@ export class Trainer {
   /** Steps between reads of the loss (1: every step; more on a GPU, whose reads wait for it). */
   get readEvery(): number {
     return this.plan.readEvery;
+  }
+  /** Whether the body is frozen (--freeze-epochs): the epoch entered trains the head alone. */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+  /** Rank 0 of a run with a run folder: it alone locks, reads and writes `out`. */
+  get #writesOut(): boolean {
+    return this.lead && this.o.runFolder !== false;
   }
 
   /** Set-up: the data, the model, the optimizer and schedule, the loss, a resumed state, data parallelism. */
@@ -256,7 +270,7 @@ export class Trainer {
     this.callbacks = this.lead ? [progressLogger(this.log, o.tty), ...(o.callbacks ?? [])] : [];
     this.paths = { last: join(config.out, 'last.safetensors'), best: join(config.out, 'best.safetensors'), metrics: join(config.out, 'metrics.jsonl') };
     // Rank 0 alone: the others may already see the config.json it writes.
-    if (this.lead) Trainer.#refuseHeldOut(config, o);
+    if (this.#writesOut) Trainer.#refuseHeldOut(config, o);
     setNumThreads(plan.threads);
     manualSeed(config.seed);
     // Fixed shapes batch after batch: cuDNN times its algorithms once and keeps the fastest (PyTorch's cudnn.benchmark).
@@ -296,12 +310,12 @@ export class Trainer {
       config.mixup > 0 || config.cutmix > 0
         ? new data.Mixup({ mixupAlpha: config.mixup, cutmixAlpha: config.cutmix, labelSmoothing: config.smoothing, numClasses: vocab.size, seed: config.seed })
         : null;
-    if (this.lead) this.#prepareOut();
+    if (this.#writesOut) this.#prepareOut();
     try {
       const resumed = o.resume ? this.#resume() : null;
-      if (!o.resume && this.lead) this.#writeRunFiles();
+      if (!o.resume && this.#writesOut) this.#writeRunFiles();
       // The decisions this process trains with (a resume may be planned otherwise: other ranks, another device).
-      if (this.lead) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
+      if (this.#writesOut) writeFileAtomic(join(config.out, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
       // Every rank starts from rank 0's weights: broadcast after any resume.
       this.ddp = place.wrap(this.model, { syncBatchNorm: config.syncBn });
       this.ema = config.ema > 0 ? this.#makeEma(resumed?.ema ?? null) : null;
@@ -317,7 +331,7 @@ export class Trainer {
   static async create(config: TrainConfig, o: TrainOptions = {}): Promise<Trainer> {
     // Before reading the data (a statistics pass, --skip-bad-images' decoding of every image): a refusal costs nothing.
     const ctx = o.dist && dist.processGroup() ? o.dist : null;
-    if (!ctx || ctx.rank === 0) Trainer.#refuseHeldOut(config, o);
+    if ((!ctx || ctx.rank === 0) && o.runFolder !== false) Trainer.#refuseHeldOut(config, o);
     return new Trainer(config, { ...o, data: o.data ?? (await prepareRun(config)) });
   }
 
@@ -438,6 +452,17 @@ export class Trainer {
   }
 
   /**
+   * Sets the model's modes for `epoch`: every layer trains, or, in the first --freeze-epochs, the
+   * head alone: the body in eval mode (its BatchNorm statistics kept) and run without autograd by
+   * step(). Derived from the epoch alone, so a resumed run freezes as an uninterrupted one.
+   */
+  enterEpoch(epoch: number): void {
+    this.#frozen = epoch < this.config.freezeEpochs;
+    this.model.train(!this.#frozen);
+    if (this.#frozen) this.model.fc.train();
+  }
+
+  /**
    * One optimizer step on a batch (this rank's share of the global batch), in --accumulate
    * micro-batches: forward, loss, backward (gradients averaged over ranks), the optimizer, the
    * schedule's per-update entry, the average of the weights. The loss and accuracy are summed where
@@ -504,7 +529,7 @@ export class Trainer {
   #forward(batch: { x: Tensor; y: Tensor; target?: Tensor }, start: number, size: number) {
     const whole = start === 0 && size === batch.x.shape[0];
     const micro = whole ? batch : { x: batch.x.narrow(0, start, size), y: batch.y.narrow(0, start, size), target: batch.target?.narrow(0, start, size) };
-    const logits = logitsIn(this.precision, this.model, micro.x);
+    const logits = logitsIn(this.precision, this.model, micro.x, { frozenBody: this.#frozen });
     try {
       return { micro, logits, loss: this.objective.loss(logits, micro) as Tensor | null };
     } catch (e) {
@@ -570,7 +595,7 @@ export class Trainer {
       beforeAnyUpdate: this.#updates === 0 && this.o.resume !== true,
     });
     const why = causes.length === 1 ? `Likely cause: ${causes[0]}` : `Likely causes: ${causes.map((c, i) => `(${i + 1}) ${c}`).join('; ')}`;
-    throw new Error(`the loss became ${loss} ${at}: training stopped; ${kept}. ${why}`);
+    throw new LossNotFiniteError(`the loss became ${loss} ${at}: training stopped; ${kept}. ${why}`, loss);
   }
 
   /** The model's validation metrics (the average's, with --ema); null without a validation set. Every rank calls it. */
@@ -624,7 +649,7 @@ export class Trainer {
     try {
       for (let epoch = this.progress.epoch; epoch < config.epochs; epoch++) {
         if (this.o.stopAfterEpochs !== undefined && epoch >= this.o.stopAfterEpochs) return result('interrupted');
-        this.model.train();
+        this.enterEpoch(epoch);
         for (const c of cbs) c.onEpochStart?.(this, epoch);
         const epochStart = performance.now();
         // Batches done before an interrupt are skipped, undecoded-to-device; the count goes on from them.
@@ -652,6 +677,7 @@ export class Trainer {
           }
         }
         this.readStats(epoch, this.progress.step);
+        this.#timePhase(epoch, step);
         await this.#endEpoch(epoch, (performance.now() - epochStart) / 1000);
       }
       const bad = [...this.data.missing, ...this.trainLoader.badImages, ...(this.valLoader?.badImages ?? [])];
@@ -667,6 +693,21 @@ export class Trainer {
         this.#lock?.release();
       }
     }
+  }
+
+  /**
+   * Adds the epoch's steps to its phase's and, at a phase's last epoch under --freeze-epochs, logs
+   * the phase's speed: frozen steps skip the body's backward and are several times faster.
+   */
+  #timePhase(epoch: number, steps: number): void {
+    const s = this.progress.sums;
+    this.#phase = { steps: this.#phase.steps + steps, seconds: this.#phase.seconds + s.seconds, images: this.#phase.images + s.count };
+    const n = this.config.freezeEpochs;
+    if (n === 0 || (epoch !== n - 1 && epoch !== this.config.epochs - 1)) return;
+    const { steps: k, seconds, images } = this.#phase;
+    const which = epoch < n ? `frozen (epochs 1–${n}, the head alone)` : `whole model (epochs ${n + 1}–${this.config.epochs})`;
+    if (k > 0) this.log?.(`${which}: ${((seconds / k) * 1000).toFixed(1)} ms/step, ${(images / seconds).toFixed(0)} img/s over ${k} steps`);
+    this.#phase = { steps: 0, seconds: 0, images: 0 };
   }
 
   async #endEpoch(epoch: number, wallSeconds: number): Promise<void> {
