@@ -1,12 +1,13 @@
 // The lsr commands: train, compare, eval, predict, demo. Each parses and checks its options
 // before any work, then calls the library.
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import * as data from '../data/index.js';
 import { BadInputError, parseNumber, tidy } from '../engine/index.js';
-import { classificationMetrics, confusion } from '../eval/index.js';
+import { type Metrics, confusion } from '../eval/index.js';
 import { refuseOverwritingInput, writeFileAtomic } from '../io/index.js';
 import type { DistContext } from '../distributed/index.js';
-import { CONFIG_HELP, type TrainConfig, loadDataset, loadRun, predictLogits, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
+import * as training from '../train/index.js';
+import { CONFIG_HELP, type TrainConfig, loadDataset, registeredDataset, registeredTestSet, splitData, train } from '../train/index.js';
 import * as experiments from '../experiments/index.js';
 import { reliabilityDiagram, render, writeReport } from '../report/index.js';
 import { numberOption, parseCommandLine, parseList, usage } from './options.js';
@@ -135,94 +136,193 @@ export async function demoCommand(argv: string[], ctx: DistContext | null = null
   return compareCommand(argv, ctx, 'demo', 'lsr demo: Fashion-MNIST, ResNet-20, hard labels against label smoothing 0.1');
 }
 
-export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const { values: o, help } = parseCommandLine(COMMANDS.eval, argv);
-  if (helped('eval', help)) return 0;
-  if (typeof o.run !== 'string') throw new BadInputError('lsr eval needs --run DIR');
-  const run = loadRun(o.run, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
-  if (typeof o.data !== 'string' && run.config.valFraction === 0)
-    throw new BadInputError(`lsr eval: ${o.run} was trained without validation (--val-fraction 0): name labelled images with --data`);
-  // --data NAME-test: a registered data set's own test images (Fashion-MNIST's 10,000).
-  const testSet = typeof o.data === 'string' ? registeredTestSet(o.data, run.config.data) : null;
-  const dataset =
-    typeof o.data !== 'string'
-      ? splitData(run.config).val
-      : (testSet ?? loadDataset(o.data, { vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset);
-  const { logits, labels } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
-  const m = classificationMetrics(logits, labels);
-  const c = confusion(logits, labels, run.vocab.size);
-  logits.dispose();
-  labels.dispose();
-  run.model.dispose();
-  if (!isLead(ctx)) return 0;
-  // One folder per data set and checkpoint: a second eval does not overwrite the first.
-  const checkpoint = basename(run.checkpoint, '.safetensors');
-  const dataTag = typeof o.data !== 'string' ? 'val' : testSet ? o.data : basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data';
-  const dir = join(o.run, 'eval', `${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
-  const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
-  writeFileAtomic(join(dir, 'reliability.svg'), svg);
-  writeFileAtomic(join(dir, 'reliability.png'), png);
-  const name = (k: number) => run.vocab.label(k);
-  const result = {
-    data: typeof o.data === 'string' ? o.data : 'validation split',
-    checkpoint: run.checkpoint,
-    tta: o.tta === true,
-    ...m,
-    perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
-    topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
+/** The runs --run names (repeated, comma lists, folders of runs), listed on stderr when they are several. */
+function runsOf(command: 'eval' | 'predict', all: Record<string, string[]>, ctx: DistContext | null): string[] {
+  if (!all.run) throw new BadInputError(`lsr ${command} needs --run DIR`);
+  const runs = training.ensembleMembers(all.run);
+  if (runs.length > 1 && isLead(ctx)) log(`ensemble of ${runs.length} runs (the mean of their probabilities): ${runs.join(', ')}`);
+  return runs;
+}
+
+/** An eval's images for a member: its validation split, or --data (a folder, a CSV or NAME-test). */
+function evalImages(dataOption: string | boolean | undefined) {
+  return (run: training.LoadedRun, dir: string): data.SampleList => {
+    if (typeof dataOption !== 'string') {
+      if (run.config.valFraction === 0)
+        throw new BadInputError(`lsr eval: ${dir} was trained without validation (--val-fraction 0): name labelled images with --data`);
+      return splitData(run.config).val;
+    }
+    // --data NAME-test: a registered data set's own test images (Fashion-MNIST's 10,000).
+    return registeredTestSet(dataOption, run.config.data) ?? loadDataset(dataOption, { vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset;
   };
-  writeFileAtomic(join(dir, 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeReport(join(dir, 'eval.html'), `lsr eval: ${o.run}`, [
-    {
-      heading: 'Metrics',
-      tables: [
-        {
-          header: ['images', 'accuracy', 'top-5', 'NLL', 'ECE'],
-          rows: [[m.count, `${(m.accuracy * 100).toFixed(2)}%`, `${(m.top5 * 100).toFixed(2)}%`, m.nll.toFixed(4), `${(m.ece * 100).toFixed(2)}%`]],
-        },
-      ],
-      figures: [{ svg, caption: 'Reliability diagram (15 bins)', files: ['reliability.svg', 'reliability.png'] }],
-    },
-    {
-      heading: 'Top confusions',
-      tables: [{ header: ['true class', 'predicted', 'count'], rows: result.topConfusions.map((x) => [x.truth, x.predicted, x.count]) }],
-    },
-    {
-      heading: 'Per-class accuracy',
-      tables: [
-        { header: ['class', 'accuracy'], rows: Object.entries(result.perClass).map(([k, a]) => [k, Number.isNaN(a) ? '—' : `${(a * 100).toFixed(2)}%`]) },
-      ],
-    },
-  ]);
-  console.log(
-    `accuracy ${(m.accuracy * 100).toFixed(2)}%  top-5 ${(m.top5 * 100).toFixed(2)}%  NLL ${m.nll.toFixed(4)}  ECE ${(m.ece * 100).toFixed(2)}%  (${m.count} images)\n${join(dir, 'eval.html')}`,
+}
+
+/** Where an ensemble's evaluation goes without --out: the one folder of runs named, else the runs' common parent. */
+function ensembleHome(values: string[], runs: string[]): string {
+  if (values.length === 1 && !runs.includes(values[0]!)) return values[0]!;
+  const parents = new Set(runs.map((r) => resolve(dirname(r))));
+  if (parents.size === 1) return dirname(runs[0]!);
+  throw new BadInputError(`lsr eval: the ensemble's runs are in different folders (${[...parents].join(', ')}): name the folder of its evaluation with --out`);
+}
+
+export async function evalCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
+  const { values: o, all, help } = parseCommandLine(COMMANDS.eval, argv);
+  if (helped('eval', help)) return 0;
+  const runs = runsOf('eval', all, ctx);
+  const ensemble = runs.length > 1;
+  const home = typeof o.out === 'string' ? null : ensemble ? ensembleHome(all.run!, runs) : runs[0]!;
+  const p = await training.ensemblePredict(runs, evalImages(o.data), {
+    checkpoint: typeof o.checkpoint === 'string' ? o.checkpoint : undefined,
+    device: o.device as string,
+    tta: o.tta === true,
+    ctx,
+  });
+  try {
+    if (!isLead(ctx)) return 0;
+    const e = training.evaluateEnsemble(p);
+    // An ensemble of one is its run: its own logits measured, as before.
+    const m = ensemble ? e.ensemble : e.members[0]!.metrics;
+    const c = tidy(() => {
+      const z = ensemble ? p.probabilities.log() : p.members[0]!.logits;
+      return confusion(z, p.labels, p.vocab.size);
+    });
+    // One folder per data set and checkpoint: a second eval does not overwrite the first.
+    const checkpoint = basename(p.members[0]!.checkpoint, '.safetensors');
+    const dataTag =
+      typeof o.data !== 'string' ? 'val' : (registeredTestSetName(o.data) ?? (basename(o.data, extname(o.data)).replace(/[^\w.-]+/g, '_') || 'data'));
+    const dir = home === null ? (o.out as string) : join(home, 'eval', `${ensemble ? 'ensemble-' : ''}${dataTag}-${checkpoint}${o.tta === true ? '-tta' : ''}`);
+    const probs = typeof o.probs === 'string' ? o.probs : ensemble ? join(dir, 'probs.csv') : null;
+    if (probs) writeProbabilities(probs, p);
+    const { svg, png } = await render(reliabilityDiagram(`ECE ${(m.ece * 100).toFixed(2)}%`, m.bins));
+    writeFileAtomic(join(dir, 'reliability.svg'), svg);
+    writeFileAtomic(join(dir, 'reliability.png'), png);
+    const name = (k: number) => p.vocab.label(k);
+    const short = (x: training.EnsembleEvaluation['members'][number]) => ({ run: x.dir, checkpoint: x.checkpoint, ...headline(x.metrics) });
+    const result = {
+      data: typeof o.data === 'string' ? o.data : 'validation split',
+      ...(ensemble ? { runs: e.members.map(short), bestRun: e.members[e.best]!.dir, gain: e.gain } : { checkpoint: p.members[0]!.checkpoint }),
+      tta: o.tta === true,
+      ...m,
+      perClass: Object.fromEntries(c.perClass.map((a, k) => [name(k), a])),
+      topConfusions: c.topConfusions.map((x) => ({ truth: name(x.truth), predicted: name(x.predicted), count: x.count })),
+    };
+    writeFileAtomic(join(dir, 'eval.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeReport(join(dir, 'eval.html'), `lsr eval: ${ensemble ? `an ensemble of ${runs.length} runs` : runs[0]}`, [
+      {
+        heading: 'Metrics',
+        tables: [
+          ...(ensemble ? [{ header: ['run', 'images', 'accuracy', 'top-5', 'NLL', 'ECE'], rows: ensembleRows(e) }] : []),
+          ...(ensemble ? [] : [{ header: ['images', 'accuracy', 'top-5', 'NLL', 'ECE'], rows: [metricCells(m)] }]),
+        ],
+        text: ensemble ? [gainSentence(e)] : undefined,
+        figures: [{ svg, caption: 'Reliability diagram (15 bins)', files: ['reliability.svg', 'reliability.png'] }],
+      },
+      {
+        heading: 'Top confusions',
+        tables: [{ header: ['true class', 'predicted', 'count'], rows: result.topConfusions.map((x) => [x.truth, x.predicted, x.count]) }],
+      },
+      {
+        heading: 'Per-class accuracy',
+        tables: [
+          { header: ['class', 'accuracy'], rows: Object.entries(result.perClass).map(([k, a]) => [k, Number.isNaN(a) ? '—' : `${(a * 100).toFixed(2)}%`]) },
+        ],
+      },
+    ]);
+    if (ensemble) console.log(`${ensembleTable(e)}\n${gainSentence(e)}`);
+    else
+      console.log(
+        `accuracy ${(m.accuracy * 100).toFixed(2)}%  top-5 ${(m.top5 * 100).toFixed(2)}%  NLL ${m.nll.toFixed(4)}  ECE ${(m.ece * 100).toFixed(2)}%  (${m.count} images)`,
+      );
+    console.log(`${join(dir, 'eval.html')}${probs ? `\nprobabilities: ${probs}` : ''}`);
+    return 0;
+  } finally {
+    training.disposeEnsemble(p);
+  }
+}
+
+/** --data NAME-test names its folder after itself. */
+const registeredTestSetName = (value: string): string | null =>
+  /^(.+)-test$/.exec(value) && registeredDataset(value.slice(0, -'-test'.length)) ? value : null;
+
+const headline = (m: Metrics) => ({ count: m.count, accuracy: m.accuracy, top5: m.top5, nll: m.nll, ece: m.ece });
+const metricCells = (m: Metrics) => [
+  m.count,
+  `${(m.accuracy * 100).toFixed(2)}%`,
+  `${(m.top5 * 100).toFixed(2)}%`,
+  m.nll.toFixed(4),
+  `${(m.ece * 100).toFixed(2)}%`,
+];
+
+/** Each member's row, the best marked, then the ensemble's. */
+function ensembleRows(e: training.EnsembleEvaluation): Array<Array<string | number>> {
+  return [
+    ...e.members.map((x, i) => [`${x.dir}${i === e.best ? ' (best)' : ''}`, ...metricCells(x.metrics)]),
+    [`ensemble of ${e.members.length}`, ...metricCells(e.ensemble)],
+  ];
+}
+
+function ensembleTable(e: training.EnsembleEvaluation): string {
+  const rows = ensembleRows(e);
+  const w = Math.max(...rows.map((r) => String(r[0]).length), 'run'.length);
+  const line = (r: Array<string | number>) =>
+    `${String(r[0]).padEnd(w)} | ${r
+      .slice(1)
+      .map((c, i) => String(c).padStart([6, 8, 8, 6, 6][i]!))
+      .join(' | ')}`;
+  return [line(['run', 'images', 'accuracy', 'top-5', 'NLL', 'ECE']), ...rows.map(line)].join('\n');
+}
+
+/** The ensemble's gain over its best member and over their mean, in words. */
+function gainSentence(e: training.EnsembleEvaluation): string {
+  const g = (x: training.MetricGain) =>
+    `${x.accuracy >= 0 ? '+' : '−'}${Math.abs(x.accuracy * 100).toFixed(2)} pt accuracy, NLL ${x.nll >= 0 ? '+' : '−'}${Math.abs(x.nll).toFixed(4)}, ECE ${x.ece >= 0 ? '+' : '−'}${Math.abs(x.ece * 100).toFixed(2)} pt`;
+  return `The ensemble against its best member (${e.members[e.best]!.dir}): ${g(e.gain.overBest)}; against the members' mean: ${g(e.gain.overMean)}.`;
+}
+
+/** The probabilities as CSV: image, then one column per class (each row sums to 1). */
+function writeProbabilities(path: string, p: training.EnsemblePrediction): void {
+  const rows = tidy(() => p.probabilities.toFlatArray());
+  const c = p.vocab.size;
+  // Ten significant digits: a row's sum stays within 1e-9 of 1, in a file a tenth the size of full precision.
+  const lines = p.indices.map((i, r) =>
+    [csvField(p.dataset.sample(i).name), ...rows.slice(r * c, (r + 1) * c).map((v) => String(Number(v.toPrecision(10))))].join(','),
   );
-  return 0;
+  writeFileAtomic(path, `${['image', ...p.vocab.classes.map(csvField)].join(',')}\n${lines.join('\n')}\n`);
 }
 
 export async function predictCommand(argv: string[], ctx: DistContext | null = null): Promise<number> {
-  const { values: o, help } = parseCommandLine(COMMANDS.predict, argv);
+  const { values: o, all, help } = parseCommandLine(COMMANDS.predict, argv);
   if (helped('predict', help)) return 0;
   for (const k of ['run', 'data', 'out']) if (typeof o[k] !== 'string') throw new BadInputError(`lsr predict needs --${k}`);
-  const run = loadRun(o.run as string, typeof o.checkpoint === 'string' ? o.checkpoint : undefined, { device: o.device as string });
-  // The submission must not replace what it is made from: the test CSV or a file of the run.
-  const runFiles = ['config.json', 'vocab.json', 'recipe.json'].map((f) => join(o.run as string, f));
-  refuseOverwritingInput(
-    { what: `--out ${o.out as string}`, path: o.out as string },
-    [o.data as string, ...runFiles, run.checkpoint].map((path, i) => ({ what: i === 0 ? `--data ${path}` : `the run's ${path}`, path })),
-    'choose another --out',
+  const runs = runsOf('predict', all, ctx);
+  const out = o.out as string;
+  const probs = typeof o.probs === 'string' ? o.probs : runs.length > 1 ? join(dirname(out), `${basename(out, extname(out))}-probs.csv`) : null;
+  // The submission and the probabilities must not replace what they are made from: the test CSV or a file of a run.
+  const inputs = [
+    { what: `--data ${o.data as string}`, path: o.data as string },
+    ...runs.flatMap((r) =>
+      ['config.json', 'vocab.json', 'recipe.json', 'best.safetensors', 'last.safetensors'].map((f) => ({ what: `the run's ${join(r, f)}`, path: join(r, f) })),
+    ),
+  ];
+  refuseOverwritingInput({ what: `--out ${out}`, path: out }, inputs, 'choose another --out');
+  if (probs) refuseOverwritingInput({ what: `--probs ${probs}`, path: probs }, [...inputs, { what: `--out ${out}`, path: out }], 'choose another --probs');
+  let images: data.SampleList | null = null;
+  const p = await training.ensemblePredict(
+    runs,
+    (run) => (images ??= data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab, allowOutside: run.config.allowOutsidePaths }).dataset),
+    { checkpoint: typeof o.checkpoint === 'string' ? o.checkpoint : undefined, device: o.device as string, tta: o.tta === true, ctx },
   );
-  const { dataset } = data.readImageCsv(o.data as string, { labeled: false, vocab: run.vocab, allowOutside: run.config.allowOutsidePaths });
-  const { logits, labels, indices } = await predictLogits(run, dataset, { tta: o.tta === true, ctx });
-  const predicted = tidy(() => logits.argmax(1).toFlatArray());
-  logits.dispose();
-  labels.dispose();
-  run.model.dispose();
-  if (!isLead(ctx)) return 0;
-  const lines = indices.map((i, k) => `${csvField(dataset.sample(i).name)},${csvField(run.vocab.label(predicted[k]!))}`);
-  writeFileAtomic(o.out as string, `image,label\n${lines.join('\n')}\n`);
-  console.log(`wrote ${lines.length} predictions to ${o.out as string}`);
-  return 0;
+  try {
+    if (!isLead(ctx)) return 0;
+    const predicted = tidy(() => p.probabilities.argmax(1).toFlatArray());
+    const lines = p.indices.map((i, k) => `${csvField(p.dataset.sample(i).name)},${csvField(p.vocab.label(predicted[k]!))}`);
+    writeFileAtomic(out, `image,label\n${lines.join('\n')}\n`);
+    if (probs) writeProbabilities(probs, p);
+    console.log(`wrote ${lines.length} predictions to ${out}${probs ? ` and their probabilities to ${probs}` : ''}`);
+    return 0;
+  } finally {
+    training.disposeEnsemble(p);
+  }
 }
 
 const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -14,6 +14,8 @@ export interface OptionSpec {
   default?: string;
   /** A number's accepted values: parseCommandLine refuses anything else (empty, not a number, out of range), naming the option. */
   range?: NumberRange;
+  /** The option may be given more than once (--run A --run B): Parsed.all holds every value, in order. */
+  multiple?: boolean;
 }
 export type OptionTable = Record<string, OptionSpec>;
 
@@ -59,6 +61,8 @@ export function closest(name: string, known: string[]): string | null {
 export interface Parsed {
   /** Options given, by their kebab-case name: strings as written, booleans as true. */
   values: Record<string, string | boolean>;
+  /** Every value of an option that may be repeated (`multiple`), in order; `values` holds them joined by commas. */
+  all: Record<string, string[]>;
   positionals: string[];
   /** -h or --help was given: print usage(cmd) instead of running. */
   help: boolean;
@@ -71,27 +75,33 @@ export interface Parsed {
 export function parseCommandLine(cmd: CommandSpec, argv: string[]): Parsed {
   const table = { ...optionsOf(cmd), ...HELP };
   const options: NonNullable<ParseArgsConfig['options']> = {};
-  for (const [k, o] of Object.entries(table)) options[k] = k === 'help' ? { type: 'boolean', short: 'h' } : { type: o.kind };
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  for (const [k, o] of Object.entries(table))
+    options[k] = k === 'help' ? { type: 'boolean', short: 'h' } : o.multiple ? { type: o.kind, multiple: true } : { type: o.kind };
+  let parsed: { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: (cmd.positionals?.length ?? 0) > 0 }) as typeof parsed;
   } catch (e) {
     throw new BadInputError(explain(cmd, argv, e as Error & { code?: string }), { cause: e });
   }
   const values: Record<string, string | boolean> = {};
-  for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined && k !== 'help') values[k] = v;
-  for (const [k, v] of Object.entries(values)) {
-    const range = table[k]?.range;
-    if (range && typeof v === 'string') parseNumber(v, `--${k}`, range);
-    // An empty path, name or list is no value (`--data=` would otherwise read '' as a file name).
-    else if (typeof v === 'string' && v.trim() === '') throw new BadInputError(`--${k} needs a value, got '${v}'`);
+  const all: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (v === undefined || k === 'help') continue;
+    for (const one of Array.isArray(v) ? v : [v]) {
+      const range = table[k]?.range;
+      if (range && typeof one === 'string') parseNumber(one, `--${k}`, range);
+      // An empty path, name or list is no value (`--data=` would otherwise read '' as a file name).
+      else if (typeof one === 'string' && one.trim() === '') throw new BadInputError(`--${k} needs a value, got '${one}'`);
+    }
+    if (Array.isArray(v)) all[k] = v;
+    values[k] = Array.isArray(v) ? v.join(',') : v;
   }
   const expected = cmd.positionals?.length ?? 0;
   if (!parsed.values.help && parsed.positionals.length !== expected && expected > 0)
     throw new BadInputError(
       `lsr ${cmd.name} takes ${cmd.positionals!.join(' ')}, got ${parsed.positionals.length ? parsed.positionals.map((p) => `'${p}'`).join(' ') : 'nothing'}`,
     );
-  return { values, positionals: parsed.positionals, help: parsed.values.help === true };
+  return { values, all, positionals: parsed.positionals, help: parsed.values.help === true };
 }
 
 function explain(cmd: CommandSpec, argv: string[], e: Error & { code?: string }): string {

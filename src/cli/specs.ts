@@ -52,7 +52,12 @@ const SEEDS = {
 } as const;
 
 const RUN_OPTIONS: OptionTable = {
-  run: { kind: 'string', help: 'an lsr train output folder', value: 'DIR' },
+  run: {
+    kind: 'string',
+    help: 'an lsr train output folder; several (the option repeated, or A,B), or a folder of run folders (a k-fold run, a comparison), make an ensemble: the mean of their probabilities',
+    value: 'DIR',
+    multiple: true,
+  },
   checkpoint: { kind: 'string', help: 'which checkpoint of the run (default: best; last for a run without validation)', value: 'NAME' },
   tta: { kind: 'boolean', help: 'average the probabilities of each image and its mirror' },
   device: {
@@ -62,6 +67,12 @@ const RUN_OPTIONS: OptionTable = {
     default: 'auto',
   },
 };
+
+const PROBS = {
+  kind: 'string',
+  help: "the probabilities as CSV: image, then one column per class (default for an ensemble: OUT's name with -probs.csv, beside the submission; eval: probs.csv beside eval.json)",
+  value: 'FILE',
+} as const;
 
 /**
  * The embedded default: Fashion-MNIST, a CIFAR ResNet-20, hard labels against ε = 0.1. All 54,000
@@ -162,6 +173,12 @@ export const COMMANDS = {
         options: {
           ...RUN_OPTIONS,
           data: { kind: 'string', help: "labelled images (a folder or CSV), or fashion-mnist-test (default: the run's validation split)", value: 'DIR|CSV' },
+          out: {
+            kind: 'string',
+            help: "the folder of eval.json and eval.html (default: RUN/eval/DATA-CHECKPOINT; an ensemble's: FOLDER/eval/ensemble-DATA-CHECKPOINT, FOLDER the folder of runs named or the runs' common parent)",
+            value: 'DIR',
+          },
+          probs: PROBS,
         },
       },
       launchGroup,
@@ -177,6 +194,7 @@ export const COMMANDS = {
           ...RUN_OPTIONS,
           data: { kind: 'string', help: "the test CSV (an 'image' column)", value: 'CSV' },
           out: { kind: 'string', help: 'the submission file to write', value: 'FILE' },
+          probs: PROBS,
         },
       },
       launchGroup,

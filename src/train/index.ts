@@ -22,6 +22,16 @@ export { forwardIn, logitsIn, modelDevice, placeFor } from './precision.js';
 export { collectOutputs, loadRun, predictLogits } from './inference.js';
 export { Placement } from './placement.js';
 export type { LoadedRun, Outputs } from './inference.js';
+export {
+  checkMemberClasses,
+  disposeEnsemble,
+  ensembleMembers,
+  ensemblePredict,
+  evaluateEnsemble,
+  findRunFolders,
+  isRunFolder,
+} from './ensemble.js';
+export type { EnsembleEvaluation, EnsembleMemberPrediction, EnsembleOptions, EnsemblePrediction, MetricGain } from './ensemble.js';
 export { Trainer, progressLogger, readMetrics, train } from './trainer.js';
 export { LR_FIND_DEFAULTS, checkSweep, lrFind, lrSweep, runSweep, smoothLosses, suggestLr } from './lr-find.js';
 export type { LrFindOptions, LrFindResult, LrSuggestions } from './lr-find.js';

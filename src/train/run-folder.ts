@@ -42,12 +42,7 @@ export function readRunFolder(dir: string, o: { checkpoint?: string; option?: st
   const { config, written } = configFile(configPath, DEFAULTS, '');
   validate(config, { name: (key) => `${configPath}: '${key}'`, inputs: false });
   const vocabPath = join(dir, 'vocab.json');
-  let vocab: data.ClassVocabulary;
-  try {
-    vocab = data.ClassVocabulary.fromJSON(readJson(vocabPath), vocabPath);
-  } catch (e) {
-    throw e instanceof BadInputError ? e : new BadInputError(`${vocabPath}: ${(e as Error).message.replace(`${vocabPath}: `, '')}`);
-  }
+  const vocab = readRunVocab(dir);
   const recipe = readRecipe(dir, config, written);
   const name = o.checkpoint ?? (config.valFraction === 0 ? 'last' : 'best');
   const checkpointPath = join(dir, `${name}.safetensors`);
@@ -75,6 +70,16 @@ export function readRunFolder(dir: string, o: { checkpoint?: string; option?: st
     throw e;
   }
   return { dir, config, written, vocab, recipe, checkpointPath, checkpoint };
+}
+
+/** A run folder's vocab.json alone (an ensemble checks its members' classes against one another before loading any weights). */
+export function readRunVocab(dir: string): data.ClassVocabulary {
+  const vocabPath = join(dir, 'vocab.json');
+  try {
+    return data.ClassVocabulary.fromJSON(readJson(vocabPath), vocabPath);
+  } catch (e) {
+    throw e instanceof BadInputError ? e : new BadInputError(`${vocabPath}: ${(e as Error).message.replace(`${vocabPath}: `, '')}`);
+  }
 }
 
 /** The classes of vocab.json (or of a resumed run's data) against those the checkpoint was trained with: the same, in the same order. */
