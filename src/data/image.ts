@@ -50,3 +50,22 @@ export async function toRaw(image: Sharp): Promise<RawImage> {
   const { data, info } = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels };
 }
+
+/**
+ * A small PNG of `img` for a report: an image no larger than `size` is enlarged by the largest
+ * whole factor that fits, nearest-neighbour (Fashion-MNIST's 28² becomes 56², its pixels sharp);
+ * a larger one is shrunk to fit within `size` × `size` (Lanczos), its aspect kept.
+ */
+export async function thumbnailPng(img: RawImage, size = 64): Promise<{ png: Buffer; width: number; height: number }> {
+  const side = Math.max(img.width, img.height);
+  const factor = side <= size ? Math.max(1, Math.floor(size / side)) : size / side;
+  const width = Math.max(1, Math.round(img.width * factor));
+  const height = Math.max(1, Math.round(img.height * factor));
+  const png = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 2 | 3 | 4 } })
+    .resize(width, height, { fit: 'fill', kernel: side <= size ? 'nearest' : 'lanczos3' })
+    // A grey image stays a grey PNG (a third of an RGB one's bytes).
+    .toColourspace(img.channels <= 2 ? 'b-w' : 'srgb')
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+  return { png, width, height };
+}

@@ -3,7 +3,7 @@ export { Rng } from './rng.js';
 export { ClassVocabulary } from './vocab.js';
 export * from './sources.js';
 export { kFold, perClassSubset, stratifiedSplit } from './split.js';
-export { type RawImage, decode, encodeJpeg } from './image.js';
+export { type RawImage, decode, encodeJpeg, thumbnailPng } from './image.js';
 export * from './transforms.js';
 export {
   AUGMENT_OPS,

@@ -2,6 +2,7 @@
 // with its reliability bins (Guo et al. 2017), per-class accuracy, confusions, and temperature
 // scaling fitted on held-out logits. Inputs are tensors; results are plain numbers.
 import { F, type Tensor, noGrad, tidy } from '../engine/index.js';
+import { mostConfused } from './mistakes.js';
 
 export interface ReliabilityBin {
   /** Bin bounds on the confidence (max probability). */
@@ -110,8 +111,5 @@ export function confusion(
     const n = row.reduce((a, b) => a + b, 0);
     return n ? row[c]! / n : NaN;
   });
-  const pairs: Array<{ truth: number; predicted: number; count: number }> = [];
-  for (const [t, row] of matrix.entries()) for (const [p, count] of row.entries()) if (t !== p && count > 0) pairs.push({ truth: t, predicted: p, count });
-  pairs.sort((x, y) => y.count - x.count || x.truth - y.truth || x.predicted - y.predicted);
-  return { perClass, matrix, topConfusions: pairs.slice(0, top) };
+  return { perClass, matrix, topConfusions: mostConfused(matrix, top) };
 }
