@@ -11,10 +11,14 @@ export async function render(spec: Spec): Promise<{ svg: string; png: Uint8Array
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+  return { svg, png: svgToPng(svg) };
+}
+
+/** An SVG drawn to PNG by resvg at twice its size, on white, in DejaVu Sans: every figure's PNG copy. */
+export function svgToPng(svg: string): Uint8Array {
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
     .render()
     .asPng();
-  return { svg, png };
 }
 
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
@@ -280,6 +284,83 @@ export function lrFindCurve(rows: Array<{ lr: number; loss: number; smoothed: nu
         data: { values: labels },
         mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 4, color: PALETTE[3], fontSize: 10 },
         encoding: { x, y: { ...y, field: 'at' }, text: { field: 'label' } },
+      },
+    ],
+  } as Spec;
+}
+
+/**
+ * A confusion matrix as a heatmap (fastai's plot_confusion_matrix): true class down, predicted
+ * across, both in `classes`' order; each cell coloured by its share of the true class's images,
+ * an empty one white (square-root scale, so that a few percent off the diagonal shows) and, up to 15 classes, labelled
+ * with its count.
+ */
+export function confusionHeatmap(title: string, cells: Array<{ truth: string; predicted: string; count: number; rate: number }>, classes: string[]): Spec {
+  const n = classes.length;
+  const step = n <= 10 ? 26 : n <= 20 ? 20 : 15;
+  const axis = (name: string) => ({ field: name, type: 'nominal', sort: classes, axis: { labelLimit: 110, labelFontSize: n > 20 ? 9 : 10 } });
+  const x = { ...axis('predicted'), title: 'predicted', axis: { ...axis('predicted').axis, labelAngle: -45, orient: 'bottom' } };
+  const y = { ...axis('truth'), title: 'true class' };
+  return {
+    ...base,
+    title,
+    width: { step },
+    height: { step },
+    data: { values: cells },
+    layer: [
+      {
+        mark: { type: 'rect', stroke: 'white', strokeWidth: 0.5 },
+        encoding: {
+          x,
+          y,
+          // An empty cell white, whatever the scale's lowest colour.
+          color: {
+            condition: { test: 'datum.count === 0', value: 'white' },
+            field: 'rate',
+            type: 'quantitative',
+            title: 'share of row',
+            scale: { type: 'sqrt', domain: [0, 1], range: ['#eef4fb', '#08306b'] },
+            legend: { format: '.0%', gradientLength: 120 },
+          },
+          tooltip: [{ field: 'truth' }, { field: 'predicted' }, { field: 'count' }, { field: 'rate', format: '.1%' }],
+        },
+      },
+      ...(n <= 15
+        ? [
+            {
+              transform: [{ filter: 'datum.count > 0' }],
+              mark: { type: 'text', fontSize: n <= 10 ? 10 : 8 },
+              encoding: {
+                x,
+                y,
+                text: { field: 'count', type: 'quantitative' },
+                color: { condition: { test: 'datum.rate > 0.4', value: 'white' }, value: '#222' },
+              },
+            },
+          ]
+        : []),
+    ],
+  } as Spec;
+}
+
+/** The most-confused (true → predicted) pairs as ranked bars, the most first (fastai's most_confused): for matrices too large to draw. */
+export function confusedPairsChart(title: string, pairs: Array<{ truth: string; predicted: string; count: number }>, color = PALETTE[0]!): Spec {
+  const values = pairs.map((p, rank) => ({ ...p, pair: `${p.truth} → ${p.predicted}`, rank }));
+  const y = { field: 'pair', type: 'nominal', title: 'true → predicted', sort: { field: 'rank', order: 'ascending' }, axis: { labelLimit: 260 } };
+  return {
+    ...base,
+    title,
+    width: 260,
+    height: { step: 16 },
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'bar', color },
+        encoding: { y, x: { field: 'count', type: 'quantitative', title: 'validation images', axis: { tickMinStep: 1, format: 'd' } } },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 3, fontSize: 9 },
+        encoding: { y, x: { field: 'count', type: 'quantitative' }, text: { field: 'count', type: 'quantitative' } },
       },
     ],
   } as Spec;
