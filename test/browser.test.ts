@@ -16,6 +16,7 @@ const skip = chromium ? false : 'no chromium: apt-get install chromium';
 
 let root = '';
 let report = '';
+let foldsReport = '';
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'lsr-browser-'));
   if (!chromium) return;
@@ -40,6 +41,18 @@ before(async () => {
   });
   assert.equal(r.status, 0, r.stderr);
   report = join(out, 'report.html');
+  // The same data cross-validated with labels flipped: the disputed-labels gallery (~20 s).
+  const folds = join(root, 'folds');
+  const f = spawnSync(
+    process.execPath,
+    [join(distRoot, 'src', 'cli', 'main.js'), ...args, '--folds', '2', '--label-noise', '0.3', '--smoothing', '0,0.1', '--out', folds],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '2' },
+    },
+  );
+  assert.equal(f.status, 0, f.stderr);
+  foldsReport = join(folds, 'report.html');
 });
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -64,8 +77,8 @@ describe('the report in headless Chromium', () => {
   test('every figure is laid out at a real size, with marks drawn', { skip }, async () => {
     const html = readFileSync(report, 'utf8');
     const tags = html.match(/<figure[\s>]/g)?.length ?? 0;
-    // Accuracy curves, two reliability diagrams, the feature norms' bars, two projections.
-    assert.ok(tags >= 6, `${tags} <figure> tags`);
+    // Accuracy curves, two reliability diagrams, the feature norms' bars, two projections, two mistake galleries, two confusion matrices.
+    assert.ok(tags >= 10, `${tags} <figure> tags`);
     const layout = await inspectReport(report);
     assert.equal(layout.figureCount, tags);
     assert.equal(layout.figures.length, tags);
@@ -80,6 +93,46 @@ describe('the report in headless Chromium', () => {
     }
     assert.equal(layout.title, /<title>([^<]*)<\/title>/.exec(html)![1]);
     assert.ok(layout.scrollHeight > 500, `page height ${layout.scrollHeight}`);
+  });
+
+  test('the galleries of mistakes and disputed labels show decodable thumbnails, and the confusion heatmaps draw their cells', { skip }, async () => {
+    for (const [file, disputed] of [
+      [report, false],
+      [foldsReport, true],
+    ] as const) {
+      const html = readFileSync(file, 'utf8');
+      const layout = await inspectReport(file);
+      assert.deepEqual(layout.problems, [], file);
+      const figures = (what: RegExp) => layout.figures.filter((f) => what.test(f.caption));
+      const galleries = figures(/most confidently wrong/);
+      const heatmaps = figures(/^Confusion matrix/);
+      const disputes = figures(/labels confident learning disputes/);
+      // One of each per ε.
+      assert.equal(galleries.length, 2, `${file}: mistake galleries`);
+      assert.equal(heatmaps.length, 2, `${file}: confusion heatmaps`);
+      assert.equal(disputes.length, disputed ? 2 : 0, `${file}: disputed galleries`);
+      for (const g of [...galleries, ...disputes]) {
+        // Every tile a thumbnail laid out at its size, with its lines of text.
+        const images = g.marksByTag.image ?? 0;
+        assert.ok(images >= 1 && g.width > 500 && g.height > 80, `${g.caption}: ${images} images, ${g.width}×${g.height}`);
+        assert.ok((g.marksByTag.text ?? 0) >= 1 + 2 * images, `${g.caption}: ${JSON.stringify(g.marksByTag)}`);
+      }
+      // 3 classes: 9 cells and a count in each non-empty one.
+      for (const h of heatmaps)
+        assert.ok((h.marksByTag.path ?? 0) + (h.marksByTag.rect ?? 0) >= 9 && (h.marksByTag.text ?? 0) >= 4, JSON.stringify(h.marksByTag));
+      // The thumbnails are inline PNGs of the dataset's images (16² enlarged ×4), drawn at their own size.
+      const thumbs = [...html.matchAll(/<image x="[^"]*" y="[^"]*" width="(\d+)" height="(\d+)" xlink:href="data:image\/png;base64,([^"]+)"/g)];
+      assert.ok(thumbs.length >= galleries.length, `${thumbs.length} thumbnails`);
+      for (const [, w, h, b64] of thumbs) {
+        const meta = await sharp(Buffer.from(b64!, 'base64')).metadata();
+        assert.deepEqual([meta.format, meta.width, meta.height], ['png', Number(w), Number(h)]);
+        assert.deepEqual([meta.width, meta.height], [64, 64]);
+      }
+      if (disputed) {
+        assert.match(html, /precision \d+\.\d%, recall \d+\.\d% of the \d+ flips/);
+        assert.match(html, /flipped, was|not flipped/);
+      }
+    }
   });
 
   test('a screenshot is a PNG of the whole page, not a blank one', { skip }, async () => {

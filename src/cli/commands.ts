@@ -92,7 +92,8 @@ export async function compareCommand(argv: string[], ctx: DistContext | null = n
   if (resume && extra.overwrite === true) throw new BadInputError('--resume continues the runs in --out and --overwrite starts them afresh: choose one');
   const overwrite = !resume && (command === 'demo' || extra.overwrite === true);
   const seeds = seedList(extra.seeds, config.seed);
-  const result = await experiments.compare(config, { smoothings, classes, signal: interruptSignal(), title, dist: ctx, overwrite, resume, seeds });
+  const gallery = numberOption(COMMANDS[command], extra, 'gallery');
+  const result = await experiments.compare(config, { smoothings, classes, signal: interruptSignal(), title, dist: ctx, overwrite, resume, seeds, gallery });
   if (isLead(ctx)) printComparison(result, t0);
   return 0;
 }

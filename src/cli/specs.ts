@@ -45,6 +45,13 @@ const RESUME_COMPARISON = {
   help: 'continue an interrupted comparison in --out: finished runs are kept as they are, an unfinished one resumes, the rest train; then the report',
 } as const;
 const CLASSES = { kind: 'string', help: 'the three classes of the penultimate-layer projection', value: 'A,B,C' } as const;
+const GALLERY = {
+  kind: 'string',
+  help: "the report's galleries: each ε's most confidently wrong validation images (with --folds, also its most confidently disputed labels), with every ε's prediction of the same images; 0: none",
+  value: 'N',
+  default: '12',
+  range: { integer: true, min: 0, max: 200 },
+} as const;
 const SEEDS = {
   kind: 'string',
   help: 'train each setting once per seed: a list (0,1,2) or a count (3: seeds 0, 1, 2); the report and summary.json give mean ± sd and paired differences with 95% intervals',
@@ -104,7 +111,7 @@ export const COMMANDS = {
     groups: [
       {
         heading: 'options (the demo starts afresh in --out)',
-        options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, resume: RESUME_COMPARISON },
+        options: { ...configOptions(DEMO, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, gallery: GALLERY, resume: RESUME_COMPARISON },
       },
       launchGroup,
     ],
@@ -159,7 +166,14 @@ export const COMMANDS = {
     groups: [
       {
         heading: 'options',
-        options: { ...configOptions(DEFAULTS, { smoothingList: true }), classes: CLASSES, seeds: SEEDS, resume: RESUME_COMPARISON, overwrite: OVERWRITE },
+        options: {
+          ...configOptions(DEFAULTS, { smoothingList: true }),
+          classes: CLASSES,
+          seeds: SEEDS,
+          gallery: GALLERY,
+          resume: RESUME_COMPARISON,
+          overwrite: OVERWRITE,
+        },
       },
       launchGroup,
     ],
@@ -264,8 +278,8 @@ export function parseTrainArgs(
   const own = {
     train: ['resume', 'overwrite'],
     'lr-find': ['start-lr', 'end-lr', 'steps'],
-    compare: ['smoothing', 'classes', 'seeds', 'resume', 'overwrite'],
-    demo: ['smoothing', 'classes', 'seeds', 'resume'],
+    compare: ['smoothing', 'classes', 'seeds', 'gallery', 'resume', 'overwrite'],
+    demo: ['smoothing', 'classes', 'seeds', 'gallery', 'resume'],
     distill: ['temperature', 'beta', 'seeds', 'overwrite'],
   }[command];
   const { config, extra } = splitConfig(parsed.values, own);

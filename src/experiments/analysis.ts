@@ -5,6 +5,7 @@ import type * as data from '../data/index.js';
 import type { DistContext } from '../distributed/index.js';
 import { tidy } from '../engine/index.js';
 import {
+  type ImagePrediction,
   type Metrics,
   type PairedDifference,
   type Projection,
@@ -13,6 +14,7 @@ import {
   classificationMetrics,
   confusion,
   fitTemperature,
+  imagePredictions,
   meanFeatureNorm,
   pairedDifference,
   spread,
@@ -33,6 +35,8 @@ export interface RunAnalysis {
   projection: Projection | null;
   /** The confusion matrix (true class × predicted). */
   matrix: number[][];
+  /** Each validation image's predicted class and its probability, in the split's order (the report's pictures of the mistakes). */
+  predictions: ImagePrediction[];
 }
 
 /** One run of a comparison: a setting (ε) and a seed, trained, then measured at its last epoch. */
@@ -52,7 +56,7 @@ export interface ComparisonRun extends RunAnalysis {
 
 /**
  * Measures `model` on `val`: metrics, the fitted temperature and the metrics after it, the feature
- * norm, the confusion matrix and the projection of `classes` (by default the most confused triple).
+ * norm, the confusion matrix, each image's prediction and the projection of `classes` (by default the most confused triple).
  * In a data-parallel run every rank takes part (the outputs are gathered in dataset order).
  */
 export async function analyseRun(
@@ -75,7 +79,12 @@ export async function analyseRun(
     const { matrix } = confusion(out.logits, out.labels, val.vocab.size);
     const chosen = classes ?? (val.vocab.size >= 3 ? chooseProjectionClasses(matrix) : null);
     const projection = chosen ? tidy(() => templateProjection(model.fc.weight, out.features, out.labels, chosen)) : null;
-    return { metrics, temperature, calibrated, featureNorm, projection, matrix };
+    const predictions = imagePredictions(
+      out.logits,
+      out.labels,
+      out.indices.map((i) => val.sample(i).name),
+    );
+    return { metrics, temperature, calibrated, featureNorm, projection, matrix, predictions };
   } finally {
     for (const t of [out.logits, out.features, out.labels]) t.dispose();
   }

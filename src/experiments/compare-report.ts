@@ -2,12 +2,28 @@
 // projections) under figures/, report.html (the setting, the tables, what the runs show) and
 // summary.json, written by rank 0 into the comparison's folder.
 import { join } from 'node:path';
-import { binomialHalfWidth, seedBand } from '../eval/index.js';
+import { type ImageSource, decode, thumbnailPng } from '../data/index.js';
+import { type ImagePrediction, binomialHalfWidth, confidentMistakes, confusionCells, mostConfused, sameImages, seedBand } from '../eval/index.js';
 import { writeFileAtomic } from '../io/index.js';
-import { type Section, accuracyCurves, barChart, projectionScatter, reliabilityDiagram, settingColors, sharedDomain, writeReport } from '../report/index.js';
+import {
+  type GalleryLine,
+  type GalleryTile,
+  type Section,
+  accuracyCurves,
+  barChart,
+  confusedPairsChart,
+  confusionHeatmap,
+  gallerySvg,
+  projectionScatter,
+  reliabilityDiagram,
+  settingColors,
+  sharedDomain,
+  writeReport,
+} from '../report/index.js';
 import { type TrainConfig, describePrecision } from '../train/index.js';
 import type { ComparisonRun, SeedDifference, SeedSummary } from './analysis.js';
-import { type WrittenFigure, writeFigure } from './figures.js';
+import type { OutOfFold } from './crossval.js';
+import { type WrittenFigure, writeFigure, writeSvgFigure } from './figures.js';
 import { formatMetric, formatSpread, readings, replicatesText } from './prose.js';
 
 /** The report's default title. */
@@ -17,6 +33,21 @@ export const COMPARISON_TITLE = 'lsr: hard labels against label smoothing';
 const MIN_PROJECTION_POINTS = 5;
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+/** The galleries' default size: images per ε. */
+export const GALLERY_SIZE = 12;
+/** Up to this many classes a confusion matrix is drawn whole; above, its most-confused pairs. */
+const HEATMAP_CLASSES = 30;
+/** The most-confused pairs drawn for a matrix too large to draw. */
+const CONFUSED_PAIRS = 20;
+/** The thumbnails' box, pixels. */
+const THUMBNAIL = 64;
+
+/** An image a gallery shows: where its pixels are and, where --label-noise reached the labels it is shown with (held-out folds), its label before the noise. */
+export interface GalleryImage {
+  source: ImageSource;
+  original?: number;
+}
 
 /** What the report is written from. */
 export interface ComparisonReportInput {
@@ -37,12 +68,19 @@ export interface ComparisonReportInput {
   /** The images' recipe in words. */
   recipe: string;
   title?: string;
+  /** With --folds: each seed and setting's out-of-fold numbers; the first seed's disputed labels make a gallery per ε. */
+  outOfFold?: ReadonlyArray<OutOfFold & { seed: number; smoothing: number }>;
+  /** The images the galleries draw, by name (the first seed's validation split, or its cross-validated set); without them the tiles have no thumbnail. */
+  images?: ReadonlyMap<string, GalleryImage>;
+  /** Images per gallery (default GALLERY_SIZE); 0: no galleries (the confusion matrices stay). */
+  gallery?: number;
 }
 
 /** Writes `dir`/report.html, its figures and summary.json; returns the report's path. */
 export async function writeComparisonReport(dir: string, o: ComparisonReportInput): Promise<string> {
   const report = join(dir, 'report.html');
-  writeReport(report, o.title ?? COMPARISON_TITLE, comparisonSections(o, await writeComparisonFigures(dir, o)));
+  const sections = comparisonSections(o, await writeComparisonFigures(dir, o));
+  writeReport(report, o.title ?? COMPARISON_TITLE, [...sections, ...(await mistakeSections(dir, o))]);
   const runs = o.runs.map((r) => ({
     smoothing: r.smoothing,
     seed: r.seed,
@@ -283,4 +321,179 @@ function comparisonSections(o: ComparisonReportInput, { curves, reliability, nor
       figures: [norms, ...projections],
     },
   ];
+}
+
+const percent = (p: number) => `${(p * 100).toFixed(1)}%`;
+
+/** Thumbnails as data: URIs, each image decoded once however many galleries show it; null where the image is unknown or unreadable. */
+function thumbnails(images: ReadonlyMap<string, GalleryImage> | undefined): (name: string) => Promise<{ href: string; width: number; height: number } | null> {
+  const made = new Map<string, Promise<{ href: string; width: number; height: number } | null>>();
+  const make = async (name: string) => {
+    const image = images?.get(name);
+    if (!image) return null;
+    try {
+      const { png, width, height } = await thumbnailPng(await decode(image.source), THUMBNAIL);
+      return { href: `data:image/png;base64,${png.toString('base64')}`, width, height };
+    } catch {
+      // A file gone or unreadable since training: the tile keeps its text, without the picture.
+      return null;
+    }
+  };
+  return (name) => {
+    let t = made.get(name);
+    if (!t) made.set(name, (t = make(name)));
+    return t;
+  };
+}
+
+async function tile(thumb: ReturnType<typeof thumbnails>, image: string, lines: GalleryLine[], frame: string): Promise<GalleryTile> {
+  const t = await thumb(image);
+  return { href: t?.href ?? null, width: t?.width ?? THUMBNAIL, height: t?.height ?? THUMBNAIL, lines, frame };
+}
+
+const WRONG = '#c62828';
+const RIGHT = '#2e7d32';
+
+/**
+ * The pictures of the mistakes (first seed, fold 0): per ε its most confidently wrong validation
+ * images with every setting's prediction of the same image, and its confusion matrix (the
+ * most-confused pairs above HEATMAP_CLASSES classes); with --folds, per ε the most confidently
+ * disputed labels, scored against --label-noise's flips when there were some.
+ */
+async function mistakeSections(dir: string, o: ComparisonReportInput): Promise<Section[]> {
+  const results = firstSeed(o);
+  const n = o.gallery ?? GALLERY_SIZE;
+  const name = (k: number) => o.classNames[k] ?? String(k);
+  const thumb = thumbnails(o.images);
+  const multi = several(o);
+  const noisyLabels = (o.folds ?? 0) >= 2 && o.config.labelNoise > 0;
+  const galleries: WrittenFigure[] = [];
+  if (n > 0)
+    for (const r of results) {
+      const chosen = confidentMistakes(r.predictions, n);
+      const across = sameImages(
+        chosen.map((p) => p.image),
+        results.map((q) => q.predictions),
+      );
+      const tiles = await Promise.all(
+        chosen.map((p, k) => {
+          const original = o.images?.get(p.image)?.original;
+          const lines: GalleryLine[] = [
+            { text: `${noisyLabels ? 'given' : 'true'}: ${name(p.label)}`, bold: true },
+            ...(original !== undefined && original !== p.label ? [{ text: `flipped by noise, was ${name(original)}`, color: '#6a1b9a' }] : []),
+            ...across[k]!.map((q, j) => predictionLine(results[j]!.smoothing, q, r.smoothing === results[j]!.smoothing, name)),
+          ];
+          return tile(thumb, p.image, lines, WRONG);
+        }),
+      );
+      if (!tiles.length) continue;
+      galleries.push(
+        writeSvgFigure(
+          dir,
+          `mistakes-${r.smoothing}`,
+          gallerySvg(`ε = ${r.smoothing}: the ${tiles.length} most confidently wrong`, tiles),
+          `The ${tiles.length} validation images the model trained with ε = ${r.smoothing}${multi ? firstRun(o) : ''} got most confidently wrong (the largest probability on a wrong class), ` +
+            `each with its ${noisyLabels ? 'given' : 'true'} class and every setting's prediction of the same image: the class, its probability, ✓ right or ✗ wrong`,
+        ),
+      );
+    }
+  const confusion: WrittenFigure[] = [];
+  for (const r of results) {
+    const classes = o.classNames.length || r.matrix.length;
+    const title = `ε = ${r.smoothing}`;
+    confusion.push(
+      classes <= HEATMAP_CLASSES
+        ? await writeFigure(
+            dir,
+            `confusion-${r.smoothing}`,
+            confusionHeatmap(
+              title,
+              confusionCells(r.matrix).map((c) => ({ truth: name(c.truth), predicted: name(c.predicted), count: c.count, rate: c.rate })),
+              r.matrix.map((_, k) => name(k)),
+            ),
+            `Confusion matrix, label smoothing ${r.smoothing}${multi ? firstRun(o) : ''}: validation images per true class (rows) and predicted class (columns), coloured by the share of the row`,
+          )
+        : await writeFigure(
+            dir,
+            `confused-pairs-${r.smoothing}`,
+            confusedPairsChart(
+              title,
+              mostConfused(r.matrix, CONFUSED_PAIRS).map((c) => ({ truth: name(c.truth), predicted: name(c.predicted), count: c.count })),
+            ),
+            `The ${CONFUSED_PAIRS} most-confused (true → predicted) pairs, label smoothing ${r.smoothing}${multi ? firstRun(o) : ''}: ${classes} classes are too many for a matrix`,
+          ),
+    );
+  }
+  const sections: Section[] = [
+    {
+      heading: 'Mistakes',
+      text: [
+        `What each model gets wrong, on the validation split${multi ? firstRun(o) : ''}. ` +
+          (n > 0
+            ? `The galleries show the images each setting got most confidently wrong, as fastai's plot_top_losses does among the mistakes, and beside each the prediction every other setting made of the same image: what label smoothing changes on the same pictures. Smoothed models are less confident by design, so their mistakes rank lower in probability as well. `
+            : '') +
+          (noisyLabels
+            ? 'With --folds and --label-noise the held-out fold carries the given labels, some of them flipped by the noise: an image marked as flipped is one the model may have got right. '
+            : '') +
+          `The confusion matrices count the same images per true and predicted class${o.classNames.length > HEATMAP_CLASSES ? `; with ${o.classNames.length} classes they are given as their ${CONFUSED_PAIRS} most-confused pairs` : ''}.`,
+      ],
+      figures: [...galleries, ...confusion],
+    },
+  ];
+  const disputed = n > 0 ? await disputedSection(dir, o, thumb) : null;
+  return disputed ? [...sections, disputed] : sections;
+}
+
+/** "✓ ε = 0.1: Shirt 61.2%", green when right and red when wrong, bold for the gallery's own setting. */
+function predictionLine(smoothing: number, p: ImagePrediction | null, own: boolean, name: (k: number) => string): GalleryLine {
+  if (!p) return { text: `ε = ${smoothing}: not predicted`, color: '#777' };
+  const right = p.predicted === p.label;
+  return { text: `${right ? '✓' : '✗'} ε = ${smoothing}: ${name(p.predicted)} ${percent(p.confidence)}`, color: right ? RIGHT : WRONG, bold: own };
+}
+
+/** With --folds: per ε (first seed), the labels confident learning disputes most confidently, marked flipped or not when --label-noise flipped some. */
+async function disputedSection(dir: string, o: ComparisonReportInput, thumb: ReturnType<typeof thumbnails>): Promise<Section | null> {
+  const n = o.gallery ?? GALLERY_SIZE;
+  const name = (k: number) => o.classNames[k] ?? String(k);
+  const own = (o.outOfFold ?? []).filter((f) => f.seed === o.seeds[0]);
+  if (!own.length) return null;
+  const figures: WrittenFigure[] = [];
+  const scores: string[] = [];
+  for (const f of own) {
+    const shown = f.disputed.slice(0, n);
+    if (f.noise)
+      scores.push(
+        `ε = ${f.smoothing}: ${f.disputed.length} disputed, ${f.noise.both} of them flipped: precision ${Number.isNaN(f.noise.precision) ? '—' : percent(f.noise.precision)}, recall ${Number.isNaN(f.noise.recall) ? '—' : percent(f.noise.recall)} of the ${f.noise.flipped} flips`,
+      );
+    else scores.push(`ε = ${f.smoothing}: ${f.disputed.length} disputed`);
+    if (!shown.length) continue;
+    const tiles = await Promise.all(
+      shown.map((d) => {
+        const flipped = d.original === undefined ? null : d.original !== d.given;
+        const lines: GalleryLine[] = [
+          { text: `given: ${name(d.given)}`, bold: true },
+          { text: `suggested: ${name(d.suggested)} ${percent(d.confidence)}`, color: '#1565c0' },
+          ...(flipped === null ? [] : [flipped ? { text: `✓ flipped, was ${name(d.original!)}`, color: RIGHT } : { text: '✗ not flipped', color: '#777' }]),
+        ];
+        return tile(thumb, d.image, lines, flipped === null ? '#1565c0' : flipped ? RIGHT : '#999');
+      }),
+    );
+    figures.push(
+      writeSvgFigure(
+        dir,
+        `disputed-${f.smoothing}`,
+        gallerySvg(`ε = ${f.smoothing}: the ${tiles.length} most confidently disputed labels`, tiles),
+        `The ${tiles.length} labels confident learning disputes most confidently, label smoothing ${f.smoothing}${o.seeds.length > 1 ? `, seed ${o.seeds[0]}` : ''} (disputed.csv): ` +
+          `the given label, the class the out-of-fold probabilities suggest and its probability${f.noise ? ', and whether --label-noise flipped the label (a disputed label that was flipped is a found error)' : ''}`,
+      ),
+    );
+  }
+  return {
+    heading: 'Disputed labels',
+    text: [
+      "Confident learning (Northcutt et al. 2021) over the out-of-fold probabilities (each image predicted by the fold's run that held it out, best checkpoint): " +
+        `an image confidently counted in a class other than its given label is disputed (each setting's disputed.csv). ${scores.join('; ')}.`,
+    ],
+    figures,
+  };
 }

@@ -2,11 +2,12 @@
 // the validation split, then the comparison's statistics and report.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SampleList } from '../data/index.js';
 import { BadInputError } from '../engine/index.js';
 import { type TrainConfig, foldPlan, loadDataset, train } from '../train/index.js';
 import { type HeldOutPrediction, type OutOfFold, predictHeldOut, writeOutOfFold } from './crossval.js';
 import { type ComparisonRun, type SeedDifference, type SeedSummary, analyseRun, summariseSeeds } from './analysis.js';
-import { writeComparisonReport } from './compare-report.js';
+import { type GalleryImage, writeComparisonReport } from './compare-report.js';
 import { type ExperimentOptions, experimentLog, refuseRepeats, runGrid, withExperimentLock } from './grid.js';
 import { readings } from './prose.js';
 
@@ -17,6 +18,8 @@ export interface CompareOptions extends ExperimentOptions {
   classes?: string[];
   /** Continue an interrupted comparison: a run whose folder holds a checkpoint resumes (a finished one is kept as it is). */
   resume?: boolean;
+  /** The report's galleries: the most confidently wrong validation images per ε (and, with --folds, the most confidently disputed labels). Default 12; 0: none. */
+  gallery?: number;
 }
 
 export interface ComparisonResult {
@@ -79,6 +82,8 @@ async function compareRuns(config: TrainConfig, o: CompareOptions): Promise<Comp
   // --folds: each seed's folds, decided (and refused) before any training; the same for every ε.
   const plans = new Map(folds ? seeds.map((seed) => [seed, foldPlan({ ...config, seed })]) : []);
   const heldOut = new Map<string, HeldOutPrediction[]>();
+  // The galleries' images: the first seed's validation split (fold 0's), or, with --folds, its whole cross-validated set.
+  let images: Map<string, GalleryImage> | null = null;
   const settingDir = (dir: string, smoothing: number) => join(dir, `smoothing-${smoothing}`);
   const runs = await runGrid(
     config.out,
@@ -103,6 +108,12 @@ async function compareRuns(config: TrainConfig, o: CompareOptions): Promise<Comp
       classNames = run.data.vocab.classes;
       sizes = `${run.data.train.length} training and ${run.data.val.length} validation images`;
       recipe = run.data.recipe.description;
+      if (!images && seed === seeds[0])
+        images = galleryImages(
+          fold === null ? run.data.val : plans.get(seed)!.dataset,
+          fold === null ? null : plans.get(seed)!.original,
+          config.labelNoise > 0,
+        );
       try {
         const a = await analyseRun(run.model, run.data.val, run.data.evalPipeline, cfg, run.plan, classes, ctx);
         classes ??= a.projection?.classes ?? null; // the first setting's choice holds for all
@@ -141,6 +152,26 @@ async function compareRuns(config: TrainConfig, o: CompareOptions): Promise<Comp
   };
   // Rank 0 alone writes the report.
   if (lead)
-    await writeComparisonReport(config.out, { config, smoothings, seeds, folds, runs, aggregate, differences, classNames, sizes, recipe, title: o.title });
+    await writeComparisonReport(config.out, {
+      config,
+      smoothings,
+      seeds,
+      folds,
+      runs,
+      aggregate,
+      differences,
+      classNames,
+      sizes,
+      recipe,
+      title: o.title,
+      outOfFold,
+      images: images ?? undefined,
+      gallery: o.gallery,
+    });
   return result;
+}
+
+/** Each image by name, with its label before --label-noise when the noise reached these labels (the held-out folds'). */
+function galleryImages(images: SampleList, original: readonly number[] | null, noisy: boolean): Map<string, GalleryImage> {
+  return new Map(images.samples.map((s, i) => [s.name, { source: s.source, ...(original && noisy ? { original: original[i]! } : {}) }]));
 }

@@ -47,8 +47,12 @@ export interface OutOfFold {
   metrics: Pick<Metrics, 'count' | 'accuracy' | 'top5' | 'nll' | 'ece'>;
   /** Each fold's held-out metrics, mean ± sd over the folds. */
   perFold: { accuracy: Spread; nll: Spread; ece: Spread };
-  /** The labels confident learning disputes, most confident first (index: the image's in the full set). */
-  disputed: Array<DisputedLabel & { image: string }>;
+  /**
+   * The labels confident learning disputes, most confident first (index: the image's in the full
+   * set); with --label-noise, `original` is the label before the noise (the given one was flipped
+   * when they differ).
+   */
+  disputed: Array<DisputedLabel & { image: string; original?: number }>;
   /** With --label-noise: the images flipped and the disputed set's precision and recall against them. */
   noise: { labelNoise: number; flipped: number; flagged: number; both: number; precision: number; recall: number } | null;
   files: { oof: string; folds: string; disputed: string; noise: string | null };
@@ -144,7 +148,10 @@ export function writeOutOfFold(dir: string, config: TrainConfig, plan: FoldPlan,
     rows.map((r) => r.probs),
     given,
   );
-  const disputed = cl.disputed.map((d) => ({ ...d, index: rows[d.index]!.index, image: dataset.sample(rows[d.index]!.index).name }));
+  const disputed = cl.disputed.map((d) => {
+    const index = rows[d.index]!.index;
+    return { ...d, index, image: dataset.sample(index).name, ...(config.labelNoise > 0 ? { original: original[index]! } : {}) };
+  });
   const flipped = rows.flatMap((r) => (dataset.sample(r.index).label !== original[r.index] ? [r.index] : []));
   const noise =
     config.labelNoise > 0

@@ -18,9 +18,9 @@ export {
 } from './analysis.js';
 export { type ExperimentOptions, type GridCell, experimentLog, refuseRepeats, runGrid, withExperimentLock } from './grid.js';
 export { type MetricName, claimVerdict, describeDifference, distillationReading, formatMetric, formatSpread, readings, replicatesText } from './prose.js';
-export { COMPARISON_TITLE, type ComparisonReportInput, writeComparisonReport } from './compare-report.js';
+export { COMPARISON_TITLE, GALLERY_SIZE, type ComparisonReportInput, type GalleryImage, writeComparisonReport } from './compare-report.js';
 export { DISTILLATION_TITLE, type DistillationReportInput, writeDistillationReport } from './distill-report.js';
-export { type WrittenFigure, writeFigure } from './figures.js';
+export { type WrittenFigure, writeFigure, writeSvgFigure } from './figures.js';
 export {
   type CrossValidateOptions,
   type CrossValidationResult,
