@@ -1,6 +1,7 @@
 // The option table of every lsr command: the parser, `lsr <command> --help`, `lsr help` and
 // docs/cli.md all read them.
 import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
+import { GALLERY_SIZE } from '../experiments/index.js';
 import { CONFIG_HELP, DEFAULTS, DEFAULT_DATASET, type TrainConfig, configFrom, kebab } from '../train/index.js';
 import { type CommandSpec, type OptionTable, optionsOf, parseCommandLine } from './options.js';
 
@@ -49,7 +50,7 @@ const GALLERY = {
   kind: 'string',
   help: "the report's galleries: each ε's most confidently wrong validation images (with --folds, also its most confidently disputed labels), with every ε's prediction of the same images; 0: none",
   value: 'N',
-  default: '12',
+  default: String(GALLERY_SIZE),
   range: { integer: true, min: 0, max: 200 },
 } as const;
 const SEEDS = {
