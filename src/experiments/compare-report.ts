@@ -353,6 +353,7 @@ async function tile(thumb: ReturnType<typeof thumbnails>, image: string, lines: 
 
 const WRONG = '#c62828';
 const RIGHT = '#2e7d32';
+const FLIPPED = '#6a1b9a';
 
 /**
  * The pictures of the mistakes (first seed, fold 0): per ε its most confidently wrong validation
@@ -380,8 +381,8 @@ async function mistakeSections(dir: string, o: ComparisonReportInput): Promise<S
           const original = o.images?.get(p.image)?.original;
           const lines: GalleryLine[] = [
             { text: `${noisyLabels ? 'given' : 'true'}: ${name(p.label)}`, bold: true },
-            ...(original !== undefined && original !== p.label ? [{ text: `flipped by noise, was ${name(original)}`, color: '#6a1b9a' }] : []),
-            ...across[k]!.map((q, j) => predictionLine(results[j]!.smoothing, q, r.smoothing === results[j]!.smoothing, name)),
+            ...(original !== undefined && original !== p.label ? [{ text: `flipped: was ${name(original)}`, color: FLIPPED }] : []),
+            ...across[k]!.map((q, j) => predictionLine(results[j]!.smoothing, q, r.smoothing === results[j]!.smoothing, name, original)),
           ];
           return tile(thumb, p.image, lines, WRONG);
         }),
@@ -393,7 +394,8 @@ async function mistakeSections(dir: string, o: ComparisonReportInput): Promise<S
           `mistakes-${r.smoothing}`,
           gallerySvg(`ε = ${r.smoothing}: the ${tiles.length} most confidently wrong`, tiles),
           `The ${tiles.length} validation images the model trained with ε = ${r.smoothing}${multi ? firstRun(o) : ''} got most confidently wrong (the largest probability on a wrong class), ` +
-            `each with its ${noisyLabels ? 'given' : 'true'} class and every setting's prediction of the same image: the class, its probability, ✓ right or ✗ wrong`,
+            `each with its ${noisyLabels ? 'given' : 'true'} class and every setting's prediction of the same image: the class, its probability, ✓ right or ✗ wrong` +
+            (noisyLabels ? ' (a purple ✓: the class the image had before --label-noise flipped its label)' : ''),
         ),
       );
     }
@@ -444,11 +446,19 @@ async function mistakeSections(dir: string, o: ComparisonReportInput): Promise<S
   return disputed ? [...sections, disputed] : sections;
 }
 
-/** "✓ ε = 0.1: Shirt 61.2%", green when right and red when wrong, bold for the gallery's own setting. */
-function predictionLine(smoothing: number, p: ImagePrediction | null, own: boolean, name: (k: number) => string): GalleryLine {
-  if (!p) return { text: `ε = ${smoothing}: not predicted`, color: '#777' };
+/**
+ * "✓ ε=0.1: Shirt 61.2%", green when right and red when wrong, bold for the gallery's own setting;
+ * purple when wrong against a label the noise flipped but right about the class before it.
+ */
+function predictionLine(smoothing: number, p: ImagePrediction | null, own: boolean, name: (k: number) => string, original?: number): GalleryLine {
+  if (!p) return { text: `ε=${smoothing}: not predicted`, color: '#777' };
   const right = p.predicted === p.label;
-  return { text: `${right ? '✓' : '✗'} ε = ${smoothing}: ${name(p.predicted)} ${percent(p.confidence)}`, color: right ? RIGHT : WRONG, bold: own };
+  const beforeNoise = !right && original !== undefined && original !== p.label && p.predicted === original;
+  return {
+    text: `${right || beforeNoise ? '✓' : '✗'} ε=${smoothing}: ${name(p.predicted)} ${percent(p.confidence)}`,
+    color: right ? RIGHT : beforeNoise ? FLIPPED : WRONG,
+    bold: own,
+  };
 }
 
 /** With --folds: per ε (first seed), the labels confident learning disputes most confidently, marked flipped or not when --label-noise flipped some. */

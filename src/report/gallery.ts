@@ -41,7 +41,7 @@ const escapeXml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '
 
 /** `text` cut to about `room` pixels at the gallery's font size, with an ellipsis. */
 function fit(text: string, room: number, bold: boolean): string {
-  const chars = Math.max(4, Math.floor(room / (FONT_SIZE * (bold ? 0.64 : 0.58))));
+  const chars = Math.max(4, Math.floor(room / (FONT_SIZE * (bold ? 0.62 : 0.57))));
   return text.length <= chars ? text : `${text.slice(0, chars - 1)}…`;
 }
 
