@@ -1,4 +1,4 @@
-// Pictures of the mistakes, as fastai's plot_top_losses and most_confused choose them: each image's
+// Pictures of the mistakes, after fastai's plot_top_losses and most_confused: each image's
 // prediction (class and its probability), the most confidently wrong images, the same images under
 // other models, the most-confused (true, predicted) pairs and a confusion matrix's cells for a
 // heatmap. Logits in once, plain numbers out.
@@ -44,7 +44,7 @@ export function imagePredictions(logits: Tensor, labels: Tensor, images: readonl
 }
 
 /**
- * The `n` most confidently wrong predictions (fastai's top losses among the mistakes): predicted ≠
+ * The `n` most confidently wrong predictions (the largest probability on a wrong class): predicted ≠
  * label, largest confidence first, ties in the list's order. Correct predictions are never included.
  */
 export function confidentMistakes(predictions: readonly ImagePrediction[], n: number): ImagePrediction[] {

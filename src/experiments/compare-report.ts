@@ -432,7 +432,7 @@ async function mistakeSections(dir: string, o: ComparisonReportInput): Promise<S
       text: [
         `What each model gets wrong, on the validation split${multi ? firstRun(o) : ''}. ` +
           (n > 0
-            ? `The galleries show the images each setting got most confidently wrong, as fastai's plot_top_losses does among the mistakes, and beside each the prediction every other setting made of the same image: what label smoothing changes on the same pictures. Smoothed models are less confident by design, so their mistakes rank lower in probability as well. `
+            ? `The galleries show the images each setting got most confidently wrong (the largest probability on a wrong class; fastai's plot_top_losses ranks by loss, which also counts images right but unsure), and beside each the prediction every other setting made of the same image: what label smoothing changes on the same pictures. A model trained with ε is pulled towards at most 1 − ε + ε/K on a class (K classes), so its confidences, its mistakes' included, run lower. `
             : '') +
           (noisyLabels
             ? 'With --folds and --label-noise the held-out fold carries the given labels, some of them flipped by the noise: an image marked as flipped is one the model may have got right. '
